@@ -1,0 +1,96 @@
+# chatd: see README.md. `make` builds ./chatd; `make test` runs every test;
+# `make check` runs the same tests against an AddressSanitizer + UBSan build.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define CHATD_VERSION "\(.*\)"/\1/p' include/version.h)
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+CFLAGS   += -std=c17 $(OPT) $(WARN)
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRCS     := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(SRCS:src/%.c=build/%.o) build/page.o
+SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
+PYTEST   := /usr/bin/python3 -m pytest
+
+.PHONY: all run test unit integration check clean deps format lint install
+
+all: chatd
+
+deps:
+	@tools/deps.sh build
+
+chatd: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS)
+
+build/%.o: src/%.c $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/page.c: examples/chat.html build/embed | build
+	build/embed $< page_html > $@.tmp && mv $@.tmp $@
+
+build/page.o: build/page.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/embed: tools/embed.c | build
+	$(CC) $(CFLAGS) -o $@ $<
+
+build build/san build/tests:
+	mkdir -p $@
+
+# The sanitizer build: same sources, separate objects.
+build/san/chatd: $(SAN_OBJS)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS)
+
+build/san/%.o: src/%.c $(wildcard include/*.h) | build/san
+	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+build/san/page.o: build/page.c | build/san
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+
+# Unit tests: one cmocka program per pure module, built with the sanitizers on.
+build/tests/test_%: tests/unit/test_%.c $(LIB_SRCS) $(wildcard include/*.h) | build/tests
+	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(LIB_SRCS) \
+		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
+
+run: deps chatd
+	./chatd --port 8080
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: chatd
+	CHATD_BIN=$(CURDIR)/chatd $(PYTEST) -q tests/integration
+
+test:
+	@tools/deps.sh test
+	$(MAKE) unit
+	$(MAKE) integration
+
+check:
+	@tools/deps.sh test
+	$(MAKE) unit
+	$(MAKE) build/san/chatd
+	CHATD_BIN=$(CURDIR)/build/san/chatd \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTEST) -q tests/integration
+
+format:
+	clang-format -i src/*.c include/*.h tests/unit/*.c tools/*.c
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Iinclude -D_GNU_SOURCE src
+	clang-tidy --quiet src/*.c -- $(CPPFLAGS) -std=c17
+
+clean:
+	rm -rf build chatd

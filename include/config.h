@@ -1,0 +1,48 @@
+/*
+ * config: the command line. Parsing is separate from acting on it: config_parse fills a
+ * struct and reports what the caller should do (run, print help, print the version, or
+ * exit 2 with the message it wrote).
+ */
+#ifndef CHATD_CONFIG_H
+#define CHATD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define CONFIG_DEFAULT_PORT 8080
+#define CONFIG_DEFAULT_MAX_MESSAGE ((size_t)1 << 20)
+
+struct config {
+	uint16_t cf_port;
+	const char *cf_bind; /* NULL: every interface, IPv6 and IPv4 */
+	bool cf_echo;
+	size_t cf_max_message; /* reassembled message size limit, bytes */
+	size_t cf_max_clients; /* 0: as many as the descriptor limit allows */
+	enum log_level cf_log_level;
+};
+
+enum config_action {
+	CONFIG_RUN,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+	CONFIG_USAGE_ERROR, /* err holds a one-line message */
+};
+
+void config_defaults(struct config *cf);
+
+/* Parses argv into cf (strings in cf point into argv). */
+enum config_action config_parse(struct config *cf, int argc, char **argv, char *err,
+                                size_t errlen);
+
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024).
+ * Returns false for anything else, zero, or an overflow. */
+bool config_parse_size(const char *s, size_t *out);
+
+/* Writes the usage text to f. */
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * listener: the listening socket. Binds (dual-stack [::] by default, 0.0.0.0 where IPv6 is
+ * off), accepts until EAGAIN on each readiness event and hands every new non-blocking
+ * socket to a callback. It survives descriptor exhaustion without spinning (see
+ * listener.c).
+ */
+#ifndef CHATD_LISTENER_H
+#define CHATD_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+
+struct listener;
+
+/* Takes ownership of fd. */
+typedef void (*listener_accept_fn)(struct listener *li, int fd,
+                                   const struct sockaddr_storage *peer);
+
+struct listener {
+	struct loop_watch li_watch;
+	struct loop_timer li_pause; /* accepting paused after EMFILE */
+	struct loop *li_loop;
+	int li_spare_fd;      /* held open to be given up when descriptors run out */
+	listener_accept_fn li_on_accept;
+	void *li_arg;         /* for the callback's owner */
+	char li_name[64];     /* "[::]:8080", for the log */
+};
+
+/* Opens and registers the socket. bind_addr NULL means every interface. Returns 0, or -1
+ * with a message in err ("cannot listen on [::]:8080: Address already in use"). */
+int listener_open(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
+                  listener_accept_fn fn, void *arg, char *err, size_t errlen);
+void listener_close(struct listener *li);
+
+/* Formats an address as "1.2.3.4:5" or "[::1]:5". */
+void listener_format_addr(const struct sockaddr_storage *sa, char *buf, size_t len);
+
+#endif

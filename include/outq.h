@@ -1,0 +1,46 @@
+/*
+ * outq: a connection's queue of outgoing buffers, written with one writev per flush.
+ * Entries hold a reference to a shared sbuf, so queuing a broadcast frame on N clients
+ * costs N small entries and no copies. Entries come from a free list. Pure: no I/O; the
+ * connection asks for an iovec array, writes it, and reports how much went out.
+ */
+#ifndef CHATD_OUTQ_H
+#define CHATD_OUTQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "sbuf.h"
+
+struct outq_entry;
+
+struct outq {
+	struct outq_entry *oq_head; /* owned: each entry holds one reference on its sbuf */
+	struct outq_entry *oq_tail;
+	size_t oq_head_offset; /* bytes of the head entry already written */
+	size_t oq_bytes;       /* bytes queued and not yet written */
+};
+
+static inline bool outq_empty(const struct outq *q)
+{
+	return q->oq_head == NULL;
+}
+
+/* Appends buf to the queue, taking a new reference on it. Returns -1 when memory runs out. */
+int outq_push(struct outq *q, struct sbuf *buf);
+
+/* Fills up to max iovecs with the queued bytes, at most budget bytes in all.
+ * Returns the number of iovecs filled. */
+int outq_iov(const struct outq *q, struct iovec *iov, int max, size_t budget);
+
+/* Drops n written bytes from the front of the queue. */
+void outq_consume(struct outq *q, size_t n);
+
+/* Drops everything queued. */
+void outq_clear(struct outq *q);
+
+/* Returns the free list of entries to malloc. */
+void outq_release_cache(void);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * sbuf: a reference-counted byte buffer. An outgoing frame is encoded once into an sbuf
+ * and queued on every recipient by reference; the last unref frees it. Small buffers come
+ * from a free list so the steady-state message path does not call malloc.
+ * Single-threaded by design (chatd runs one event loop): the count is a plain integer.
+ */
+#ifndef CHATD_SBUF_H
+#define CHATD_SBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf {
+	uint32_t sb_refs;
+	uint32_t sb_cap; /* bytes allocated for sb_data */
+	size_t sb_len;   /* bytes in use */
+	struct sbuf *sb_next_free;
+	uint8_t sb_data[];
+};
+
+/* A buffer with room for len bytes, sb_len set to len and one reference held by the
+ * caller. Returns NULL when memory runs out. */
+struct sbuf *sbuf_new(size_t len);
+
+/* Copies len bytes into a new buffer. */
+struct sbuf *sbuf_from(const void *data, size_t len);
+
+static inline struct sbuf *sbuf_ref(struct sbuf *b)
+{
+	b->sb_refs++;
+	return b;
+}
+
+/* Drops one reference; frees (or recycles) the buffer with the last. */
+void sbuf_unref(struct sbuf *b);
+
+/* Returns the free list to malloc (at shutdown, so leak checkers see a clean exit). */
+void sbuf_release_cache(void);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * What to answer to a request: the opening handshake of RFC 6455 section 4.2.1 (every
+ * check below is one of its numbered requirements), or the plain HTTP that shares the port.
+ */
+#include "handshake.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Section 1.3: the GUID appended to the key before hashing. */
+static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+static bool is_base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+bool handshake_accept_key(const char *key, size_t key_len, char *out)
+{
+	/* 16 bytes encode to 22 base64 characters and "==" (section 4.2.1 item 5). */
+	char joined[24 + sizeof WS_GUID];
+	unsigned char digest[SHA_DIGEST_LENGTH];
+
+	if (key_len != 24 || key[22] != '=' || key[23] != '=')
+		return false;
+	for (size_t i = 0; i < 22; i++)
+		if (!is_base64_char(key[i]))
+			return false;
+	memcpy(joined, key, 24);
+	memcpy(joined + 24, WS_GUID, sizeof WS_GUID - 1);
+	SHA1((const unsigned char *)joined, 24 + sizeof WS_GUID - 1, digest);
+	EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
+	out[HANDSHAKE_ACCEPT_LEN] = '\0';
+	return true;
+}
+
+static void refuse(struct handshake_answer *out, int status, const char *reason)
+{
+	out->ha_kind = HANDSHAKE_REFUSE;
+	out->ha_status = status;
+	out->ha_reason = reason;
+}
+
+/* The path part of the target, without the query. */
+static bool target_is_root(struct http_slice target)
+{
+	return (target.s_len == 1 || (target.s_len > 1 && target.s_ptr[1] == '?')) &&
+	       target.s_ptr[0] == '/';
+}
+
+static void check_upgrade(const struct http_request *req, struct handshake_answer *out)
+{
+	const struct http_header *h;
+	bool connection_upgrade = false;
+
+	if (!http_slice_equals(req->rq_method, "GET"))
+		return refuse(out, 405, "a WebSocket upgrade must be a GET request");
+	if (req->rq_version_minor < 1)
+		return refuse(out, 400, "a WebSocket upgrade needs HTTP/1.1");
+	if (req->rq_target.s_ptr[0] != '/')
+		return refuse(out, 400, "the request target must be a path");
+	if (http_count_headers(req, "Host") != 1)
+		return refuse(out, 400, "exactly one Host header is required");
+	h = http_find_header(req, "Upgrade");
+	if (h == NULL || !http_list_has_token(h->h_value, "websocket"))
+		return refuse(out, 400, "the Upgrade header must name websocket");
+	for (size_t i = 0; i < req->rq_header_count; i++)
+		if (http_slice_equals(req->rq_headers[i].h_name, "Connection") &&
+		    http_list_has_token(req->rq_headers[i].h_value, "Upgrade"))
+			connection_upgrade = true;
+	if (!connection_upgrade)
+		return refuse(out, 400, "the Connection header must include Upgrade");
+	if (http_count_headers(req, "Sec-WebSocket-Key") != 1)
+		return refuse(out, 400, "exactly one Sec-WebSocket-Key header is required");
+	h = http_find_header(req, "Sec-WebSocket-Key");
+	if (!handshake_accept_key(h->h_value.s_ptr, h->h_value.s_len, out->ha_accept))
+		return refuse(out, 400, "Sec-WebSocket-Key must be base64 of 16 bytes");
+	/* Section 4.4: a version we do not speak gets 426 and the versions we do. */
+	h = http_find_header(req, "Sec-WebSocket-Version");
+	if (h == NULL)
+		return refuse(out, 400, "the Sec-WebSocket-Version header is missing");
+	if (http_count_headers(req, "Sec-WebSocket-Version") != 1 ||
+	    !http_slice_equals(h->h_value, "13"))
+		return refuse(out, 426, "unsupported WebSocket version; this server speaks 13");
+	out->ha_kind = HANDSHAKE_UPGRADE;
+	out->ha_status = 101;
+	out->ha_reason = "switching to WebSocket";
+}
+
+void handshake_answer(const struct http_request *req, struct handshake_answer *out)
+{
+	bool is_get = http_slice_equals(req->rq_method, "GET");
+	bool is_head = http_slice_equals(req->rq_method, "HEAD");
+
+	memset(out, 0, sizeof *out);
+	/* Any of the upgrade headers makes this an upgrade attempt, judged by the RFC's
+	 * rules; a plain request is judged as HTTP. */
+	if (http_find_header(req, "Upgrade") != NULL ||
+	    http_find_header(req, "Sec-WebSocket-Key") != NULL ||
+	    http_find_header(req, "Sec-WebSocket-Version") != NULL)
+		return check_upgrade(req, out);
+	if (!is_get && !is_head)
+		return refuse(out, 405, "method not allowed");
+	if (req->rq_version_minor >= 1 && http_count_headers(req, "Host") != 1)
+		return refuse(out, 400, "exactly one Host header is required");
+	if (!target_is_root(req->rq_target))
+		return refuse(out, 404, "not found");
+	out->ha_kind = HANDSHAKE_PAGE;
+	out->ha_status = 200;
+	out->ha_reason = "the chat page";
+	out->ha_head_only = is_head;
+}
+
+size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap,
+	                 "HTTP/1.1 101 Switching Protocols\r\n"
+	                 "Upgrade: websocket\r\n"
+	                 "Connection: Upgrade\r\n"
+	                 "Sec-WebSocket-Accept: %s\r\n"
+	                 "\r\n",
+	                 a->ha_accept);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}

@@ -1,0 +1,206 @@
+/*
+ * The event loop: epoll (level-triggered), a hashed timer wheel, and a before-wait hook.
+ *
+ * Level-triggered so that a handler may stop early (a read or write budget used up) and
+ * simply be called again next pass; nothing is lost by not draining to EAGAIN.
+ *
+ * Timers: a wheel of LOOP_WHEEL_SLOTS slots of LOOP_TICK_MS each. A timer sits in the slot
+ * of its expiry tick; one due more than a turn ahead waits in its slot for the later turn
+ * (the slot check compares ticks). Start and stop are O(1) list operations; each tick
+ * visits one slot, so the cost per pass follows the timers due, not the timers armed.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_TICK_MS 50
+#define LOOP_WHEEL_SLOTS 1024 /* one turn: 51.2 s */
+#define LOOP_MAX_EVENTS 256
+
+struct loop {
+	int lp_epfd;
+	bool lp_stop;
+	uint64_t lp_now;       /* ms, monotonic, as of this pass */
+	uint64_t lp_tick_done; /* every tick up to this one has been processed */
+	size_t lp_timers;      /* armed timers */
+	struct loop_timer lp_slots[LOOP_WHEEL_SLOTS]; /* list heads (sentinels) */
+	loop_hook_fn lp_hook;
+	void *lp_hook_arg;
+};
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void list_init(struct loop_timer *head)
+{
+	head->lt_prev = head->lt_next = head;
+}
+
+static void list_insert(struct loop_timer *head, struct loop_timer *t)
+{
+	t->lt_next = head->lt_next;
+	t->lt_prev = head;
+	head->lt_next->lt_prev = t;
+	head->lt_next = t;
+}
+
+static void list_remove(struct loop_timer *t)
+{
+	t->lt_prev->lt_next = t->lt_next;
+	t->lt_next->lt_prev = t->lt_prev;
+	t->lt_prev = t->lt_next = NULL;
+}
+
+struct loop *loop_new(void)
+{
+	struct loop *l = calloc(1, sizeof *l);
+	if (l == NULL)
+		return NULL;
+	l->lp_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->lp_epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	for (size_t i = 0; i < LOOP_WHEEL_SLOTS; i++)
+		list_init(&l->lp_slots[i]);
+	l->lp_now = monotonic_ms();
+	l->lp_tick_done = l->lp_now / LOOP_TICK_MS;
+	return l;
+}
+
+void loop_free(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	close(l->lp_epfd);
+	free(l);
+}
+
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
+                   loop_watch_fn fn)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	w->lw_fd = fd;
+	w->lw_events = events;
+	w->lw_fn = fn;
+	return epoll_ctl(l->lp_epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int loop_watch_set(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+	if (w->lw_events == events)
+		return 0;
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	w->lw_events = events;
+	return epoll_ctl(l->lp_epfd, EPOLL_CTL_MOD, w->lw_fd, &ev);
+}
+
+void loop_watch_del(struct loop *l, struct loop_watch *w)
+{
+	(void)epoll_ctl(l->lp_epfd, EPOLL_CTL_DEL, w->lw_fd, NULL);
+	w->lw_events = 0;
+}
+
+void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t delay_ms, loop_timer_fn fn)
+{
+	if (loop_timer_armed(t))
+		loop_timer_stop(l, t);
+	t->lt_fn = fn;
+	t->lt_expires = l->lp_now + delay_ms;
+	/* Round up, so a timer never fires early. */
+	uint64_t tick = (t->lt_expires + LOOP_TICK_MS - 1) / LOOP_TICK_MS;
+	if (tick <= l->lp_tick_done)
+		tick = l->lp_tick_done + 1;
+	list_insert(&l->lp_slots[tick % LOOP_WHEEL_SLOTS], t);
+	l->lp_timers++;
+}
+
+void loop_timer_stop(struct loop *l, struct loop_timer *t)
+{
+	if (!loop_timer_armed(t))
+		return;
+	list_remove(t);
+	l->lp_timers--;
+}
+
+static void run_timers(struct loop *l)
+{
+	uint64_t now_tick = l->lp_now / LOOP_TICK_MS;
+	struct loop_timer due;
+
+	/* After a long stall, one turn of the wheel visits every slot. */
+	if (now_tick - l->lp_tick_done > LOOP_WHEEL_SLOTS)
+		l->lp_tick_done = now_tick - LOOP_WHEEL_SLOTS;
+	list_init(&due);
+	while (l->lp_tick_done < now_tick) {
+		struct loop_timer *head = &l->lp_slots[++l->lp_tick_done % LOOP_WHEEL_SLOTS];
+		for (struct loop_timer *t = head->lt_next, *next; t != head; t = next) {
+			next = t->lt_next;
+			if (t->lt_expires <= l->lp_now) {
+				list_remove(t);
+				list_insert(&due, t);
+			}
+		}
+	}
+	/* Fire outside the scan: a callback may stop or start any timer, due ones included. */
+	while (due.lt_next != &due) {
+		struct loop_timer *t = due.lt_next;
+		list_remove(t);
+		l->lp_timers--;
+		t->lt_fn(t);
+	}
+}
+
+void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg)
+{
+	l->lp_hook = fn;
+	l->lp_hook_arg = arg;
+}
+
+uint64_t loop_now(const struct loop *l)
+{
+	return l->lp_now;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->lp_stop = true;
+}
+
+int loop_run(struct loop *l)
+{
+	struct epoll_event events[LOOP_MAX_EVENTS];
+
+	l->lp_stop = false;
+	while (!l->lp_stop) {
+		int timeout = -1;
+		if (l->lp_hook != NULL)
+			l->lp_hook(l->lp_hook_arg);
+		if (l->lp_stop)
+			break;
+		if (l->lp_timers > 0) {
+			uint64_t now = monotonic_ms();
+			timeout = (int)(LOOP_TICK_MS - now % LOOP_TICK_MS);
+		}
+		int n = epoll_wait(l->lp_epfd, events, LOOP_MAX_EVENTS, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		l->lp_now = monotonic_ms();
+		for (int i = 0; i < n; i++) {
+			struct loop_watch *w = events[i].data.ptr;
+			w->lw_fn(w, events[i].events);
+		}
+		run_timers(l);
+	}
+	return 0;
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# deps.sh build|test: installs the Debian packages chatd needs to build (and, with
+# "test", to run its tests) when they are missing. As root it runs apt-get; otherwise it
+# prints the exact command to run and fails.
+set -eu
+
+build_pkgs="gcc make pkg-config libssl-dev"
+test_pkgs="libcmocka-dev python3-websockets python3-pytest"
+
+missing=""
+want="$build_pkgs"
+[ "${1:-build}" = test ] && want="$build_pkgs $test_pkgs"
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+	echo "deps.sh: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing >/dev/null
+else
+	echo "chatd needs these Debian packages:$missing" >&2
+	echo "install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi

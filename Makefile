@@ -21,7 +21,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration check clean deps format lint install
+.PHONY: all run test unit integration check clean deps format lint
 
 all: chatd
 
@@ -94,3 +94,9 @@ lint:
 
 clean:
 	rm -rf build chatd
+
+# Fuzzing (make fuzz, make fuzz-short), benchmarks (make bench) and installation
+# (make install) live in their own files.
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
+-include mk/install.mk

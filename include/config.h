@@ -15,6 +15,11 @@
 
 #define CONFIG_DEFAULT_PORT 8080
 #define CONFIG_DEFAULT_MAX_MESSAGE ((size_t)1 << 20)
+#define CONFIG_DEFAULT_MAX_BACKLOG ((size_t)4 << 20)
+#define CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_PING_INTERVAL_MS 30000
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define CONFIG_MAX_ORIGINS 32
 
 struct config {
 	uint16_t cf_port;
@@ -22,7 +27,17 @@ struct config {
 	bool cf_echo;
 	size_t cf_max_message; /* reassembled message size limit, bytes */
 	size_t cf_max_clients; /* 0: as many as the descriptor limit allows */
+	/* A client's queue of unsent frames may hold this much; past it the client is cut
+	 * off. config_parse raises it to twice cf_max_message when it is less. */
+	size_t cf_max_backlog;
+	uint32_t cf_handshake_timeout_ms;
+	uint32_t cf_ping_interval_ms; /* 0: never ping */
+	uint32_t cf_idle_timeout_ms;  /* 0: never drop a silent client */
+	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
+	const char *cf_origins[CONFIG_MAX_ORIGINS];
+	size_t cf_origin_count;
 	enum log_level cf_log_level;
+	enum log_format cf_log_format;
 };
 
 enum config_action {
@@ -41,6 +56,10 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024).
  * Returns false for anything else, zero, or an overflow. */
 bool config_parse_size(const char *s, size_t *out);
+
+/* Parses a duration: a number of seconds, or a number with an ms, s or m suffix.
+ * Returns false for anything else or more than a day. */
+bool config_parse_duration(const char *s, uint32_t *out_ms);
 
 /* Writes the usage text to f. */
 void config_usage(FILE *f);

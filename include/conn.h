@@ -22,8 +22,10 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "handshake.h"
 #include "hub.h"
 #include "loop.h"
+#include "metrics.h"
 #include "outq.h"
 #include "sbuf.h"
 #include "transport.h"
@@ -31,8 +33,6 @@
 
 /* A request head larger than this gets 431. */
 #define HANDSHAKE_MAX_BYTES 8192
-/* How long a client has to finish its request. */
-#define HANDSHAKE_TIMEOUT_MS 10000
 /* How long we wait for the peer after our close frame, or for its FIN. */
 #define CLOSE_TIMEOUT_MS 2000
 
@@ -53,6 +53,8 @@ struct conn_env {
 	struct sbuf *ce_page_head; /* the bundled client's 200 response head and body, */
 	struct sbuf *ce_page_body; /* built once and shared by every response; owned */
 	size_t ce_max_clients;
+	struct handshake_policy ce_policy;
+	struct metrics ce_metrics;
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
@@ -69,7 +71,9 @@ struct conn {
 	struct loop_watch c_watch;
 	struct transport c_transport;
 	struct hub_member c_member;
-	struct loop_timer c_timer; /* handshake deadline, then close deadline */
+	/* One timer per connection, by state: the handshake deadline, then keepalive, then
+	 * the close deadline. */
+	struct loop_timer c_timer;
 	struct conn_env *c_env;
 	struct conn *c_prev, *c_next; /* ce_all, or ce_dead once released */
 	struct conn *c_next_dirty;
@@ -78,6 +82,9 @@ struct conn {
 	bool c_dirty;
 	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
 	bool c_peer_eof;       /* the peer shut its side: read nothing more */
+	bool c_ping_sent;      /* a keepalive ping is out since the last frame */
+	bool c_cut_off;        /* being closed for backpressure */
+	uint64_t c_last_rx;    /* loop time of the last bytes received */
 	uint16_t c_close_code; /* the code we sent or echoed, for the log; 0 none */
 	const char *c_close_cause; /* static text for the log */
 

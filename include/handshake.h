@@ -1,6 +1,7 @@
 /*
- * handshake: decides what to answer to a parsed HTTP request (RFC 6455 section 4.2 for
- * upgrades; the bundled page, 404 and 405 for plain requests) and computes
+ * handshake: decides what to answer to a parsed HTTP request: the opening handshake of
+ * RFC 6455 section 4.2 for upgrades (the path names the room), and for plain requests the
+ * bundled page, the health, metrics and stats endpoints, 404 or 405. Computes
  * Sec-WebSocket-Accept. Pure: the caller owns every buffer and does the I/O.
  */
 #ifndef CHATD_HANDSHAKE_H
@@ -17,18 +18,37 @@
 enum handshake_kind {
 	HANDSHAKE_UPGRADE, /* answer 101 and switch to WebSocket */
 	HANDSHAKE_PAGE,    /* answer 200 with the bundled client page */
+	HANDSHAKE_HEALTHZ, /* GET /healthz */
+	HANDSHAKE_METRICS, /* GET /metrics */
+	HANDSHAKE_STATS,   /* GET /stats */
 	HANDSHAKE_REFUSE,  /* answer ha_status with ha_reason, then close */
+};
+
+/* What the operator allows. */
+struct handshake_policy {
+	const char *const *hp_origins; /* accepted Origin values; none: any origin */
+	size_t hp_origin_count;
 };
 
 struct handshake_answer {
 	enum handshake_kind ha_kind;
-	int ha_status;         /* 101, 200, 400, 404, 405 or 426 */
+	int ha_status;         /* 101, 200, 400, 403, 404, 405 or 426 */
 	const char *ha_reason; /* static text: the error body and the log's cause */
 	bool ha_head_only;     /* a HEAD request: the response has no body */
+	struct http_slice ha_room; /* HANDSHAKE_UPGRADE: the room, a slice of the request */
 	char ha_accept[HANDSHAKE_ACCEPT_LEN + 1]; /* HANDSHAKE_UPGRADE: NUL-terminated */
 };
 
-void handshake_answer(const struct http_request *req, struct handshake_answer *out);
+/* Loads the hash and encoding code once at start-up, without reading OpenSSL's
+ * configuration file: nothing in chatd needs it, and the first client should not wait
+ * for a file read. Returns false when libcrypto cannot start. */
+bool handshake_init(void);
+
+void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
+                      struct handshake_answer *out);
+
+/* True for a valid room path: "/" or "/" and 1 to 63 of A-Z a-z 0-9 . _ ~ - */
+bool handshake_room_valid(struct http_slice path);
 
 /* Computes Sec-WebSocket-Accept for a client key. out receives HANDSHAKE_ACCEPT_LEN
  * characters and a NUL. Returns false when the key is not base64 of exactly 16 bytes. */

@@ -1,10 +1,13 @@
 /*
- * hub: the broadcast hub. It knows its members and, of bytes on the wire, only "one shared
- * encoded frame". hub_publish encodes a message once and hands the same sbuf to every
- * member but the sender (and to the sender too in echo mode).
+ * hub: the broadcast hub, organised in rooms. A room is named by the request path
+ * ("/" or "/lobby"); its members hear only each other. A room exists while it has members.
  *
- * A message's source is a member or NULL: NULL is a message from outside this process
- * (a future Redis bridge between chatd nodes), delivered to every member.
+ * The hub knows its members and, of bytes on the wire, only "one shared encoded frame":
+ * publishing encodes a message once and hands the same sbuf to every member of the room
+ * but the sender (and to the sender too in echo mode).
+ *
+ * Messages can come from outside this process too (a future Redis bridge between chatd
+ * nodes): hub_publish_room takes a room name and no sender, and reaches every member.
  */
 #ifndef CHATD_HUB_H
 #define CHATD_HUB_H
@@ -15,34 +18,54 @@
 
 #include "sbuf.h"
 
+/* Longest room name, the leading slash included. */
+#define HUB_ROOM_NAME_MAX 64
+
 struct hub;
+struct hub_room;
 struct hub_member;
 
 /* Called once per recipient. The frame is borrowed: take a reference to keep it. */
 typedef void (*hub_deliver_fn)(struct hub_member *m, struct sbuf *frame);
 
-/* Embedded in whatever receives messages (a connection). */
+/* Embedded in whatever receives messages (a connection). The hub owns the fields but
+ * hm_deliver, which the owner sets. */
 struct hub_member {
 	hub_deliver_fn hm_deliver;
-	size_t hm_index; /* position in the hub's member array; owned by the hub */
-	bool hm_joined;
+	struct hub_room *hm_room; /* NULL while not joined */
+	size_t hm_index;          /* position in the room's member array */
+};
+
+struct hub_room_info {
+	char ri_name[HUB_ROOM_NAME_MAX + 1];
+	size_t ri_members;
 };
 
 struct hub *hub_new(bool echo);
+/* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);
 
-/* 0, or -1 when memory runs out. */
-int hub_join(struct hub *h, struct hub_member *m);
+/* Joins the room of that name (made on first use). 0, or -1 when memory runs out. */
+int hub_join(struct hub *h, struct hub_member *m, const char *room, size_t room_len);
+/* Leaves the member's room; a room left empty is freed. No-op when not joined. */
 void hub_leave(struct hub *h, struct hub_member *m);
-size_t hub_count(const struct hub *h);
 
-/* Delivers one complete message (opcode WS_OP_TEXT or WS_OP_BINARY) to every member but
- * from. The payload is copied once into the encoded frame; the caller keeps ownership.
- * Returns -1 when memory runs out (nobody got it), else the number of recipients. */
+size_t hub_member_count(const struct hub *h);
+size_t hub_room_count(const struct hub *h);
+
+/* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) to every member of from's
+ * room but from (echo mode: from too). The payload is copied once into the shared frame;
+ * the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
+ * out (nobody got it). */
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
                  const uint8_t *payload, size_t len);
 
-/* Calls fn on every member (shutdown uses it to say goodbye). fn may leave the hub. */
-void hub_each(struct hub *h, void (*fn)(struct hub_member *m, void *arg), void *arg);
+/* The same for a message from outside this process: every member of the named room.
+ * Returns 0 when the room has no members here. */
+long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
+                      const uint8_t *payload, size_t len);
+
+/* Fills out with up to max rooms, the most populated first. Returns how many. */
+size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max);
 
 #endif

@@ -37,6 +37,10 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max, size_t budget);
 /* Drops n written bytes from the front of the queue. */
 void outq_consume(struct outq *q, size_t n);
 
+/* Drops every byte not yet written but a partly written first buffer (cutting that would
+ * corrupt the stream's framing). */
+void outq_drop_unsent(struct outq *q);
+
 /* Drops everything queued. */
 void outq_clear(struct outq *q);
 

@@ -12,7 +12,16 @@
 /* Frames carry sizes up to 2^63, but chatd's shared buffers count in 32 bits. */
 #define CONFIG_MAX_MESSAGE_LIMIT ((size_t)1 << 30)
 
-enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS };
+enum {
+	OPT_MAX_MESSAGE = 256,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_BACKLOG,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_PING_INTERVAL,
+	OPT_IDLE_TIMEOUT,
+	OPT_ALLOW_ORIGIN,
+	OPT_LOG_FORMAT,
+};
 
 static const struct option long_options[] = {
 	{"port", required_argument, NULL, 'p'},
@@ -20,6 +29,12 @@ static const struct option long_options[] = {
 	{"echo", no_argument, NULL, 'e'},
 	{"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
 	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+	{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
+	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+	{"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -31,7 +46,10 @@ void config_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
-	        "             [--max-clients N] [-v|--verbose] [-q|--quiet] [--help] [--version]\n"
+	        "             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
+	        "             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
+	        "             [--log-format text|json] [-v|--verbose] [-q|--quiet]\n"
+	        "             [--help] [--version]\n"
 	        "\n"
 	        "A WebSocket chat server: every message a client sends goes to every other client.\n"
 	        "Open http://localhost:8080/ in a browser for the bundled chat page.\n"
@@ -44,6 +62,15 @@ void config_usage(FILE *f)
 	        "                         K, M and G suffixes; larger ones are closed with 1009)\n"
 	        "      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 	        "                         the descriptor limit allows)\n"
+	        "      --max-backlog BYTES  unsent data queued for one client before it is cut\n"
+	        "                         off with 1008 (default 4M, at least 2x --max-message)\n"
+	        "      --handshake-timeout T  time to send a complete request (default 10s)\n"
+	        "      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
+	        "      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
+	        "      --allow-origin ORIGIN  accept upgrades only from this Origin (repeatable;\n"
+	        "                         default: any origin)\n"
+	        "      --log-format F     text (default) or json, one object per line\n"
+	        "                         (T: seconds, or a number with ms, s or m)\n"
 	        "  -v, --verbose          log every message, not just connections\n"
 	        "  -q, --quiet            log errors only\n"
 	        "  -h, --help             show this help\n"
@@ -56,7 +83,48 @@ void config_defaults(struct config *cf)
 	memset(cf, 0, sizeof *cf);
 	cf->cf_port = CONFIG_DEFAULT_PORT;
 	cf->cf_max_message = CONFIG_DEFAULT_MAX_MESSAGE;
+	cf->cf_max_backlog = CONFIG_DEFAULT_MAX_BACKLOG;
+	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
+	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	cf->cf_log_level = LOG_LEVEL_INFO;
+	cf->cf_log_format = LOG_FORMAT_TEXT;
+}
+
+bool config_parse_duration(const char *s, uint32_t *out_ms)
+{
+	char *end;
+	unsigned long long v;
+	unsigned long long scale = 1000;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return false;
+	if (strcmp(end, "ms") == 0)
+		scale = 1;
+	else if (strcmp(end, "m") == 0)
+		scale = 60000;
+	else if (strcmp(end, "s") != 0 && *end != '\0')
+		return false;
+	if (v > 86400000ULL / scale)
+		return false;
+	*out_ms = (uint32_t)(v * scale);
+	return true;
+}
+
+static bool duration_option(const char *name, const char *arg, bool zero_ok, uint32_t *out,
+                            char *err, size_t errlen)
+{
+	if (!config_parse_duration(arg, out) || (!zero_ok && *out == 0)) {
+		snprintf(err, errlen,
+		         "invalid --%s '%s' (expected seconds, or a number with ms, s or m%s)", name,
+		         arg, zero_ok ? "" : ", not 0");
+		return false;
+	}
+	return true;
 }
 
 bool config_parse_size(const char *s, size_t *out)
@@ -143,6 +211,49 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			}
 			cf->cf_max_clients = v;
 			break;
+		case OPT_MAX_BACKLOG:
+			if (!config_parse_size(optarg, &cf->cf_max_backlog)) {
+				snprintf(err, errlen,
+				         "invalid --max-backlog '%s' (expected bytes, with an optional K, "
+				         "M or G suffix)",
+				         optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (!duration_option("handshake-timeout", optarg, false,
+			                     &cf->cf_handshake_timeout_ms, err, errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_PING_INTERVAL:
+			if (!duration_option("ping-interval", optarg, true, &cf->cf_ping_interval_ms,
+			                     err, errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (!duration_option("idle-timeout", optarg, true, &cf->cf_idle_timeout_ms, err,
+			                     errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_ALLOW_ORIGIN:
+			if (cf->cf_origin_count == CONFIG_MAX_ORIGINS) {
+				snprintf(err, errlen, "too many --allow-origin (at most %d)",
+				         CONFIG_MAX_ORIGINS);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_origins[cf->cf_origin_count++] = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0) {
+				cf->cf_log_format = LOG_FORMAT_TEXT;
+			} else if (strcmp(optarg, "json") == 0) {
+				cf->cf_log_format = LOG_FORMAT_JSON;
+			} else {
+				snprintf(err, errlen, "invalid --log-format '%s' (expected text or json)",
+				         optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
 		case 'v':
 			cf->cf_log_level = LOG_LEVEL_DEBUG;
 			break;
@@ -167,6 +278,13 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see chatd --help)", argv[optind]);
+		return CONFIG_USAGE_ERROR;
+	}
+	/* A healthy client receiving messages of the largest size must never be cut off. */
+	if (cf->cf_max_backlog < 2 * cf->cf_max_message)
+		cf->cf_max_backlog = 2 * cf->cf_max_message;
+	if (cf->cf_idle_timeout_ms != 0 && cf->cf_ping_interval_ms >= cf->cf_idle_timeout_ms) {
+		snprintf(err, errlen, "--ping-interval must be shorter than --idle-timeout");
 		return CONFIG_USAGE_ERROR;
 	}
 	return CONFIG_RUN;

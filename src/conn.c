@@ -34,6 +34,8 @@
 #define FLUSH_IOV 64
 /* A close frame's reason is at most 123 bytes (125 minus the code). */
 #define CLOSE_REASON_MAX 123
+/* Rooms listed by /stats: the most populated. */
+#define STATS_MAX_ROOMS 50
 
 static void on_event(struct loop_watch *w, uint32_t events);
 static void deliver(struct hub_member *m, struct sbuf *frame);
@@ -51,6 +53,8 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	env->ce_hub = h;
 	env->ce_config = cf;
 	env->ce_max_clients = max_clients;
+	env->ce_policy.hp_origins = cf->cf_origins;
+	env->ce_policy.hp_origin_count = cf->cf_origin_count;
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
 	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
@@ -137,8 +141,11 @@ static void on_close_timeout(struct loop_timer *t)
 	destroy(c, "the peer did not finish closing within 2 s");
 }
 
+static void cut_off(struct conn *c);
+
 /* Queues b (borrowed: the queue takes its own reference). NULL means a failed
- * allocation upstream, which ends the connection. */
+ * allocation upstream, which ends the connection. A client whose unsent queue passes
+ * --max-backlog is cut off: this is the one place that bound is checked. */
 static void queue(struct conn *c, struct sbuf *b)
 {
 	if (b == NULL || outq_push(&c->c_out, b) < 0) {
@@ -146,6 +153,9 @@ static void queue(struct conn *c, struct sbuf *b)
 		return;
 	}
 	mark_dirty(c);
+	if (c->c_out.oq_bytes > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
+	    !c->c_cut_off)
+		cut_off(c);
 }
 
 /* Queues a buffer the caller just made, handing over the caller's reference. */
@@ -207,9 +217,28 @@ static void send_close(struct conn *c, uint16_t code, const char *reason, const 
 	/* 1005: "no status code was present" (section 7.4.1), used only in our log. */
 	c->c_close_code = code ? code : 1005;
 	c->c_close_cause = cause;
+	metrics_count_close(&c->c_env->ce_metrics, c->c_close_code);
 	queue_control(c, WS_OP_CLOSE, payload, len);
 	if (c->c_state == CONN_OPEN)
 		begin_close(c);
+}
+
+/* A recipient that does not read while others chat: its queue passed --max-backlog. Drop
+ * what it has not received (memory stays bounded) and close with 1008 (policy violation).
+ * Everyone else is unaffected: their queues are their own. */
+static void cut_off(struct conn *c)
+{
+	struct conn_env *env = c->c_env;
+	char peer[64];
+
+	c->c_cut_off = true;
+	env->ce_metrics.mt_backpressure++;
+	log_warn("connection %llu from %s cut off: %zu bytes unsent, over --max-backlog %zu",
+	         (unsigned long long)c->c_id, peer_name(c, peer, sizeof peer), c->c_out.oq_bytes,
+	         env->ce_config->cf_max_backlog);
+	outq_drop_unsent(&c->c_out);
+	send_close(c, WS_CLOSE_POLICY, "too slow: unsent data over the server's limit",
+	           "cut off for backpressure (--max-backlog)");
 }
 
 static void refuse(struct conn *c, int status, const char *reason)
@@ -217,6 +246,7 @@ static void refuse(struct conn *c, int status, const char *reason)
 	char buf[1024], peer[64];
 	size_t n = http_response_error(buf, sizeof buf, status, reason);
 
+	metrics_count_refusal(&c->c_env->ce_metrics, status);
 	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,
 	         peer_name(c, peer, sizeof peer), status, reason);
 	queue_new(c, n ? sbuf_from(buf, n) : NULL);
@@ -241,6 +271,86 @@ static void serve_page(struct conn *c, bool head_only)
 		begin_close(c);
 }
 
+/* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
+static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
+{
+	struct conn_env *env = c->c_env;
+	struct metrics_gauges g = {
+		.mg_connections = env->ce_conn_count,
+		.mg_clients = env->ce_open_count,
+		.mg_rooms = hub_room_count(env->ce_hub),
+	};
+	struct hub_room_info rooms[STATS_MAX_ROOMS];
+	const char *type = "text/plain; charset=utf-8";
+	char *body = NULL, head[512];
+	size_t len = 0, hlen;
+
+	switch (kind) {
+	case HANDSHAKE_METRICS:
+		type = "text/plain; version=0.0.4; charset=utf-8";
+		len = metrics_render_prometheus(&env->ce_metrics, &g, &body);
+		break;
+	case HANDSHAKE_STATS:
+		type = "application/json";
+		len = metrics_render_stats(&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS),
+		                           &body);
+		break;
+	default:
+		body = strdup("ok\n");
+		len = body ? 3 : 0;
+		break;
+	}
+	if (len == 0) {
+		free(body);
+		return refuse(c, 500, "out of memory");
+	}
+	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
+	queue_new(c, sbuf_from(head, hlen));
+	if (c->c_state != CONN_DEAD && !head_only)
+		queue_new(c, sbuf_from(body, len));
+	free(body);
+	if (c->c_state != CONN_DEAD)
+		begin_close(c);
+}
+
+static void on_keepalive(struct loop_timer *t);
+
+/* Arms the keepalive timer for whichever comes first: the ping (if none is out yet) or
+ * the idle deadline. Reads do not touch the timer; they only stamp c_last_rx, and the
+ * timer, when it fires early, re-arms itself for the remainder. */
+static void arm_keepalive(struct conn *c)
+{
+	const struct config *cf = c->c_env->ce_config;
+	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
+
+	if (cf->cf_ping_interval_ms != 0 && !c->c_ping_sent)
+		due = c->c_last_rx + cf->cf_ping_interval_ms;
+	if (cf->cf_idle_timeout_ms != 0 && c->c_last_rx + cf->cf_idle_timeout_ms < due)
+		due = c->c_last_rx + cf->cf_idle_timeout_ms;
+	if (due == UINT64_MAX)
+		return;
+	loop_timer_start(c->c_env->ce_loop, &c->c_timer, due > now ? due - now : 1, on_keepalive);
+}
+
+static void on_keepalive(struct loop_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, c_timer);
+	const struct config *cf = c->c_env->ce_config;
+	uint64_t silent = loop_now(c->c_env->ce_loop) - c->c_last_rx;
+
+	if (cf->cf_idle_timeout_ms != 0 && silent >= cf->cf_idle_timeout_ms) {
+		c->c_env->ce_metrics.mt_idle_drops++;
+		return destroy(c, "dropped: no frame within --idle-timeout");
+	}
+	if (cf->cf_ping_interval_ms != 0 && silent >= cf->cf_ping_interval_ms && !c->c_ping_sent) {
+		c->c_ping_sent = true;
+		queue_control(c, WS_OP_PING, NULL, 0);
+		if (c->c_state != CONN_OPEN)
+			return;
+	}
+	arm_keepalive(c);
+}
+
 static void upgrade(struct conn *c, const struct handshake_answer *ans)
 {
 	struct conn_env *env = c->c_env;
@@ -253,15 +363,18 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	queue_new(c, n ? sbuf_from(buf, n) : NULL);
 	if (c->c_state == CONN_DEAD)
 		return;
-	if (hub_join(env->ce_hub, &c->c_member) < 0)
+	if (hub_join(env->ce_hub, &c->c_member, ans->ha_room.s_ptr, ans->ha_room.s_len) < 0)
 		return destroy(c, "out of memory");
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
+	c->c_last_rx = loop_now(env->ce_loop);
 	env->ce_open_count++;
-	log_info("connection %llu opened from %s", (unsigned long long)c->c_id,
-	         peer_name(c, peer, sizeof peer));
+	env->ce_metrics.mt_handshakes++;
+	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
+	         peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+	arm_keepalive(c);
 }
 
 /* Request bytes arrived. The head is parsed straight from the read buffer when it came in
@@ -315,11 +428,19 @@ static void handshake_input(struct conn *c, uint8_t *data, size_t len)
 		break;
 	}
 
-	handshake_answer(&req, &ans);
-	if (ans.ha_kind == HANDSHAKE_REFUSE)
+	handshake_answer(&req, &c->c_env->ce_policy, &ans);
+	switch (ans.ha_kind) {
+	case HANDSHAKE_REFUSE:
 		return refuse(c, ans.ha_status, ans.ha_reason);
-	if (ans.ha_kind == HANDSHAKE_PAGE)
+	case HANDSHAKE_PAGE:
 		return serve_page(c, ans.ha_head_only);
+	case HANDSHAKE_HEALTHZ:
+	case HANDSHAKE_METRICS:
+	case HANDSHAKE_STATS:
+		return serve_status(c, ans.ha_kind, ans.ha_head_only);
+	case HANDSHAKE_UPGRADE:
+		break;
+	}
 	upgrade(c, &ans);
 	if (c->c_state != CONN_OPEN)
 		return;
@@ -349,6 +470,7 @@ static void ws_input(struct conn *c, uint8_t *data, size_t len)
 		case WS_EVENT_PONG: /* unsolicited or not, a pong needs no answer */
 			break;
 		case WS_EVENT_MESSAGE:
+			c->c_env->ce_metrics.mt_messages_in++;
 			log_debug("connection %llu: %s message, %zu bytes", (unsigned long long)c->c_id,
 			          ev.ev_opcode == WS_OP_TEXT ? "text" : "binary", ev.ev_len);
 			if (hub_publish(c->c_env->ce_hub, &c->c_member, ev.ev_opcode, ev.ev_data,
@@ -399,11 +521,16 @@ static void handle_readable(struct conn *c)
 			return input_ended(c, c->c_state == CONN_OPEN ? cause : "closed");
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
+		env->ce_metrics.mt_bytes_in += (size_t)n;
 		switch (c->c_state) {
 		case CONN_HANDSHAKE:
 			handshake_input(c, env->ce_read_buf, (size_t)n);
 			break;
 		case CONN_OPEN:
+			/* Any bytes show the peer is alive (section 5.5.2 allows a pong or any
+			 * frame); stamping a time is all a read costs the keepalive. */
+			c->c_last_rx = loop_now(env->ce_loop);
+			c->c_ping_sent = false;
 			ws_input(c, env->ce_read_buf, (size_t)n);
 			break;
 		case CONN_CLOSING:
@@ -436,6 +563,7 @@ static void flush(struct conn *c)
 			                                          : "closed");
 		}
 		outq_consume(&c->c_out, (size_t)w);
+		c->c_env->ce_metrics.mt_bytes_out += (size_t)w;
 		budget -= (size_t)w < budget ? (size_t)w : budget;
 		if ((size_t)w < want)
 			break; /* the socket buffer is full */
@@ -466,9 +594,8 @@ static void deliver(struct hub_member *m, struct sbuf *frame)
 {
 	struct conn *c = container_of(m, struct conn, c_member);
 
-	if (outq_push(&c->c_out, frame) < 0)
-		return send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
-	mark_dirty(c);
+	c->c_env->ce_metrics.mt_frames_out++;
+	queue(c, frame);
 }
 
 void conn_accept(struct conn_env *env, int fd, const struct sockaddr_storage *peer)
@@ -497,7 +624,9 @@ void conn_accept(struct conn_env *env, int fd, const struct sockaddr_storage *pe
 		env->ce_all->c_prev = c;
 	env->ce_all = c;
 	env->ce_conn_count++;
-	loop_timer_start(env->ce_loop, &c->c_timer, HANDSHAKE_TIMEOUT_MS, on_handshake_timeout);
+	env->ce_metrics.mt_accepted++;
+	loop_timer_start(env->ce_loop, &c->c_timer, env->ce_config->cf_handshake_timeout_ms,
+	                 on_handshake_timeout);
 }
 
 void conn_flush_dirty(struct conn_env *env)

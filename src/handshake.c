@@ -4,13 +4,27 @@
  */
 #include "handshake.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "hub.h"
+
 /* Section 1.3: the GUID appended to the key before hashing. */
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+bool handshake_init(void)
+{
+	char accept[HANDSHAKE_ACCEPT_LEN + 1];
+
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		return false;
+	/* The RFC's own example (section 1.3): proves SHA-1 works before a client needs it. */
+	return handshake_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, accept) &&
+	       strcmp(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0;
+}
 
 static bool is_base64_char(char c)
 {
@@ -45,13 +59,50 @@ static void refuse(struct handshake_answer *out, int status, const char *reason)
 }
 
 /* The path part of the target, without the query. */
-static bool target_is_root(struct http_slice target)
+static struct http_slice target_path(struct http_slice target)
 {
-	return (target.s_len == 1 || (target.s_len > 1 && target.s_ptr[1] == '?')) &&
-	       target.s_ptr[0] == '/';
+	const char *q = memchr(target.s_ptr, '?', target.s_len);
+	if (q != NULL)
+		target.s_len = (size_t)(q - target.s_ptr);
+	return target;
 }
 
-static void check_upgrade(const struct http_request *req, struct handshake_answer *out)
+bool handshake_room_valid(struct http_slice path)
+{
+	if (path.s_len == 0 || path.s_len > HUB_ROOM_NAME_MAX || path.s_ptr[0] != '/')
+		return false;
+	for (size_t i = 1; i < path.s_len; i++) {
+		char c = path.s_ptr[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '~' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Paths are case-sensitive (RFC 3986 section 6.2.2.1). */
+static bool path_is(struct http_slice path, const char *s)
+{
+	return path.s_len == strlen(s) && memcmp(path.s_ptr, s, path.s_len) == 0;
+}
+
+static bool origin_allowed(const struct http_request *req, const struct handshake_policy *p)
+{
+	const struct http_header *h;
+
+	if (p == NULL || p->hp_origin_count == 0)
+		return true;
+	if (http_count_headers(req, "Origin") != 1)
+		return false;
+	h = http_find_header(req, "Origin");
+	for (size_t i = 0; i < p->hp_origin_count; i++)
+		if (http_slice_equals(h->h_value, p->hp_origins[i]))
+			return true;
+	return false;
+}
+
+static void check_upgrade(const struct http_request *req, const struct handshake_policy *policy,
+                          struct handshake_answer *out)
 {
 	const struct http_header *h;
 	bool connection_upgrade = false;
@@ -62,6 +113,10 @@ static void check_upgrade(const struct http_request *req, struct handshake_answe
 		return refuse(out, 400, "a WebSocket upgrade needs HTTP/1.1");
 	if (req->rq_target.s_ptr[0] != '/')
 		return refuse(out, 400, "the request target must be a path");
+	out->ha_room = target_path(req->rq_target);
+	if (!handshake_room_valid(out->ha_room))
+		return refuse(out, 400,
+		              "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
 	if (http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
 	h = http_find_header(req, "Upgrade");
@@ -85,15 +140,20 @@ static void check_upgrade(const struct http_request *req, struct handshake_answe
 	if (http_count_headers(req, "Sec-WebSocket-Version") != 1 ||
 	    !http_slice_equals(h->h_value, "13"))
 		return refuse(out, 426, "unsupported WebSocket version; this server speaks 13");
+	/* Last, so a malformed request gets its precise 400 whatever its origin. */
+	if (!origin_allowed(req, policy))
+		return refuse(out, 403, "origin not allowed");
 	out->ha_kind = HANDSHAKE_UPGRADE;
 	out->ha_status = 101;
 	out->ha_reason = "switching to WebSocket";
 }
 
-void handshake_answer(const struct http_request *req, struct handshake_answer *out)
+void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
+                      struct handshake_answer *out)
 {
 	bool is_get = http_slice_equals(req->rq_method, "GET");
 	bool is_head = http_slice_equals(req->rq_method, "HEAD");
+	struct http_slice path;
 
 	memset(out, 0, sizeof *out);
 	/* Any of the upgrade headers makes this an upgrade attempt, judged by the RFC's
@@ -101,17 +161,30 @@ void handshake_answer(const struct http_request *req, struct handshake_answer *o
 	if (http_find_header(req, "Upgrade") != NULL ||
 	    http_find_header(req, "Sec-WebSocket-Key") != NULL ||
 	    http_find_header(req, "Sec-WebSocket-Version") != NULL)
-		return check_upgrade(req, out);
+		return check_upgrade(req, policy, out);
 	if (!is_get && !is_head)
 		return refuse(out, 405, "method not allowed");
 	if (req->rq_version_minor >= 1 && http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
-	if (!target_is_root(req->rq_target))
-		return refuse(out, 404, "not found");
-	out->ha_kind = HANDSHAKE_PAGE;
 	out->ha_status = 200;
-	out->ha_reason = "the chat page";
 	out->ha_head_only = is_head;
+	path = target_path(req->rq_target);
+	if (path_is(path, "/healthz")) {
+		out->ha_kind = HANDSHAKE_HEALTHZ;
+		out->ha_reason = "health";
+	} else if (path_is(path, "/metrics")) {
+		out->ha_kind = HANDSHAKE_METRICS;
+		out->ha_reason = "metrics";
+	} else if (path_is(path, "/stats")) {
+		out->ha_kind = HANDSHAKE_STATS;
+		out->ha_reason = "stats";
+	} else if (handshake_room_valid(path)) {
+		/* Every room's address serves the page, so a link to a room can be shared. */
+		out->ha_kind = HANDSHAKE_PAGE;
+		out->ha_reason = "the chat page";
+	} else {
+		refuse(out, 404, "not found");
+	}
 }
 
 size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, size_t cap)

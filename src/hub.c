@@ -1,11 +1,12 @@
 /*
- * The broadcast hub: an array of members, walked once per message.
+ * The broadcast hub: rooms in a chained hash table, each room an array of members walked
+ * once per message.
  *
- * Per message: one allocation-free encode (the sbuf comes from a free list for chat-sized
- * messages), one memcpy of the payload, then per recipient one call that queues a
- * reference. Members leaving while a walk is under way (a recipient cut off for
- * backpressure, say) leave a hole that is compacted when the walk ends, so the walk never
- * skips or repeats anyone.
+ * Per message: one encode into an sbuf (from a free list for chat-sized messages), one
+ * memcpy of the payload, then per recipient one call that queues a reference. Members
+ * leaving during a walk (a recipient cut off for backpressure, say) leave a hole that is
+ * compacted when the walk ends, so a walk never skips or repeats anyone, and a room is
+ * never freed under its own walk.
  */
 #include "hub.h"
 
@@ -14,93 +15,208 @@
 
 #include "frame.h"
 
+struct hub_room {
+	struct hub_room *hr_next_in_bucket;
+	struct hub_member **hr_members; /* owned array; members belong to their owners */
+	size_t hr_count;                /* slots in use, holes included */
+	size_t hr_cap;
+	size_t hr_live;    /* members, holes excluded */
+	unsigned hr_walks; /* walks under way */
+	bool hr_holes;
+	size_t hr_name_len;
+	char hr_name[HUB_ROOM_NAME_MAX + 1];
+};
+
 struct hub {
-	struct hub_member **hb_members; /* owned array; the members belong to their owners */
-	size_t hb_count;                /* slots in use, holes included */
-	size_t hb_cap;
-	size_t hb_live;    /* members, holes excluded */
-	unsigned hb_walks; /* walks under way; leaving during one leaves a hole */
-	bool hb_holes;
+	struct hub_room **hb_buckets; /* owned, as are the rooms in them */
+	size_t hb_bucket_count;       /* a power of two */
+	size_t hb_rooms;
+	size_t hb_members;
 	bool hb_echo;
 };
+
+#define HUB_INITIAL_BUCKETS 64
 
 struct hub *hub_new(bool echo)
 {
 	struct hub *h = calloc(1, sizeof *h);
-	if (h != NULL)
-		h->hb_echo = echo;
+	if (h == NULL)
+		return NULL;
+	h->hb_buckets = calloc(HUB_INITIAL_BUCKETS, sizeof *h->hb_buckets);
+	if (h->hb_buckets == NULL) {
+		free(h);
+		return NULL;
+	}
+	h->hb_bucket_count = HUB_INITIAL_BUCKETS;
+	h->hb_echo = echo;
 	return h;
+}
+
+static void room_free(struct hub_room *r)
+{
+	free(r->hr_members);
+	free(r);
 }
 
 void hub_free(struct hub *h)
 {
 	if (h == NULL)
 		return;
-	free(h->hb_members);
+	for (size_t i = 0; i < h->hb_bucket_count; i++) {
+		while (h->hb_buckets[i] != NULL) {
+			struct hub_room *r = h->hb_buckets[i];
+			h->hb_buckets[i] = r->hr_next_in_bucket;
+			room_free(r);
+		}
+	}
+	free(h->hb_buckets);
 	free(h);
 }
 
-size_t hub_count(const struct hub *h)
+size_t hub_member_count(const struct hub *h)
 {
-	return h->hb_live;
+	return h->hb_members;
 }
 
-int hub_join(struct hub *h, struct hub_member *m)
+size_t hub_room_count(const struct hub *h)
 {
-	if (h->hb_count == h->hb_cap) {
-		size_t cap = h->hb_cap ? h->hb_cap * 2 : 64;
-		struct hub_member **p = realloc(h->hb_members, cap * sizeof *p);
-		if (p == NULL)
-			return -1;
-		h->hb_members = p;
-		h->hb_cap = cap;
+	return h->hb_rooms;
+}
+
+/* FNV-1a: short keys, no adversary gains from collisions beyond a longer chain, and the
+ * table grows with the number of rooms. */
+static size_t hash_name(const char *name, size_t len)
+{
+	uint64_t x = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++) {
+		x ^= (unsigned char)name[i];
+		x *= 1099511628211ULL;
 	}
-	m->hm_index = h->hb_count;
-	m->hm_joined = true;
-	h->hb_members[h->hb_count++] = m;
-	h->hb_live++;
+	return (size_t)x;
+}
+
+static struct hub_room **bucket_of(const struct hub *h, const char *name, size_t len)
+{
+	return &h->hb_buckets[hash_name(name, len) & (h->hb_bucket_count - 1)];
+}
+
+static struct hub_room *find_room(const struct hub *h, const char *name, size_t len)
+{
+	for (struct hub_room *r = *bucket_of(h, name, len); r != NULL; r = r->hr_next_in_bucket)
+		if (r->hr_name_len == len && memcmp(r->hr_name, name, len) == 0)
+			return r;
+	return NULL;
+}
+
+/* Doubles the table when rooms outnumber buckets; on failure the table stays as it is. */
+static void maybe_grow(struct hub *h)
+{
+	if (h->hb_rooms < h->hb_bucket_count)
+		return;
+	size_t count = h->hb_bucket_count * 2;
+	struct hub_room **buckets = calloc(count, sizeof *buckets);
+	if (buckets == NULL)
+		return;
+	for (size_t i = 0; i < h->hb_bucket_count; i++) {
+		while (h->hb_buckets[i] != NULL) {
+			struct hub_room *r = h->hb_buckets[i];
+			h->hb_buckets[i] = r->hr_next_in_bucket;
+			size_t b = hash_name(r->hr_name, r->hr_name_len) & (count - 1);
+			r->hr_next_in_bucket = buckets[b];
+			buckets[b] = r;
+		}
+	}
+	free(h->hb_buckets);
+	h->hb_buckets = buckets;
+	h->hb_bucket_count = count;
+}
+
+static void unlink_room(struct hub *h, struct hub_room *room)
+{
+	struct hub_room **p = bucket_of(h, room->hr_name, room->hr_name_len);
+	while (*p != room)
+		p = &(*p)->hr_next_in_bucket;
+	*p = room->hr_next_in_bucket;
+	h->hb_rooms--;
+	room_free(room);
+}
+
+int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
+{
+	struct hub_room *r;
+
+	if (len == 0 || len > HUB_ROOM_NAME_MAX)
+		return -1;
+	r = find_room(h, name, len);
+	if (r == NULL) {
+		r = calloc(1, sizeof *r);
+		if (r == NULL)
+			return -1;
+		memcpy(r->hr_name, name, len);
+		r->hr_name_len = len;
+		maybe_grow(h);
+		struct hub_room **b = bucket_of(h, name, len);
+		r->hr_next_in_bucket = *b;
+		*b = r;
+		h->hb_rooms++;
+	}
+	if (r->hr_count == r->hr_cap) {
+		size_t cap = r->hr_cap ? r->hr_cap * 2 : 4;
+		struct hub_member **p = realloc(r->hr_members, cap * sizeof *p);
+		if (p == NULL) {
+			if (r->hr_live == 0 && r->hr_walks == 0)
+				unlink_room(h, r);
+			return -1;
+		}
+		r->hr_members = p;
+		r->hr_cap = cap;
+	}
+	m->hm_room = r;
+	m->hm_index = r->hr_count;
+	r->hr_members[r->hr_count++] = m;
+	r->hr_live++;
+	h->hb_members++;
 	return 0;
+}
+
+static void compact(struct hub_room *r)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < r->hr_count; i++) {
+		struct hub_member *m = r->hr_members[i];
+		if (m == NULL)
+			continue;
+		m->hm_index = out;
+		r->hr_members[out++] = m;
+	}
+	r->hr_count = out;
+	r->hr_holes = false;
 }
 
 void hub_leave(struct hub *h, struct hub_member *m)
 {
-	if (!m->hm_joined)
+	struct hub_room *r = m->hm_room;
+
+	if (r == NULL)
 		return;
-	m->hm_joined = false;
-	h->hb_live--;
-	if (h->hb_walks > 0) {
-		h->hb_members[m->hm_index] = NULL;
-		h->hb_holes = true;
-		return;
+	m->hm_room = NULL;
+	r->hr_live--;
+	h->hb_members--;
+	if (r->hr_walks > 0) {
+		r->hr_members[m->hm_index] = NULL;
+		r->hr_holes = true;
+		return; /* the walk's end compacts, or frees the room */
 	}
-	/* Swap the last member into the slot: O(1), order does not matter. */
-	struct hub_member *last = h->hb_members[--h->hb_count];
-	h->hb_members[m->hm_index] = last;
+	/* Swap the last member into the slot: O(1); order does not matter. */
+	struct hub_member *last = r->hr_members[--r->hr_count];
+	r->hr_members[m->hm_index] = last;
 	last->hm_index = m->hm_index;
+	if (r->hr_live == 0)
+		unlink_room(h, r);
 }
 
-static void compact(struct hub *h)
-{
-	size_t out = 0;
-	for (size_t i = 0; i < h->hb_count; i++) {
-		struct hub_member *m = h->hb_members[i];
-		if (m == NULL)
-			continue;
-		m->hm_index = out;
-		h->hb_members[out++] = m;
-	}
-	h->hb_count = out;
-	h->hb_holes = false;
-}
-
-static void end_walk(struct hub *h)
-{
-	if (--h->hb_walks == 0 && h->hb_holes)
-		compact(h);
-}
-
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-                 const uint8_t *payload, size_t len)
+static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *from,
+                         uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame = sbuf_new(header + len);
@@ -112,25 +228,59 @@ long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
 	if (len > 0)
 		memcpy(frame->sb_data + header, payload, len);
 
-	h->hb_walks++;
-	/* Members joining during the walk (none do today) would not get this message. */
-	for (size_t i = 0, n = h->hb_count; i < n; i++) {
-		struct hub_member *m = h->hb_members[i];
+	r->hr_walks++;
+	for (size_t i = 0, n = r->hr_count; i < n; i++) {
+		struct hub_member *m = r->hr_members[i];
 		if (m == NULL || (m == from && !h->hb_echo))
 			continue;
 		m->hm_deliver(m, frame);
 		delivered++;
 	}
-	end_walk(h);
+	if (--r->hr_walks == 0) {
+		if (r->hr_live == 0)
+			unlink_room(h, r);
+		else if (r->hr_holes)
+			compact(r);
+	}
 	sbuf_unref(frame);
 	return delivered;
 }
 
-void hub_each(struct hub *h, void (*fn)(struct hub_member *m, void *arg), void *arg)
+long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
+                 const uint8_t *payload, size_t len)
 {
-	h->hb_walks++;
-	for (size_t i = 0, n = h->hb_count; i < n; i++)
-		if (h->hb_members[i] != NULL)
-			fn(h->hb_members[i], arg);
-	end_walk(h);
+	if (from->hm_room == NULL)
+		return 0;
+	return room_publish(h, from->hm_room, from, opcode, payload, len);
+}
+
+long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
+                      const uint8_t *payload, size_t len)
+{
+	struct hub_room *r = find_room(h, room, room_len);
+	if (r == NULL)
+		return 0;
+	return room_publish(h, r, NULL, opcode, payload, len);
+}
+
+size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
+{
+	size_t n = 0;
+
+	/* Insertion into a small sorted array: max is a few dozen, rooms may be many. */
+	for (size_t b = 0; b < h->hb_bucket_count && max > 0; b++) {
+		for (const struct hub_room *r = h->hb_buckets[b]; r != NULL; r = r->hr_next_in_bucket) {
+			if (n == max && r->hr_live <= out[n - 1].ri_members)
+				continue;
+			size_t i = n < max ? n++ : n - 1;
+			while (i > 0 && out[i - 1].ri_members < r->hr_live) {
+				out[i] = out[i - 1];
+				i--;
+			}
+			memcpy(out[i].ri_name, r->hr_name, r->hr_name_len);
+			out[i].ri_name[r->hr_name_len] = '\0';
+			out[i].ri_members = r->hr_live;
+		}
+	}
+	return n;
 }

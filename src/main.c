@@ -26,5 +26,6 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_set_level(cf.cf_log_level);
+	log_set_format(cf.cf_log_format);
 	return server_run(&cf);
 }

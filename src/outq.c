@@ -103,6 +103,25 @@ void outq_clear(struct outq *q)
 	q->oq_bytes = 0;
 }
 
+void outq_drop_unsent(struct outq *q)
+{
+	struct outq_entry *keep = q->oq_head_offset > 0 ? q->oq_head : NULL;
+	struct outq_entry *e = keep ? keep->oe_next : q->oq_head;
+
+	while (e != NULL) {
+		struct outq_entry *next = e->oe_next;
+		q->oq_bytes -= e->oe_buf->sb_len;
+		sbuf_unref(e->oe_buf);
+		entry_put(e);
+		e = next;
+	}
+	if (keep != NULL)
+		keep->oe_next = NULL;
+	q->oq_head = q->oq_tail = keep;
+	if (keep == NULL)
+		q->oq_head_offset = 0;
+}
+
 void outq_release_cache(void)
 {
 	while (free_entries != NULL) {

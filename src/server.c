@@ -11,10 +11,12 @@
 
 #include "conn.h"
 #include "container.h"
+#include "handshake.h"
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "outq.h"
 #include "sbuf.h"
 #include "version.h"
@@ -71,6 +73,7 @@ static void begin_shutdown(struct server *sv, const char *why)
 	}
 	sv->sv_stopping = true;
 	log_info("%s: shutting down", why);
+	notify_send("STOPPING=1");
 	listener_close(&sv->sv_listener);
 	conn_shutdown_all(&sv->sv_env, WS_CLOSE_GOING_AWAY);
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
@@ -117,6 +120,10 @@ int server_run(const struct config *cf)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
+	if (!handshake_init()) {
+		fprintf(stderr, "chatd: cannot start: libcrypto's SHA-1 is not available\n");
+		return 1;
+	}
 	fd_limit = raise_fd_limit();
 	max_clients = cf->cf_max_clients;
 	if (max_clients == 0)
@@ -147,6 +154,8 @@ int server_run(const struct config *cf)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 		         cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
+	if (notify_send("READY=1") < 0)
+		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
 	if (loop_run(sv.sv_loop) < 0) {
 		log_error("event loop failed: %s", strerror(errno));

@@ -1,0 +1,178 @@
+/* The Prometheus text exposition (format 0.0.4) and the /stats JSON. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const int refusal_statuses[] = METRICS_REFUSAL_STATUSES;
+static const int close_codes[] = METRICS_CLOSE_CODES;
+
+void metrics_count_refusal(struct metrics *m, int status)
+{
+	for (size_t i = 0; i < METRICS_REFUSAL_KINDS; i++)
+		if (refusal_statuses[i] == status)
+			m->mt_refused[i]++;
+}
+
+void metrics_count_close(struct metrics *m, uint16_t code)
+{
+	for (size_t i = 0; i < METRICS_CLOSE_KINDS; i++) {
+		if (close_codes[i] == code) {
+			m->mt_close_sent[i]++;
+			return;
+		}
+	}
+	m->mt_close_sent[METRICS_CLOSE_KINDS]++;
+}
+
+/* A growing text buffer for the renderers. */
+struct text {
+	char *t_buf;
+	size_t t_len, t_cap;
+	int t_failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->t_failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->t_buf + t->t_len, t->t_cap - t->t_len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->t_failed = 1;
+			return;
+		}
+		if ((size_t)n < t->t_cap - t->t_len)
+			break;
+		size_t cap = (t->t_cap + (size_t)n + 1) * 2;
+		char *p = realloc(t->t_buf, cap);
+		if (p == NULL) {
+			t->t_failed = 1;
+			return;
+		}
+		t->t_buf = p;
+		t->t_cap = cap;
+	}
+	t->t_len += (size_t)n;
+}
+
+static size_t finish(struct text *t, char **out)
+{
+	if (t->t_failed) {
+		free(t->t_buf);
+		return 0;
+	}
+	*out = t->t_buf;
+	return t->t_len;
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(struct text *t, const char *name, uint64_t v)
+{
+	put(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* Resident memory in bytes, from /proc/self/statm (its second field, in pages). */
+static uint64_t resident_bytes(void)
+{
+	unsigned long long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Open descriptors: the entries of /proc/self/fd, less the one reading it. */
+static uint64_t open_descriptors(void)
+{
+	uint64_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n - 1 : 0;
+}
+
+size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
+                                 char **out)
+{
+	struct text t = {0};
+
+	family(&t, "chatd_connections_open", "gauge",
+	       "Open TCP connections, in any state.");
+	sample(&t, "chatd_connections_open", g->mg_connections);
+	family(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.");
+	sample(&t, "chatd_clients_open", g->mg_clients);
+	family(&t, "chatd_connections_accepted_total", "counter",
+	       "TCP connections accepted.");
+	sample(&t, "chatd_connections_accepted_total", m->mt_accepted);
+	family(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.");
+	sample(&t, "chatd_handshakes_total", m->mt_handshakes);
+	family(&t, "chatd_handshakes_failed_total", "counter",
+	       "HTTP requests refused, by response status.");
+	for (size_t i = 0; i < METRICS_REFUSAL_KINDS; i++)
+		put(&t, "chatd_handshakes_failed_total{status=\"%d\"} %llu\n", refusal_statuses[i],
+		    (unsigned long long)m->mt_refused[i]);
+	family(&t, "chatd_messages_received_total", "counter",
+	       "Complete WebSocket messages received.");
+	sample(&t, "chatd_messages_received_total", m->mt_messages_in);
+	family(&t, "chatd_bytes_received_total", "counter", "Bytes read from clients.");
+	sample(&t, "chatd_bytes_received_total", m->mt_bytes_in);
+	family(&t, "chatd_frames_delivered_total", "counter",
+	       "Message frames queued to recipients.");
+	sample(&t, "chatd_frames_delivered_total", m->mt_frames_out);
+	family(&t, "chatd_bytes_sent_total", "counter", "Bytes written to clients.");
+	sample(&t, "chatd_bytes_sent_total", m->mt_bytes_out);
+	family(&t, "chatd_backpressure_drops_total", "counter",
+	       "Clients cut off because their unsent queue passed --max-backlog.");
+	sample(&t, "chatd_backpressure_drops_total", m->mt_backpressure);
+	family(&t, "chatd_idle_drops_total", "counter",
+	       "Clients dropped after --idle-timeout without a frame.");
+	sample(&t, "chatd_idle_drops_total", m->mt_idle_drops);
+	family(&t, "chatd_close_codes_sent_total", "counter",
+	       "Close frames sent, by close code (1005: a close echoed without a code).");
+	for (size_t i = 0; i < METRICS_CLOSE_KINDS; i++)
+		put(&t, "chatd_close_codes_sent_total{code=\"%d\"} %llu\n", close_codes[i],
+		    (unsigned long long)m->mt_close_sent[i]);
+	put(&t, "chatd_close_codes_sent_total{code=\"other\"} %llu\n",
+	    (unsigned long long)m->mt_close_sent[METRICS_CLOSE_KINDS]);
+	family(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.");
+	sample(&t, "chatd_rooms_open", g->mg_rooms);
+	family(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+	sample(&t, "process_resident_memory_bytes", resident_bytes());
+	family(&t, "process_open_fds", "gauge", "Number of open file descriptors.");
+	sample(&t, "process_open_fds", open_descriptors());
+	return finish(&t, out);
+}
+
+size_t metrics_render_stats(const struct metrics_gauges *g, const struct hub_room_info *rooms,
+                            size_t n, char **out)
+{
+	struct text t = {0};
+
+	/* Room names are validated ([A-Za-z0-9._~-] after the slash): no JSON escaping needed. */
+	put(&t, "{\"clients\":%zu,\"rooms_open\":%zu,\"rooms\":[", g->mg_clients, g->mg_rooms);
+	for (size_t i = 0; i < n; i++)
+		put(&t, "%s{\"name\":\"%s\",\"clients\":%zu}", i ? "," : "", rooms[i].ri_name,
+		    rooms[i].ri_members);
+	put(&t, "]}\n");
+	return finish(&t, out);
+}

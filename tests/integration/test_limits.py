@@ -1,0 +1,204 @@
+"""Limits and timeouts: what chatd does with clients that are slow, silent, greedy or many.
+
+Each test names the row of README's "What chatd answers to bad input" table it backs.
+"""
+
+import asyncio
+import socket
+import time
+
+import wsclient
+import wsraw
+
+
+def test_request_head_over_8k_is_431(server):
+    request = wsraw.http_request(raw_lines=[f"X-Filler-{i}: {'a' * 100}" for i in range(90)])
+    assert len(request) > 8192
+    response = wsraw.http_exchange(server.port, request)
+    assert response.status == 431
+
+
+def test_more_than_64_header_lines_is_431(server):
+    request = wsraw.http_request(raw_lines=[f"X-{i}: 1" for i in range(65)])
+    assert len(request) < 8192
+    assert wsraw.http_exchange(server.port, request).status == 431
+
+
+def test_incomplete_request_gets_408_after_handshake_timeout(chatd):
+    server = chatd("--handshake-timeout", "500ms")
+    with wsraw.RawConnection(server.port) as conn:
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        started = time.monotonic()
+        response = conn.read_http_response()
+        elapsed = time.monotonic() - started
+    assert response.status == 408
+    assert 0.4 <= elapsed < 3.0, elapsed
+
+
+def test_silent_connection_is_closed_after_handshake_timeout(chatd):
+    server = chatd("--handshake-timeout", "300ms")
+    with wsraw.RawConnection(server.port) as conn:
+        response = conn.read_http_response()
+    assert response.status == 408
+
+
+async def test_slowloris_does_not_stop_new_clients(chatd):
+    """Many connections trickling a request byte by byte: new clients still chat, and the
+    tricklers are cut off by the handshake timeout."""
+    server = chatd("--handshake-timeout", "2s")
+    tricklers = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            s.sendall(b"G")
+            tricklers.append(s)
+        for step in (b"E", b"T"):
+            for s in tricklers:
+                s.sendall(step)
+            async with wsclient.clients(server.url, 2) as (a, b):
+                await wsclient.assert_chatting(a, b)
+        # Past the timeout every trickler got its 408 and was closed.
+        await asyncio.sleep(2.5)
+        for s in tricklers:
+            s.settimeout(3)
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 408 "), data[:60]
+    finally:
+        for s in tricklers:
+            s.close()
+
+
+def test_frame_announcing_2_pow_62_bytes_closes_1009_at_once(server):
+    with wsraw.open_websocket(server.port) as conn:
+        # The header alone: no payload follows. chatd must answer from the length.
+        header = bytes([0x82, 0xFF]) + (1 << 62).to_bytes(8, "big") + b"\x01\x02\x03\x04"
+        conn.send(header)
+        code, _ = conn.expect_close()
+    assert code == 1009
+
+
+def test_message_in_100000_one_byte_fragments_is_delivered(chatd):
+    server = chatd("--echo")
+    count = 100_000
+    data = bytearray(wsraw.text(b"a", fin=False))
+    one = wsraw.continuation(b"b", fin=False)
+    for _ in range(count - 2):
+        data += one
+    data += wsraw.continuation(b"c")
+    with wsraw.open_websocket(server.port) as conn:
+        conn.send(bytes(data))
+        opcode, payload = conn.recv_message()
+    assert opcode == wsraw.OP_TEXT
+    assert payload == b"a" + b"b" * (count - 2) + b"c"
+
+
+def test_flood_of_empty_continuations_keeps_connection_usable(chatd):
+    server = chatd("--echo")
+    data = bytearray(wsraw.text(b"", fin=False))
+    empty = wsraw.continuation(b"", fin=False)
+    for _ in range(50_000):
+        data += empty
+    data += wsraw.continuation(b"done")
+    with wsraw.open_websocket(server.port) as conn:
+        conn.send(bytes(data))
+        assert conn.recv_text() == "done"
+
+
+async def test_upgrade_past_max_clients_is_503(chatd):
+    server = chatd("--max-clients", "2")
+    async with wsclient.clients(server.url, 2) as (a, b):
+        response = wsraw.http_exchange(server.port, wsraw.handshake_request())
+        assert response.status == 503
+        await wsclient.assert_chatting(a, b)
+    # Once they have left, there is room again.
+    await asyncio.sleep(0.2)
+    async with wsclient.clients(server.url, 2) as (a, b):
+        await wsclient.assert_chatting(a, b)
+
+
+def test_silent_client_gets_ping_then_is_dropped(chatd):
+    server = chatd("--ping-interval", "300ms", "--idle-timeout", "1s")
+    with wsraw.open_websocket(server.port) as conn:
+        started = time.monotonic()
+        first = conn.recv_frame()
+        assert first.opcode == wsraw.OP_PING
+        assert time.monotonic() - started >= 0.25
+        # No pong: the server drops the connection after the idle timeout.
+        assert conn.read_to_close(timeout=3.0) == b""
+        assert time.monotonic() - started >= 0.9
+    server.wait_for_log(r"closed: code 1006, dropped: no frame within --idle-timeout")
+
+
+def test_client_answering_pings_stays_connected(chatd):
+    server = chatd("--ping-interval", "200ms", "--idle-timeout", "600ms", "--echo")
+    with wsraw.open_websocket(server.port) as conn:
+        deadline = time.monotonic() + 2.0
+        pings = 0
+        while time.monotonic() < deadline:
+            received = conn.recv_frame()
+            assert received.opcode == wsraw.OP_PING
+            pings += 1
+            conn.send(wsraw.pong(received.payload))
+        assert pings >= 3
+        conn.send(wsraw.text(b"still here"))
+        while True:
+            received = conn.recv_frame()
+            if received.opcode != wsraw.OP_PING:
+                break
+        assert received.payload == b"still here"
+
+
+def test_client_that_never_answers_our_close_is_dropped_after_2s(chatd):
+    server = chatd()
+    with wsraw.open_websocket(server.port) as conn:
+        conn.send(wsraw.frame(wsraw.OP_TEXT, b"x", mask=False))  # a protocol error
+        started = time.monotonic()
+        received = conn.recv_frame()
+        assert received.opcode == wsraw.OP_CLOSE
+        # The server shuts its side at once (we read EOF) but keeps reading ours, waiting
+        # for our close; we never send it, so it lets go after its 2 s grace.
+        assert conn.read_to_close(timeout=1.0) == b""
+        server.wait_for_log(r"connection \d+ closed: code 1002", timeout=4.0)
+        elapsed = time.monotonic() - started
+    assert 1.8 <= elapsed < 3.5, elapsed
+
+
+async def test_ping_flood_from_a_client_that_does_not_read_is_bounded(chatd):
+    """Pongs to a client that never reads count against its backlog like anything else."""
+    server = chatd("--max-backlog", "64K", "--max-message", "1K")
+    conn = wsraw.open_websocket(server.port)
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        ping = wsraw.ping(b"p" * 125)
+        try:
+            for _ in range(20_000):
+                conn.send(ping)
+        except OSError:
+            pass  # the server cut us off and closed
+        server.wait_for_log(r"cut off: \d+ bytes unsent, over --max-backlog", timeout=10)
+    finally:
+        conn.sock.close()
+    async with wsclient.clients(server.url, 2) as (a, b):
+        await wsclient.assert_chatting(a, b)
+
+
+async def test_origin_not_allowed_is_403(chatd):
+    server = chatd("--allow-origin", "https://chat.example.com")
+    headers = wsraw.upgrade_headers()
+    headers["Origin"] = "https://evil.example.net"
+    response = wsraw.http_exchange(server.port, wsraw.http_request(headers=headers))
+    assert response.status == 403
+    headers = wsraw.upgrade_headers()  # no Origin at all
+    assert wsraw.http_exchange(server.port, wsraw.http_request(headers=headers)).status == 403
+    async with wsclient.clients(server.url, 2, origin="https://chat.example.com") as (a, b):
+        await wsclient.assert_chatting(a, b)
+
+
+async def test_any_origin_allowed_without_allow_origin(server):
+    async with wsclient.clients(server.url, 2, origin="https://anything.example") as (a, b):
+        await wsclient.assert_chatting(a, b)

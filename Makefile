@@ -21,7 +21,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration check clean deps format lint
+.PHONY: all run test unit integration check clean deps format lint soak
 
 all: chatd
 
@@ -79,10 +79,14 @@ check:
 	@tools/deps.sh test
 	$(MAKE) unit
 	$(MAKE) build/san/chatd
-	CHATD_BIN=$(CURDIR)/build/san/chatd \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+	CHATD_BIN=$(CURDIR)/build/san/chatd CHATD_SANITIZED=1 \
+	ASAN_OPTIONS=detect_leaks=1:exitcode=23:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTEST) -q tests/integration
+
+# A few minutes of connection churn, then RSS and descriptors compared with a baseline.
+soak: chatd
+	/usr/bin/python3 tests/soak/soak.py $(CURDIR)/chatd
 
 format:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tools/*.c

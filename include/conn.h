@@ -24,6 +24,7 @@
 #include "config.h"
 #include "handshake.h"
 #include "hub.h"
+#include "listener.h"
 #include "loop.h"
 #include "metrics.h"
 #include "outq.h"
@@ -93,7 +94,7 @@ struct conn {
 
 	struct ws_reader c_reader;
 	struct outq c_out;
-	struct sockaddr_storage c_peer;
+	union net_addr c_peer;
 };
 
 /* 0, or -1 when memory runs out. */
@@ -103,7 +104,7 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 void conn_env_free(struct conn_env *env);
 
 /* Adopts an accepted socket (the env owns it from now on, even on failure). */
-void conn_accept(struct conn_env *env, int fd, const struct sockaddr_storage *peer);
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer);
 
 /* The before-wait hook: flushes every dirty connection, then frees released ones. */
 void conn_flush_dirty(struct conn_env *env);

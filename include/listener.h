@@ -9,15 +9,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "loop.h"
 
 struct listener;
 
+/* An IPv4 or IPv6 address: all a TCP peer can be, in 28 bytes where sockaddr_storage
+ * takes 128 (it is kept for every connection). */
+union net_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
 /* Takes ownership of fd. */
-typedef void (*listener_accept_fn)(struct listener *li, int fd,
-                                   const struct sockaddr_storage *peer);
+typedef void (*listener_accept_fn)(struct listener *li, int fd, const union net_addr *peer);
 
 struct listener {
 	struct loop_watch li_watch;
@@ -36,6 +44,6 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 void listener_close(struct listener *li);
 
 /* Formats an address as "1.2.3.4:5" or "[::1]:5". */
-void listener_format_addr(const struct sockaddr_storage *sa, char *buf, size_t len);
+void listener_format_addr(const union net_addr *addr, char *buf, size_t len);
 
 #endif

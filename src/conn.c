@@ -598,7 +598,7 @@ static void deliver(struct hub_member *m, struct sbuf *frame)
 	queue(c, frame);
 }
 
-void conn_accept(struct conn_env *env, int fd, const struct sockaddr_storage *peer)
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 {
 	struct conn *c = calloc(1, sizeof *c);
 

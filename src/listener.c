@@ -28,12 +28,12 @@
  * (the listener is level-triggered: the rest are accepted on the next pass). */
 #define LISTENER_ACCEPT_BUDGET 512
 
-void listener_format_addr(const struct sockaddr_storage *sa, char *buf, size_t len)
+void listener_format_addr(const union net_addr *addr, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
-	if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	if (addr->sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = &addr->in6;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 			/* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; log them as IPv4. */
 			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host, sizeof host);
@@ -42,8 +42,8 @@ void listener_format_addr(const struct sockaddr_storage *sa, char *buf, size_t l
 			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
 			snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
 		}
-	} else if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	} else if (addr->sa.sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = &addr->in4;
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
 		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
 	} else {
@@ -90,9 +90,9 @@ static void on_readable(struct loop_watch *w, uint32_t events)
 	(void)events;
 
 	for (int i = 0; i < LISTENER_ACCEPT_BUDGET; i++) {
-		struct sockaddr_storage peer;
+		union net_addr peer;
 		socklen_t peer_len = sizeof peer;
-		int fd = accept4(w->lw_fd, (struct sockaddr *)&peer, &peer_len,
+		int fd = accept4(w->lw_fd, &peer.sa, &peer_len,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			switch (errno) {
@@ -193,10 +193,10 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 		return -1;
 
 	/* The real address, port 0 resolved, for the log. */
-	struct sockaddr_storage bound;
+	union net_addr bound;
 	socklen_t bound_len = sizeof bound;
-	if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0)
-		bound.ss_family = AF_UNSPEC;
+	if (getsockname(fd, &bound.sa, &bound_len) < 0)
+		bound.sa.sa_family = AF_UNSPEC;
 	listener_format_addr(&bound, li->li_name, sizeof li->li_name);
 
 	li->li_loop = l;

@@ -98,7 +98,7 @@ static void before_wait(void *arg)
 		loop_stop(sv->sv_loop);
 }
 
-static void on_accept(struct listener *li, int fd, const struct sockaddr_storage *peer)
+static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
 	conn_accept(&sv->sv_env, fd, peer);

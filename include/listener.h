@@ -32,6 +32,7 @@ struct listener {
 	struct loop_timer li_pause; /* accepting paused after EMFILE */
 	struct loop *li_loop;
 	int li_spare_fd;      /* held open to be given up when descriptors run out */
+	uint64_t li_next_warning; /* loop time before which EMFILE is not logged again */
 	listener_accept_fn li_on_accept;
 	void *li_arg;         /* for the callback's owner */
 	char li_name[64];     /* "[::]:8080", for the log */

@@ -102,8 +102,12 @@ static void on_readable(struct loop_watch *w, uint32_t events)
 				return;
 			case EMFILE:
 			case ENFILE:
-				log_warn("out of file descriptors (%s): refusing a connection",
-				         strerror(errno));
+				/* Once a second at most: a flood must not become a log flood. */
+				if (loop_now(li->li_loop) >= li->li_next_warning) {
+					log_warn("out of file descriptors (%s): refusing connections",
+					         strerror(errno));
+					li->li_next_warning = loop_now(li->li_loop) + 1000;
+				}
 				shed_connection(li);
 				return;
 			default:

@@ -4,6 +4,7 @@ Each test names the row of README's "What chatd answers to bad input" table it b
 """
 
 import asyncio
+import os
 import socket
 import time
 
@@ -203,3 +204,51 @@ async def test_origin_not_allowed_is_403(chatd):
 async def test_any_origin_allowed_without_allow_origin(server):
     async with wsclient.clients(server.url, 2, origin="https://anything.example") as (a, b):
         await wsclient.assert_chatting(a, b)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_descriptor_exhaustion_neither_spins_nor_stops_service(chatd_bin):
+    """With RLIMIT_NOFILE at 48, a flood of 150 connections exhausts chatd's descriptors:
+    it must shed the excess without busy-looping, and serve normally once they go."""
+    import resource
+    import subprocess
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    proc = subprocess.Popen(
+        [str(chatd_bin), "--port", "0", "--bind", "127.0.0.1"],
+        stderr=subprocess.PIPE,
+        preexec_fn=low_limit,
+    )
+    try:
+        line = b""
+        while b"listening on" not in line:
+            line = proc.stderr.readline()
+            assert line, "chatd exited"
+        port = int(line.rsplit(b":", 1)[1])
+        flood = []
+        for _ in range(150):
+            try:
+                flood.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                break
+        await asyncio.sleep(0.3)
+        before = _cpu_seconds(proc.pid)
+        await asyncio.sleep(1.0)
+        spent = _cpu_seconds(proc.pid) - before
+        assert spent < 0.3, f"chatd used {spent:.2f} s of CPU in 1 s while out of descriptors"
+        for s in flood:
+            s.close()
+        await asyncio.sleep(0.5)
+        async with wsclient.clients(f"ws://127.0.0.1:{port}/", 2) as (a, b):
+            await wsclient.assert_chatting(a, b)
+    finally:
+        proc.send_signal(2)
+        assert proc.wait(5) == 0
+        proc.stderr.close()

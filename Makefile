@@ -18,6 +18,7 @@ SRCS     := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(SRCS:src/%.c=build/%.o) build/page.o
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
+SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
@@ -57,8 +58,9 @@ build/san/page.o: build/page.c | build/san
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
 # Unit tests: one cmocka program per pure module, built with the sanitizers on.
-build/tests/test_%: tests/unit/test_%.c $(LIB_SRCS) $(wildcard include/*.h) | build/tests
-	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(LIB_SRCS) \
+build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
+		$(wildcard include/*.h) | build/tests
+	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(SAN_LIB_OBJS) \
 		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
 
 run: deps chatd

@@ -14,6 +14,8 @@
 
 /* base64 of a 20-byte SHA-1 digest. */
 #define HANDSHAKE_ACCEPT_LEN 28
+/* Longest room path, the slash included (the hub stores names this long). */
+#define HANDSHAKE_ROOM_MAX 64
 
 enum handshake_kind {
 	HANDSHAKE_UPGRADE, /* answer 101 and switch to WebSocket */

@@ -55,7 +55,10 @@ size_t http_count_headers(const struct http_request *req, const char *name);
  * as for "Connection: keep-alive, Upgrade". */
 bool http_list_has_token(struct http_slice value, const char *token);
 
-/* True when the slice equals s, ASCII case-insensitive. */
+/* True when the slice equals s, ASCII case-insensitive (header names, tokens). */
 bool http_slice_equals(struct http_slice slice, const char *s);
+
+/* True when the slice equals s exactly (methods, paths: case-sensitive). */
+bool http_slice_is(struct http_slice slice, const char *s);
 
 #endif

@@ -34,6 +34,8 @@
 #define FLUSH_IOV 64
 /* A close frame's reason is at most 123 bytes (125 minus the code). */
 #define CLOSE_REASON_MAX 123
+_Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
+
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
 

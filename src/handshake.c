@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub.h"
 
 /* Section 1.3: the GUID appended to the key before hashing. */
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -69,7 +68,7 @@ static struct http_slice target_path(struct http_slice target)
 
 bool handshake_room_valid(struct http_slice path)
 {
-	if (path.s_len == 0 || path.s_len > HUB_ROOM_NAME_MAX || path.s_ptr[0] != '/')
+	if (path.s_len == 0 || path.s_len > HANDSHAKE_ROOM_MAX || path.s_ptr[0] != '/')
 		return false;
 	for (size_t i = 1; i < path.s_len; i++) {
 		char c = path.s_ptr[i];
@@ -78,12 +77,6 @@ bool handshake_room_valid(struct http_slice path)
 			return false;
 	}
 	return true;
-}
-
-/* Paths are case-sensitive (RFC 3986 section 6.2.2.1). */
-static bool path_is(struct http_slice path, const char *s)
-{
-	return path.s_len == strlen(s) && memcmp(path.s_ptr, s, path.s_len) == 0;
 }
 
 static bool origin_allowed(const struct http_request *req, const struct handshake_policy *p)
@@ -107,7 +100,7 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	const struct http_header *h;
 	bool connection_upgrade = false;
 
-	if (!http_slice_equals(req->rq_method, "GET"))
+	if (!http_slice_is(req->rq_method, "GET"))
 		return refuse(out, 405, "a WebSocket upgrade must be a GET request");
 	if (req->rq_version_minor < 1)
 		return refuse(out, 400, "a WebSocket upgrade needs HTTP/1.1");
@@ -151,8 +144,8 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
                       struct handshake_answer *out)
 {
-	bool is_get = http_slice_equals(req->rq_method, "GET");
-	bool is_head = http_slice_equals(req->rq_method, "HEAD");
+	bool is_get = http_slice_is(req->rq_method, "GET");
+	bool is_head = http_slice_is(req->rq_method, "HEAD");
 	struct http_slice path;
 
 	memset(out, 0, sizeof *out);
@@ -169,13 +162,13 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	out->ha_status = 200;
 	out->ha_head_only = is_head;
 	path = target_path(req->rq_target);
-	if (path_is(path, "/healthz")) {
+	if (http_slice_is(path, "/healthz")) {
 		out->ha_kind = HANDSHAKE_HEALTHZ;
 		out->ha_reason = "health";
-	} else if (path_is(path, "/metrics")) {
+	} else if (http_slice_is(path, "/metrics")) {
 		out->ha_kind = HANDSHAKE_METRICS;
 		out->ha_reason = "metrics";
-	} else if (path_is(path, "/stats")) {
+	} else if (http_slice_is(path, "/stats")) {
 		out->ha_kind = HANDSHAKE_STATS;
 		out->ha_reason = "stats";
 	} else if (handshake_room_valid(path)) {

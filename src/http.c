@@ -100,10 +100,11 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
 	enum http_parse_status st;
 
 	req->rq_header_count = 0;
-	/* RFC 9112 section 2.2: ignore at least one empty line before the request-line. */
-	if (p < end && *p == '\r')
-		p++;
-	if (p < end && *p == '\n')
+	/* RFC 9112 section 2.2: ignore at least one empty line (CRLF, or a bare LF) before
+	 * the request-line; a lone CR is not an empty line. */
+	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	else if (p < end && *p == '\n')
 		p++;
 	eol = line_end(p, end, &next, &bad);
 	if (bad)
@@ -157,6 +158,11 @@ bool http_slice_equals(struct http_slice slice, const char *s)
 		if (lower(slice.s_ptr[i]) != lower(s[i]))
 			return false;
 	return true;
+}
+
+bool http_slice_is(struct http_slice slice, const char *s)
+{
+	return slice.s_len == strlen(s) && memcmp(slice.s_ptr, s, slice.s_len) == 0;
 }
 
 const struct http_header *http_find_header(const struct http_request *req, const char *name)

@@ -96,13 +96,13 @@ static void control_event(struct ws_reader *r, uint8_t opcode, const uint8_t *da
 		ev->ev_close_code = 0;
 		return;
 	}
-	uint16_t code = (uint16_t)(data[0] << 8 | data[1]);
 	ev->ev_type = WS_EVENT_ERROR;
 	ev->ev_close_code = WS_CLOSE_PROTOCOL_ERROR;
 	if (len == 1) {
 		ev->ev_error = "close frame with a 1-byte payload";
 		return;
 	}
+	uint16_t code = (uint16_t)(data[0] << 8 | data[1]);
 	if (!frame_close_code_valid(code)) {
 		ev->ev_error = "close frame with a code not allowed on the wire";
 		return;
@@ -144,12 +144,17 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 	ev->ev_type = WS_EVENT_NONE;
 	if (r->wr_failed)
 		return len;
-	/* The message handed out by the previous call is no longer borrowed. */
+	/* What the previous call handed out is no longer borrowed: an idle connection keeps
+	 * no buffer. */
 	if (r->wr_msg_opcode == 0 && r->wr_msg != NULL) {
 		free(r->wr_msg);
 		r->wr_msg = NULL;
 		r->wr_msg_cap = 0;
 		r->wr_msg_len = 0;
+	}
+	if (r->wr_control != NULL && !r->wr_in_frame) {
+		free(r->wr_control);
+		r->wr_control = NULL;
 	}
 
 	for (;;) {

@@ -137,6 +137,9 @@ async def steady_pair(port, deadline):
         wa.write(wsraw.text(f"steady {sent}".encode()))
         await wa.drain()
         opcode, payload = await asyncio.wait_for(read_frame(rb), 10)
+        while opcode == wsraw.OP_PING:  # b only listens, so chatd's keepalive pings it
+            wb.write(wsraw.pong(payload))
+            opcode, payload = await asyncio.wait_for(read_frame(rb), 10)
         assert (opcode, payload) == (wsraw.OP_TEXT, f"steady {sent}".encode()), payload
         sent += 1
         await asyncio.sleep(0.01)

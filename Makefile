@@ -15,6 +15,7 @@ CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypt
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS     := $(wildcard src/*.c)
+HEADERS  := $(wildcard include/*.h src/*.h)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(SRCS:src/%.c=build/%.o) build/page.o
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
@@ -22,7 +23,7 @@ SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration check clean deps format lint soak
+.PHONY: all run test unit integration browser check clean deps format lint soak
 
 all: chatd
 
@@ -32,7 +33,7 @@ deps:
 chatd: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS)
 
-build/%.o: src/%.c $(wildcard include/*.h) | build
+build/%.o: src/%.c $(HEADERS) | build
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/page.c: examples/chat.html build/embed | build
@@ -51,7 +52,7 @@ build build/san build/tests:
 build/san/chatd: $(SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS)
 
-build/san/%.o: src/%.c $(wildcard include/*.h) | build/san
+build/san/%.o: src/%.c $(HEADERS) | build/san
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
 build/san/page.o: build/page.c | build/san
@@ -59,7 +60,7 @@ build/san/page.o: build/page.c | build/san
 
 # Unit tests: one cmocka program per pure module, built with the sanitizers on.
 build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
-		$(wildcard include/*.h) | build/tests
+		$(HEADERS) | build/tests
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(SAN_LIB_OBJS) \
 		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
 
@@ -72,10 +73,17 @@ unit: $(UNIT_TESTS)
 integration: chatd
 	CHATD_BIN=$(CURDIR)/chatd $(PYTEST) -q tests/integration
 
+# The bundled page in headless Chromium (Debian's), driven by playwright-core from npm.
+# DOCS_SCREENSHOT= keeps the README's screenshot as committed.
+browser: chatd
+	cd tests/browser && npm ci --no-audit --no-fund --silent && \
+		CHATD_BIN=$(CURDIR)/chatd DOCS_SCREENSHOT= npm test --silent
+
 test:
 	@tools/deps.sh test
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) browser
 
 check:
 	@tools/deps.sh test

@@ -1,5 +1,6 @@
 /*
- * A client connection: its state machine, its reads, its corked writes.
+ * A client connection: its state machine, its reads, its corked writes, and its
+ * WebSocket phase. The HTTP phase before the upgrade is in conn_http.c.
  *
  * The per-message path, and what it costs:
  *   read()            one syscall per readiness event (more only for large bursts)
@@ -18,11 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn_internal.h"
 #include "container.h"
-#include "handshake.h"
-#include "http.h"
 #include "http_response.h"
-#include "listener.h"
 #include "log.h"
 #include "page.h"
 
@@ -34,15 +33,10 @@
 #define FLUSH_IOV 64
 /* A close frame's reason is at most 123 bytes (125 minus the code). */
 #define CLOSE_REASON_MAX 123
-_Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
-
-/* Rooms listed by /stats: the most populated. */
-#define STATS_MAX_ROOMS 50
 
 static void on_event(struct loop_watch *w, uint32_t events);
 static void deliver(struct hub_member *m, struct sbuf *frame);
 static void flush(struct conn *c);
-static void ws_input(struct conn *c, uint8_t *data, size_t len);
 
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
                   size_t max_clients)
@@ -70,7 +64,7 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	return 0;
 }
 
-static const char *peer_name(const struct conn *c, char *buf, size_t len)
+const char *conn_peer_name(const struct conn *c, char *buf, size_t len)
 {
 	listener_format_addr(&c->c_peer, buf, len);
 	return buf;
@@ -95,7 +89,7 @@ static void update_interest(struct conn *c)
 }
 
 /* Releases everything the connection holds. Every "opened" gets exactly one "closed". */
-static void destroy(struct conn *c, const char *cause)
+void conn_destroy(struct conn *c, const char *cause)
 {
 	struct conn_env *env = c->c_env;
 	char peer[64];
@@ -108,7 +102,7 @@ static void destroy(struct conn *c, const char *cause)
 		         c->c_close_cause ? c->c_close_cause : cause);
 	} else {
 		log_debug("connection %llu from %s ended: %s", (unsigned long long)c->c_id,
-		          peer_name(c, peer, sizeof peer), cause);
+		          conn_peer_name(c, peer, sizeof peer), cause);
 	}
 	if (c->c_state == CONN_OPEN) {
 		hub_leave(env->ce_hub, &c->c_member);
@@ -140,7 +134,7 @@ static void destroy(struct conn *c, const char *cause)
 static void on_close_timeout(struct loop_timer *t)
 {
 	struct conn *c = container_of(t, struct conn, c_timer);
-	destroy(c, "the peer did not finish closing within 2 s");
+	conn_destroy(c, "the peer did not finish closing within 2 s");
 }
 
 static void cut_off(struct conn *c);
@@ -148,10 +142,10 @@ static void cut_off(struct conn *c);
 /* Queues b (borrowed: the queue takes its own reference). NULL means a failed
  * allocation upstream, which ends the connection. A client whose unsent queue passes
  * --max-backlog is cut off: this is the one place that bound is checked. */
-static void queue(struct conn *c, struct sbuf *b)
+void conn_queue(struct conn *c, struct sbuf *b)
 {
 	if (b == NULL || outq_push(&c->c_out, b) < 0) {
-		destroy(c, "out of memory");
+		conn_destroy(c, "out of memory");
 		return;
 	}
 	mark_dirty(c);
@@ -161,16 +155,16 @@ static void queue(struct conn *c, struct sbuf *b)
 }
 
 /* Queues a buffer the caller just made, handing over the caller's reference. */
-static void queue_new(struct conn *c, struct sbuf *b)
+void conn_queue_new(struct conn *c, struct sbuf *b)
 {
-	queue(c, b);
+	conn_queue(c, b);
 	if (b != NULL)
 		sbuf_unref(b);
 }
 
 /* Moves to CLOSING: nothing more is read or queued; once the queue is flushed our write
  * side is shut, and the connection ends at the peer's FIN or after CLOSE_TIMEOUT_MS. */
-static void begin_close(struct conn *c)
+void conn_begin_close(struct conn *c)
 {
 	struct conn_env *env = c->c_env;
 
@@ -194,7 +188,7 @@ static void queue_control(struct conn *c, uint8_t opcode, const uint8_t *payload
 		if (len > 0)
 			memcpy(b->sb_data + h, payload, len);
 	}
-	queue_new(c, b);
+	conn_queue_new(c, b);
 }
 
 /* Sends a close frame (code 0: none) after everything already queued, and starts closing.
@@ -222,7 +216,7 @@ static void send_close(struct conn *c, uint16_t code, const char *reason, const 
 	metrics_count_close(&c->c_env->ce_metrics, c->c_close_code);
 	queue_control(c, WS_OP_CLOSE, payload, len);
 	if (c->c_state == CONN_OPEN)
-		begin_close(c);
+		conn_begin_close(c);
 }
 
 /* A recipient that does not read while others chat: its queue passed --max-backlog. Drop
@@ -236,83 +230,11 @@ static void cut_off(struct conn *c)
 	c->c_cut_off = true;
 	env->ce_metrics.mt_backpressure++;
 	log_warn("connection %llu from %s cut off: %zu bytes unsent, over --max-backlog %zu",
-	         (unsigned long long)c->c_id, peer_name(c, peer, sizeof peer), c->c_out.oq_bytes,
+	         (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer), c->c_out.oq_bytes,
 	         env->ce_config->cf_max_backlog);
 	outq_drop_unsent(&c->c_out);
 	send_close(c, WS_CLOSE_POLICY, "too slow: unsent data over the server's limit",
 	           "cut off for backpressure (--max-backlog)");
-}
-
-static void refuse(struct conn *c, int status, const char *reason)
-{
-	char buf[1024], peer[64];
-	size_t n = http_response_error(buf, sizeof buf, status, reason);
-
-	metrics_count_refusal(&c->c_env->ce_metrics, status);
-	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,
-	         peer_name(c, peer, sizeof peer), status, reason);
-	queue_new(c, n ? sbuf_from(buf, n) : NULL);
-	if (c->c_state != CONN_DEAD)
-		begin_close(c);
-}
-
-static void on_handshake_timeout(struct loop_timer *t)
-{
-	struct conn *c = container_of(t, struct conn, c_timer);
-	refuse(c, 408, "the request took too long");
-}
-
-static void serve_page(struct conn *c, bool head_only)
-{
-	struct conn_env *env = c->c_env;
-
-	queue(c, env->ce_page_head);
-	if (c->c_state != CONN_DEAD && !head_only)
-		queue(c, env->ce_page_body);
-	if (c->c_state != CONN_DEAD)
-		begin_close(c);
-}
-
-/* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
-static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
-{
-	struct conn_env *env = c->c_env;
-	struct metrics_gauges g = {
-		.mg_connections = env->ce_conn_count,
-		.mg_clients = env->ce_open_count,
-		.mg_rooms = hub_room_count(env->ce_hub),
-	};
-	struct hub_room_info rooms[STATS_MAX_ROOMS];
-	const char *type = "text/plain; charset=utf-8";
-	char *body = NULL, head[512];
-	size_t len = 0, hlen;
-
-	switch (kind) {
-	case HANDSHAKE_METRICS:
-		type = "text/plain; version=0.0.4; charset=utf-8";
-		len = metrics_render_prometheus(&env->ce_metrics, &g, &body);
-		break;
-	case HANDSHAKE_STATS:
-		type = "application/json";
-		len = metrics_render_stats(&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS),
-		                           &body);
-		break;
-	default:
-		body = strdup("ok\n");
-		len = body ? 3 : 0;
-		break;
-	}
-	if (len == 0) {
-		free(body);
-		return refuse(c, 500, "out of memory");
-	}
-	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
-	queue_new(c, sbuf_from(head, hlen));
-	if (c->c_state != CONN_DEAD && !head_only)
-		queue_new(c, sbuf_from(body, len));
-	free(body);
-	if (c->c_state != CONN_DEAD)
-		begin_close(c);
 }
 
 static void on_keepalive(struct loop_timer *t);
@@ -320,7 +242,7 @@ static void on_keepalive(struct loop_timer *t);
 /* Arms the keepalive timer for whichever comes first: the ping (if none is out yet) or
  * the idle deadline. Reads do not touch the timer; they only stamp c_last_rx, and the
  * timer, when it fires early, re-arms itself for the remainder. */
-static void arm_keepalive(struct conn *c)
+void conn_arm_keepalive(struct conn *c)
 {
 	const struct config *cf = c->c_env->ce_config;
 	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
@@ -342,7 +264,7 @@ static void on_keepalive(struct loop_timer *t)
 
 	if (cf->cf_idle_timeout_ms != 0 && silent >= cf->cf_idle_timeout_ms) {
 		c->c_env->ce_metrics.mt_idle_drops++;
-		return destroy(c, "dropped: no frame within --idle-timeout");
+		return conn_destroy(c, "dropped: no frame within --idle-timeout");
 	}
 	if (cf->cf_ping_interval_ms != 0 && silent >= cf->cf_ping_interval_ms && !c->c_ping_sent) {
 		c->c_ping_sent = true;
@@ -350,115 +272,10 @@ static void on_keepalive(struct loop_timer *t)
 		if (c->c_state != CONN_OPEN)
 			return;
 	}
-	arm_keepalive(c);
+	conn_arm_keepalive(c);
 }
 
-static void upgrade(struct conn *c, const struct handshake_answer *ans)
-{
-	struct conn_env *env = c->c_env;
-	char buf[256], peer[64];
-	size_t n;
-
-	if (env->ce_max_clients != 0 && env->ce_open_count >= env->ce_max_clients)
-		return refuse(c, 503, "the server is full (--max-clients)");
-	n = handshake_format_upgrade(ans, buf, sizeof buf);
-	queue_new(c, n ? sbuf_from(buf, n) : NULL);
-	if (c->c_state == CONN_DEAD)
-		return;
-	if (hub_join(env->ce_hub, &c->c_member, ans->ha_room.s_ptr, ans->ha_room.s_len) < 0)
-		return destroy(c, "out of memory");
-	loop_timer_stop(env->ce_loop, &c->c_timer);
-	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
-	c->c_state = CONN_OPEN;
-	c->c_opened = true;
-	c->c_last_rx = loop_now(env->ce_loop);
-	env->ce_open_count++;
-	env->ce_metrics.mt_handshakes++;
-	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
-	         peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
-	arm_keepalive(c);
-}
-
-/* Request bytes arrived. The head is parsed straight from the read buffer when it came in
- * one piece (the usual case) and gathered in c_request only when it did not. Bytes after
- * the head (frames a client sent without waiting for our 101) are passed on. */
-static void handshake_input(struct conn *c, uint8_t *data, size_t len)
-{
-	struct http_request req;
-	struct handshake_answer ans;
-	size_t consumed = 0, spill = 0;
-	char *head = (char *)data;
-	size_t head_len = len;
-	enum http_parse_status st;
-
-	if (c->c_request != NULL || len > HANDSHAKE_MAX_BYTES) {
-		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
-				return destroy(c, "out of memory");
-		}
-		size_t take = HANDSHAKE_MAX_BYTES - c->c_request_len;
-		if (take > len)
-			take = len;
-		memcpy(c->c_request + c->c_request_len, data, take);
-		c->c_request_len += take;
-		spill = take; /* data[spill..len) did not fit */
-		head = c->c_request;
-		head_len = c->c_request_len;
-	}
-
-	st = http_parse_request(head, head_len, &req, &consumed);
-	switch (st) {
-	case HTTP_PARSE_INCOMPLETE:
-		if (head_len >= HANDSHAKE_MAX_BYTES)
-			return refuse(c, 431, "the request head is larger than 8 KiB");
-		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
-				return destroy(c, "out of memory");
-			memcpy(c->c_request, data, len);
-			c->c_request_len = len;
-		}
-		return;
-	case HTTP_PARSE_BAD_REQUEST_LINE:
-		return refuse(c, 400, "malformed request line");
-	case HTTP_PARSE_BAD_HEADER:
-		return refuse(c, 400, "malformed header line");
-	case HTTP_PARSE_TOO_MANY_HEADERS:
-		return refuse(c, 431, "too many header lines");
-	case HTTP_PARSE_OK:
-		break;
-	}
-
-	handshake_answer(&req, &c->c_env->ce_policy, &ans);
-	switch (ans.ha_kind) {
-	case HANDSHAKE_REFUSE:
-		return refuse(c, ans.ha_status, ans.ha_reason);
-	case HANDSHAKE_PAGE:
-		return serve_page(c, ans.ha_head_only);
-	case HANDSHAKE_HEALTHZ:
-	case HANDSHAKE_METRICS:
-	case HANDSHAKE_STATS:
-		return serve_status(c, ans.ha_kind, ans.ha_head_only);
-	case HANDSHAKE_UPGRADE:
-		break;
-	}
-	upgrade(c, &ans);
-	if (c->c_state != CONN_OPEN)
-		return;
-
-	/* Pipelined frames: what followed the head in the gathered bytes, then what did not
-	 * fit in them. */
-	if (head_len > consumed)
-		ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
-	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
-		ws_input(c, data + spill, len - spill);
-	free(c->c_request);
-	c->c_request = NULL;
-	c->c_request_len = 0;
-}
-
-static void ws_input(struct conn *c, uint8_t *data, size_t len)
+void conn_ws_input(struct conn *c, uint8_t *data, size_t len)
 {
 	struct ws_event ev;
 	size_t used = 0;
@@ -502,7 +319,7 @@ static void input_ended(struct conn *c, const char *cause)
 		update_interest(c);
 		return;
 	}
-	destroy(c, cause);
+	conn_destroy(c, cause);
 }
 
 static void handle_readable(struct conn *c)
@@ -526,14 +343,14 @@ static void handle_readable(struct conn *c)
 		env->ce_metrics.mt_bytes_in += (size_t)n;
 		switch (c->c_state) {
 		case CONN_HANDSHAKE:
-			handshake_input(c, env->ce_read_buf, (size_t)n);
+			conn_http_input(c, env->ce_read_buf, (size_t)n);
 			break;
 		case CONN_OPEN:
 			/* Any bytes show the peer is alive (section 5.5.2 allows a pong or any
 			 * frame); stamping a time is all a read costs the keepalive. */
 			c->c_last_rx = loop_now(env->ce_loop);
 			c->c_ping_sent = false;
-			ws_input(c, env->ce_read_buf, (size_t)n);
+			conn_ws_input(c, env->ce_read_buf, (size_t)n);
 			break;
 		case CONN_CLOSING:
 		case CONN_LINGER:
@@ -561,7 +378,7 @@ static void flush(struct conn *c)
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			return destroy(c, c->c_state == CONN_OPEN ? "connection lost while writing"
+			return conn_destroy(c, c->c_state == CONN_OPEN ? "connection lost while writing"
 			                                          : "closed");
 		}
 		outq_consume(&c->c_out, (size_t)w);
@@ -572,7 +389,7 @@ static void flush(struct conn *c)
 	}
 	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING) {
 		if (c->c_peer_eof)
-			return destroy(c, "closed");
+			return conn_destroy(c, "closed");
 		/* Everything, our close included, is out: send our FIN and wait for theirs. */
 		transport_shutdown_write(&c->c_transport);
 		c->c_state = CONN_LINGER;
@@ -597,7 +414,7 @@ static void deliver(struct hub_member *m, struct sbuf *frame)
 	struct conn *c = container_of(m, struct conn, c_member);
 
 	c->c_env->ce_metrics.mt_frames_out++;
-	queue(c, frame);
+	conn_queue(c, frame);
 }
 
 void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
@@ -628,7 +445,7 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	env->ce_conn_count++;
 	env->ce_metrics.mt_accepted++;
 	loop_timer_start(env->ce_loop, &c->c_timer, env->ce_config->cf_handshake_timeout_ms,
-	                 on_handshake_timeout);
+	                 conn_http_timeout);
 }
 
 void conn_flush_dirty(struct conn_env *env)
@@ -654,14 +471,14 @@ void conn_shutdown_all(struct conn_env *env, uint16_t code)
 		if (c->c_state == CONN_OPEN)
 			send_close(c, code, "server shutting down", "server shutting down");
 		else if (c->c_state == CONN_HANDSHAKE)
-			destroy(c, "server shutting down");
+			conn_destroy(c, "server shutting down");
 	}
 }
 
 void conn_env_free(struct conn_env *env)
 {
 	while (env->ce_all != NULL)
-		destroy(env->ce_all, "server stopped");
+		conn_destroy(env->ce_all, "server stopped");
 	env->ce_dirty = NULL;
 	conn_flush_dirty(env);
 	if (env->ce_page_head != NULL)

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libssl-dev"
-test_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client"
+test_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client chromium"
 
 missing=""
 want="$build_pkgs"
@@ -14,6 +14,15 @@ for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+if [ "${1:-build}" = test ]; then
+	# The browser test needs Node.js 20 or later with npm (Debian 12's own nodejs is 18).
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	if [ "$major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+		echo "chatd's browser test needs Node.js >= 20 with npm (found: ${major:-none})." >&2
+		echo "install it from https://nodejs.org or your distribution's backports" >&2
+		exit 1
+	fi
+fi
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

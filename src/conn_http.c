@@ -1,0 +1,197 @@
+/*
+ * The HTTP phase of a connection: gather the request head, decide the answer (handshake.c
+ * does that), then send the page, a status endpoint or an error and close, or switch to
+ * WebSocket and join the room.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn_internal.h"
+#include "container.h"
+#include "handshake.h"
+#include "http.h"
+#include "http_response.h"
+#include "log.h"
+
+/* Rooms listed by /stats: the most populated. */
+#define STATS_MAX_ROOMS 50
+
+_Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
+
+static void refuse(struct conn *c, int status, const char *reason)
+{
+	char buf[1024], peer[64];
+	size_t n = http_response_error(buf, sizeof buf, status, reason);
+
+	metrics_count_refusal(&c->c_env->ce_metrics, status);
+	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,
+	         conn_peer_name(c, peer, sizeof peer), status, reason);
+	conn_queue_new(c, n ? sbuf_from(buf, n) : NULL);
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
+void conn_http_timeout(struct loop_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, c_timer);
+	refuse(c, 408, "the request took too long");
+}
+
+static void serve_page(struct conn *c, bool head_only)
+{
+	struct conn_env *env = c->c_env;
+
+	conn_queue(c, env->ce_page_head);
+	if (c->c_state != CONN_DEAD && !head_only)
+		conn_queue(c, env->ce_page_body);
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
+/* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
+static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
+{
+	struct conn_env *env = c->c_env;
+	struct metrics_gauges g = {
+		.mg_connections = env->ce_conn_count,
+		.mg_clients = env->ce_open_count,
+		.mg_rooms = hub_room_count(env->ce_hub),
+	};
+	struct hub_room_info rooms[STATS_MAX_ROOMS];
+	const char *type = "text/plain; charset=utf-8";
+	char *body = NULL, head[512];
+	size_t len = 0, hlen;
+
+	switch (kind) {
+	case HANDSHAKE_METRICS:
+		type = "text/plain; version=0.0.4; charset=utf-8";
+		len = metrics_render_prometheus(&env->ce_metrics, &g, &body);
+		break;
+	case HANDSHAKE_STATS:
+		type = "application/json";
+		len = metrics_render_stats(&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS),
+		                           &body);
+		break;
+	default:
+		body = strdup("ok\n");
+		len = body ? 3 : 0;
+		break;
+	}
+	if (len == 0) {
+		free(body);
+		return refuse(c, 500, "out of memory");
+	}
+	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
+	conn_queue_new(c, sbuf_from(head, hlen));
+	if (c->c_state != CONN_DEAD && !head_only)
+		conn_queue_new(c, sbuf_from(body, len));
+	free(body);
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
+static void upgrade(struct conn *c, const struct handshake_answer *ans)
+{
+	struct conn_env *env = c->c_env;
+	char buf[256], peer[64];
+	size_t n;
+
+	if (env->ce_max_clients != 0 && env->ce_open_count >= env->ce_max_clients)
+		return refuse(c, 503, "the server is full (--max-clients)");
+	n = handshake_format_upgrade(ans, buf, sizeof buf);
+	conn_queue_new(c, n ? sbuf_from(buf, n) : NULL);
+	if (c->c_state == CONN_DEAD)
+		return;
+	if (hub_join(env->ce_hub, &c->c_member, ans->ha_room.s_ptr, ans->ha_room.s_len) < 0)
+		return conn_destroy(c, "out of memory");
+	loop_timer_stop(env->ce_loop, &c->c_timer);
+	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
+	c->c_state = CONN_OPEN;
+	c->c_opened = true;
+	c->c_last_rx = loop_now(env->ce_loop);
+	env->ce_open_count++;
+	env->ce_metrics.mt_handshakes++;
+	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
+	         conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+	conn_arm_keepalive(c);
+}
+
+/* Request bytes arrived. The head is parsed straight from the read buffer when it came in
+ * one piece (the usual case) and gathered in c_request only when it did not. Bytes after
+ * the head (frames a client sent without waiting for our 101) are passed on. */
+void conn_http_input(struct conn *c, uint8_t *data, size_t len)
+{
+	struct http_request req;
+	struct handshake_answer ans;
+	size_t consumed = 0, spill = 0;
+	char *head = (char *)data;
+	size_t head_len = len;
+	enum http_parse_status st;
+
+	if (c->c_request != NULL || len > HANDSHAKE_MAX_BYTES) {
+		if (c->c_request == NULL) {
+			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
+			if (c->c_request == NULL)
+				return conn_destroy(c, "out of memory");
+		}
+		size_t take = HANDSHAKE_MAX_BYTES - c->c_request_len;
+		if (take > len)
+			take = len;
+		memcpy(c->c_request + c->c_request_len, data, take);
+		c->c_request_len += take;
+		spill = take; /* data[spill..len) did not fit */
+		head = c->c_request;
+		head_len = c->c_request_len;
+	}
+
+	st = http_parse_request(head, head_len, &req, &consumed);
+	switch (st) {
+	case HTTP_PARSE_INCOMPLETE:
+		if (head_len >= HANDSHAKE_MAX_BYTES)
+			return refuse(c, 431, "the request head is larger than 8 KiB");
+		if (c->c_request == NULL) {
+			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
+			if (c->c_request == NULL)
+				return conn_destroy(c, "out of memory");
+			memcpy(c->c_request, data, len);
+			c->c_request_len = len;
+		}
+		return;
+	case HTTP_PARSE_BAD_REQUEST_LINE:
+		return refuse(c, 400, "malformed request line");
+	case HTTP_PARSE_BAD_HEADER:
+		return refuse(c, 400, "malformed header line");
+	case HTTP_PARSE_TOO_MANY_HEADERS:
+		return refuse(c, 431, "too many header lines");
+	case HTTP_PARSE_OK:
+		break;
+	}
+
+	handshake_answer(&req, &c->c_env->ce_policy, &ans);
+	switch (ans.ha_kind) {
+	case HANDSHAKE_REFUSE:
+		return refuse(c, ans.ha_status, ans.ha_reason);
+	case HANDSHAKE_PAGE:
+		return serve_page(c, ans.ha_head_only);
+	case HANDSHAKE_HEALTHZ:
+	case HANDSHAKE_METRICS:
+	case HANDSHAKE_STATS:
+		return serve_status(c, ans.ha_kind, ans.ha_head_only);
+	case HANDSHAKE_UPGRADE:
+		break;
+	}
+	upgrade(c, &ans);
+	if (c->c_state != CONN_OPEN)
+		return;
+
+	/* Pipelined frames: what followed the head in the gathered bytes, then what did not
+	 * fit in them. */
+	if (head_len > consumed)
+		conn_ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
+	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
+		conn_ws_input(c, data + spill, len - spill);
+	free(c->c_request);
+	c->c_request = NULL;
+	c->c_request_len = 0;
+}
+

@@ -1,0 +1,304 @@
+// End-to-end test of chatd's bundled chat page (examples/chat.html) in
+// headless Chromium, driven by playwright-core with Debian's /usr/bin/chromium
+// (no browser download). Run: cd tests/browser && npm ci && npm test
+//
+// Environment:
+//   CHATD_BIN        chatd binary (default: ../../chatd from this file)
+//   CHROMIUM_PATH    browser binary (default: /usr/bin/chromium)
+//   DOCS_SCREENSHOT  where the README's picture goes (default: docs/screenshot.png
+//                    in the repository; set it empty to skip it)
+//
+// Writes screenshots to tests/output/browser/{alice,bob,phone}.png and the
+// README's docs/screenshot.png (1280x800).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const CHATD_BIN = resolve(here, process.env.CHATD_BIN || '../../chatd');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const OUT_DIR = resolve(repo, 'tests', 'output', 'browser');
+// The README's picture; DOCS_SCREENSHOT= (empty) skips it, another value moves it.
+const DOCS_SHOT = process.env.DOCS_SCREENSHOT === undefined
+  ? resolve(repo, 'docs', 'screenshot.png')
+  : process.env.DOCS_SCREENSHOT && resolve(process.env.DOCS_SCREENSHOT);
+
+const ROOM = '/room1';
+const XSS = '<img src=x onerror=alert(1)>';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+const TEST_TIMEOUT_MS = 60_000;   // the whole scenario
+const START_TIMEOUT_MS = 5_000;   // chatd printing "listening on"
+const STOP_TIMEOUT_MS = 5_000;    // chatd exiting after SIGTERM
+const ONLINE_TIMEOUT_MS = 15_000; // first connection
+const MSG_TIMEOUT_MS = 10_000;    // a message reaching the other page
+const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /stats every 5 s
+const DROP_TIMEOUT_MS = 5_000;    // pages noticing that chatd went away
+const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
+
+/* ---- chatd ---- */
+
+// Starts chatd on 127.0.0.1:port (0: a free one) and resolves once it logs
+// "listening on 127.0.0.1:PORT". Its log is kept in .log for failure messages.
+function startChatd(port) {
+  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.log = '';
+  proc.exited = new Promise((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  for (const stream of [proc.stdout, proc.stderr]) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => { proc.log += chunk; });
+  }
+  return new Promise((res, rej) => {
+    const fail = (why) => {
+      cleanup();
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      rej(new Error(`chatd (${CHATD_BIN}) ${why}; its log:\n${proc.log}`));
+    };
+    const timer = setTimeout(() => fail(`did not log "listening on" within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS);
+    const onData = () => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(proc.log);
+      if (m) {
+        cleanup();
+        proc.port = Number(m[1]);
+        res(proc);
+      }
+    };
+    const onError = (err) => fail(`could not be started: ${err.message}`);
+    const onExit = (code, signal) => fail(`exited early (code ${code}, signal ${signal})`);
+    function cleanup() {
+      clearTimeout(timer);
+      proc.stderr.off('data', onData);
+      proc.stdout.off('data', onData);
+      proc.off('error', onError);
+      proc.off('exit', onExit);
+    }
+    proc.stderr.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.once('error', onError);
+    proc.once('exit', onExit);
+  });
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function stopChatd(proc) {
+  proc.stopping = true;
+  proc.kill('SIGTERM');
+  return withTimeout(proc.exited, STOP_TIMEOUT_MS, 'chatd exiting after SIGTERM');
+}
+
+function alive(proc) {
+  return proc && proc.exitCode === null && proc.signalCode === null;
+}
+
+// A failure is often just a symptom of chatd having died: say so, with its log.
+function explain(err, proc) {
+  if (proc && !proc.stopping && !alive(proc) && err instanceof Error) {
+    err.message += `\n(chatd had exited by itself: code ${proc.exitCode}, signal ${proc.signalCode}; its log:\n${proc.log})`;
+  }
+  return err;
+}
+
+// Last resort if the test runner is torn down before the after hook runs.
+const running = new Set();
+process.on('exit', () => {
+  for (const proc of running) if (alive(proc)) proc.kill('SIGKILL');
+});
+
+/* ---- page helpers ---- */
+
+async function waitOnline(page, timeout) {
+  await page.waitForFunction(() => {
+    const s = document.getElementById('status');
+    return s.dataset.state === 'online' && s.textContent === 'online';
+  }, null, { timeout });
+}
+
+// The first .msg (optionally .own or not) with this nick and exactly this text.
+function message(page, nick, text, { own } = {}) {
+  const sel = own === undefined ? '#messages .msg' : own ? '#messages .msg.own' : '#messages .msg:not(.own)';
+  return page.locator(sel)
+    .filter({ has: page.locator('.nick', { hasText: new RegExp(`^${escapeRe(nick)}$`) }) })
+    .filter({ has: page.locator('.text', { hasText: new RegExp(`^${escapeRe(text)}$`) }) });
+}
+
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function send(page, text) {
+  const input = page.locator('#message');
+  await input.click({ timeout: MSG_TIMEOUT_MS });
+  await input.pressSequentially(text, { timeout: MSG_TIMEOUT_MS });
+  await input.press('Enter', { timeout: MSG_TIMEOUT_MS });
+  // The page clears the box once the message is on its way.
+  await page.waitForFunction(() => document.getElementById('message').value === '', null,
+    { timeout: MSG_TIMEOUT_MS });
+}
+
+async function expectShown(page, nick, text, opts) {
+  await message(page, nick, text, opts).first().waitFor({ state: 'visible', timeout: MSG_TIMEOUT_MS });
+}
+
+/* ---- the test ---- */
+
+test('two browsers chat through chatd, survive a restart, and render hostile text as text',
+  { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    assert.ok(existsSync(CHATD_BIN), `no chatd binary at ${CHATD_BIN} (build it with make, or set CHATD_BIN)`);
+    assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+
+    let chatd = null;
+    let browser = null;
+    t.after(async () => {
+      if (browser) await withTimeout(browser.close(), 10_000, 'closing the browser').catch(() => {});
+      if (alive(chatd)) {
+        chatd.kill('SIGKILL');
+        await withTimeout(chatd.exited, 5_000, 'chatd dying').catch(() => {});
+      }
+    });
+
+    chatd = await startChatd(0);
+    running.add(chatd);
+    const port = chatd.port;
+    const url = `http://127.0.0.1:${port}${ROOM}`;
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 20_000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+
+    // Two contexts: separate localStorage, so each keeps its own nick.
+    const pages = {};
+    const dialogs = [];
+    const pageErrors = [];
+    await Promise.all(['alice', 'bob'].map(async (who) => {
+      const context = await browser.newContext({ viewport: DESKTOP, colorScheme: 'light' });
+      context.setDefaultTimeout(MSG_TIMEOUT_MS);
+      const page = await context.newPage();
+      page.on('dialog', (d) => { dialogs.push(`${who}: ${d.type()} ${d.message()}`); d.dismiss().catch(() => {}); });
+      page.on('pageerror', (err) => pageErrors.push(`${who}: ${err.message}`));
+      await page.goto(url, { timeout: 15_000 });
+      pages[who] = page;
+    })).catch((err) => { throw explain(err, chatd); });
+    const { alice, bob } = pages;
+
+    // The steps depend on each other: after one fails, skip the rest instead
+    // of letting each of them run into its own timeout, and start none once
+    // the whole test has timed out.
+    let broken = null;
+    const step = async (name, fn) => {
+      if (t.signal.aborted) return;
+      await t.test(name, async (st) => {
+        if (broken) { st.skip(`"${broken}" failed`); return; }
+        try { await fn(st); } catch (err) { broken = name; throw explain(err, chatd); }
+      });
+    };
+
+    await step('nicknames are set and stored per browser', async () => {
+      for (const [who, page] of Object.entries(pages)) {
+        await page.locator('#nick').fill(who);
+        assert.equal(await page.evaluate(() => localStorage.getItem('chatd.nick')), who);
+      }
+    });
+
+    await step('both pages come online in room /room1', async () => {
+      await Promise.all([waitOnline(alice, ONLINE_TIMEOUT_MS), waitOnline(bob, ONLINE_TIMEOUT_MS)]);
+      for (const page of [alice, bob]) {
+        assert.equal(await page.locator('#room').textContent(), ROOM);
+        assert.equal(await page.locator('#send').isDisabled(), false, '#send enabled when online');
+      }
+    });
+
+    await step('alice -> bob, shown as own on alice\'s page', async () => {
+      await send(alice, 'hello bob');
+      await expectShown(bob, 'alice', 'hello bob', { own: false });
+      await expectShown(alice, 'alice', 'hello bob', { own: true });
+      // Not echoed back: exactly one copy on each side.
+      assert.equal(await message(alice, 'alice', 'hello bob').count(), 1);
+      assert.equal(await message(bob, 'alice', 'hello bob').count(), 1);
+    });
+
+    await step('markup from bob is shown as text, never run', async () => {
+      await send(bob, XSS);
+      await expectShown(alice, 'bob', XSS, { own: false });
+      const text = await message(alice, 'bob', XSS).first().locator('.text').evaluate((el) => el.textContent);
+      assert.equal(text, XSS);
+      await alice.waitForTimeout(300); // give a would-be onerror handler time to fire
+      for (const page of [alice, bob]) {
+        assert.equal(await page.locator('#messages img').count(), 0, 'no <img> created in #messages');
+      }
+      assert.deepEqual(dialogs, [], 'no dialog opened');
+    });
+
+    await step('#room-count shows 2 online', async () => {
+      await alice.waitForFunction(() => /^2\b/.test(document.getElementById('room-count').textContent),
+        null, { timeout: COUNT_TIMEOUT_MS });
+      assert.equal(await alice.locator('#room-count').textContent(), '2 online');
+    });
+
+    await step('SIGTERM stops chatd with exit code 0 and the pages notice', async () => {
+      const { code, signal } = await stopChatd(chatd);
+      assert.equal(signal, null, `chatd killed by ${signal}; log:\n${chatd.log}`);
+      assert.equal(code, 0, `chatd exit code; log:\n${chatd.log}`);
+      await Promise.all([alice, bob].map((page) => page.waitForFunction(() => {
+        const s = document.getElementById('status');
+        return (s.dataset.state === 'reconnecting' && /^reconnecting in \d+s$/.test(s.textContent)) ||
+          (s.dataset.state === 'connecting' && s.textContent === 'connecting');
+      }, null, { timeout: DROP_TIMEOUT_MS })));
+      assert.equal(await alice.locator('#send').isDisabled(), true, '#send disabled while offline');
+      // chatd said goodbye with 1001 (going away), and the page tells the reader.
+      await alice.locator('#messages .sys', { hasText: 'disconnected (code 1001' })
+        .waitFor({ state: 'visible', timeout: DROP_TIMEOUT_MS });
+    });
+
+    await step('after a restart on the same port both pages come back online by themselves', async () => {
+      chatd = await startChatd(port);
+      running.add(chatd);
+      assert.equal(chatd.port, port);
+      await Promise.all([waitOnline(alice, RECONNECT_TIMEOUT_MS), waitOnline(bob, RECONNECT_TIMEOUT_MS)]);
+    });
+
+    await step('bob -> alice after the reconnect', async () => {
+      await send(bob, 'back again, alice');
+      await expectShown(alice, 'bob', 'back again, alice', { own: false });
+      await expectShown(bob, 'bob', 'back again, alice', { own: true });
+    });
+
+    await step('screenshots', async () => {
+      mkdirSync(OUT_DIR, { recursive: true });
+      // Settle the room count after the reconnect, so the pictures are complete.
+      await alice.waitForFunction(() => document.getElementById('room-count').textContent === '2 online',
+        null, { timeout: COUNT_TIMEOUT_MS }).catch(() => {});
+      await alice.screenshot({ path: resolve(OUT_DIR, 'alice.png'), timeout: 10_000 });
+      await bob.screenshot({ path: resolve(OUT_DIR, 'bob.png'), timeout: 10_000 });
+      if (DOCS_SHOT) { // desktop, 1280x800
+        mkdirSync(dirname(DOCS_SHOT), { recursive: true });
+        copyFileSync(resolve(OUT_DIR, 'alice.png'), DOCS_SHOT);
+      }
+      await alice.setViewportSize(PHONE);
+      await alice.screenshot({ path: resolve(OUT_DIR, 'phone.png'), timeout: 10_000 });
+    });
+
+    assert.equal(broken, null, `step "${broken}" failed`);
+    assert.deepEqual(dialogs, [], 'no dialog opened');
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
+  });

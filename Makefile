@@ -84,6 +84,7 @@ test:
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) browser
+	tests/install/test_install.sh
 
 check:
 	@tools/deps.sh test
@@ -113,4 +114,4 @@ clean:
 # (make install) live in their own files.
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
--include mk/install.mk
+include mk/install.mk

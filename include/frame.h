@@ -29,7 +29,6 @@ enum ws_close_code {
 	WS_CLOSE_POLICY = 1008,
 	WS_CLOSE_TOO_BIG = 1009,
 	WS_CLOSE_INTERNAL_ERROR = 1011,
-	WS_CLOSE_TRY_AGAIN_LATER = 1013,
 };
 
 /* 2 bytes of flags and length, 8 of extended length, 4 of mask key. */

@@ -102,6 +102,8 @@ enum http_parse_status http_parse_request(const char *buf, size_t len, struct ht
 	req->rq_header_count = 0;
 	/* RFC 9112 section 2.2: ignore at least one empty line (CRLF, or a bare LF) before
 	 * the request-line; a lone CR is not an empty line. */
+	if (end - p == 1 && p[0] == '\r')
+		return HTTP_PARSE_INCOMPLETE; /* maybe the start of that empty line */
 	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;
 	else if (p < end && *p == '\n')

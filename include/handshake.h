@@ -36,7 +36,7 @@ struct handshake_answer {
 	enum handshake_kind ha_kind;
 	int ha_status;         /* 101, 200, 400, 403, 404, 405 or 426 */
 	const char *ha_reason; /* static text: the error body and the log's cause */
-	bool ha_head_only;     /* a HEAD request: the response has no body */
+	bool ha_head_only;     /* a HEAD request: the response, whatever it is, has no body */
 	struct http_slice ha_room; /* HANDSHAKE_UPGRADE: the room, a slice of the request */
 	char ha_accept[HANDSHAKE_ACCEPT_LEN + 1]; /* HANDSHAKE_UPGRADE: NUL-terminated */
 };

@@ -18,10 +18,15 @@
 
 _Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
 
-static void refuse(struct conn *c, int status, const char *reason)
+/* Answers status and closes. head_only: the request was HEAD, so the head alone. */
+static void refuse_request(struct conn *c, int status, const char *reason, bool head_only)
 {
 	char buf[1024], peer[64];
 	size_t n = http_response_error(buf, sizeof buf, status, reason);
+	const char *end = n ? strstr(buf, "\r\n\r\n") : NULL;
+
+	if (head_only && end != NULL)
+		n = (size_t)(end - buf) + 4;
 
 	metrics_count_refusal(&c->c_env->ce_metrics, status);
 	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,
@@ -29,6 +34,12 @@ static void refuse(struct conn *c, int status, const char *reason)
 	conn_queue_new(c, n ? sbuf_from(buf, n) : NULL);
 	if (c->c_state != CONN_DEAD)
 		conn_begin_close(c);
+}
+
+/* A refusal before the method is known (or of a request that is not HEAD). */
+static void refuse(struct conn *c, int status, const char *reason)
+{
+	refuse_request(c, status, reason, false);
 }
 
 void conn_http_timeout(struct loop_timer *t)
@@ -170,7 +181,7 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	handshake_answer(&req, &c->c_env->ce_policy, &ans);
 	switch (ans.ha_kind) {
 	case HANDSHAKE_REFUSE:
-		return refuse(c, ans.ha_status, ans.ha_reason);
+		return refuse_request(c, ans.ha_status, ans.ha_reason, ans.ha_head_only);
 	case HANDSHAKE_PAGE:
 		return serve_page(c, ans.ha_head_only);
 	case HANDSHAKE_HEALTHZ:

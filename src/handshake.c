@@ -149,6 +149,8 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	struct http_slice path;
 
 	memset(out, 0, sizeof *out);
+	/* A response to HEAD never has a body, refusals included (RFC 9110 section 9.3.2). */
+	out->ha_head_only = is_head;
 	/* Any of the upgrade headers makes this an upgrade attempt, judged by the RFC's
 	 * rules; a plain request is judged as HTTP. */
 	if (http_find_header(req, "Upgrade") != NULL ||
@@ -160,7 +162,6 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	if (req->rq_version_minor >= 1 && http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
 	out->ha_status = 200;
-	out->ha_head_only = is_head;
 	path = target_path(req->rq_target);
 	if (http_slice_is(path, "/healthz")) {
 		out->ha_kind = HANDSHAKE_HEALTHZ;

@@ -143,3 +143,11 @@ def test_service_flags_reject_bad_values(chatd_bin, flag):
     assert result.returncode == 2
     assert result.stderr.startswith(b"chatd: ")
     assert result.stderr.count(b"\n") == 1
+
+
+def test_refused_head_request_has_no_body(server):
+    for path, status in [("/a/b", 404), ("/x%20y", 404)]:
+        response = wsraw.http_exchange(server.port, wsraw.http_request("HEAD", path))
+        assert response.status == status
+        assert int(response.headers["content-length"]) > 0
+        assert response.body == b""

@@ -25,11 +25,11 @@
 #include "log.h"
 #include "page.h"
 
-#define READ_BUF_SIZE (128 * 1024)
+#define READ_BUF_SIZE ((size_t)128 * 1024)
 /* Bytes read per readiness event before yielding to the other connections. */
-#define READ_BUDGET (512 * 1024)
+#define READ_BUDGET ((size_t)512 * 1024)
 /* Bytes written per flush, and iovecs per sendmsg. */
-#define WRITE_BUDGET (1024 * 1024)
+#define WRITE_BUDGET ((size_t)1024 * 1024)
 #define FLUSH_IOV 64
 /* A close frame's reason is at most 123 bytes (125 minus the code). */
 #define CLOSE_REASON_MAX 123

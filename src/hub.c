@@ -42,7 +42,7 @@ struct hub *hub_new(bool echo)
 	struct hub *h = calloc(1, sizeof *h);
 	if (h == NULL)
 		return NULL;
-	h->hb_buckets = calloc(HUB_INITIAL_BUCKETS, sizeof *h->hb_buckets);
+	h->hb_buckets = calloc(HUB_INITIAL_BUCKETS, sizeof(struct hub_room *));
 	if (h->hb_buckets == NULL) {
 		free(h);
 		return NULL;
@@ -114,7 +114,7 @@ static void maybe_grow(struct hub *h)
 	if (h->hb_rooms < h->hb_bucket_count)
 		return;
 	size_t count = h->hb_bucket_count * 2;
-	struct hub_room **buckets = calloc(count, sizeof *buckets);
+	struct hub_room **buckets = calloc(count, sizeof(struct hub_room *));
 	if (buckets == NULL)
 		return;
 	for (size_t i = 0; i < h->hb_bucket_count; i++) {
@@ -162,7 +162,7 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 	}
 	if (r->hr_count == r->hr_cap) {
 		size_t cap = r->hr_cap ? r->hr_cap * 2 : 4;
-		struct hub_member **p = realloc(r->hr_members, cap * sizeof *p);
+		struct hub_member **p = realloc(r->hr_members, cap * sizeof(struct hub_member *));
 		if (p == NULL) {
 			if (r->hr_live == 0 && r->hr_walks == 0)
 				unlink_room(h, r);

@@ -90,7 +90,7 @@ static void on_readable(struct loop_watch *w, uint32_t events)
 	(void)events;
 
 	for (int i = 0; i < LISTENER_ACCEPT_BUDGET; i++) {
-		union net_addr peer;
+		union net_addr peer = {0};
 		socklen_t peer_len = sizeof peer;
 		int fd = accept4(w->lw_fd, &peer.sa, &peer_len,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -197,7 +197,7 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 		return -1;
 
 	/* The real address, port 0 resolved, for the log. */
-	union net_addr bound;
+	union net_addr bound = {0};
 	socklen_t bound_len = sizeof bound;
 	if (getsockname(fd, &bound.sa, &bound_len) < 0)
 		bound.sa.sa_family = AF_UNSPEC;

@@ -73,7 +73,8 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max, size_t budget)
 void outq_consume(struct outq *q, size_t n)
 {
 	q->oq_bytes -= n;
-	while (n > 0 || (q->oq_head != NULL && q->oq_head->oe_buf->sb_len == q->oq_head_offset)) {
+	/* n never exceeds what is queued: it counts bytes the kernel took from outq_iov. */
+	while (q->oq_head != NULL && (n > 0 || q->oq_head->oe_buf->sb_len == q->oq_head_offset)) {
 		struct outq_entry *e = q->oq_head;
 		size_t left = e->oe_buf->sb_len - q->oq_head_offset;
 		if (n < left) {

@@ -25,7 +25,7 @@
 #define SHUTDOWN_GRACE_MS 2000
 /* Descriptors kept back from --max-clients: stdio, epoll, signalfd, the listener, its
  * spare, and a margin for connections still in the handshake. */
-#define RESERVED_FDS 64
+#define RESERVED_FDS ((rlim_t)64)
 
 struct server {
 	const struct config *sv_config;

@@ -41,9 +41,9 @@ bool utf8_feed(struct utf8_validator *v, const uint8_t *buf, size_t len)
 				continue;
 			lo = 0x80;
 			hi = 0xBF;
-			if (b < 0xC2) { /* a stray continuation, or an overlong C0/C1 lead */
-				goto fail;
-			} else if (b < 0xE0) {
+			if (b < 0xC2 || b > 0xF4) /* a stray continuation, an overlong C0/C1 lead, */
+				goto fail;        /* or a lead for code points past U+10FFFF */
+			if (b < 0xE0) {
 				pending = 1;
 			} else if (b < 0xF0) {
 				pending = 2;
@@ -51,14 +51,12 @@ bool utf8_feed(struct utf8_validator *v, const uint8_t *buf, size_t len)
 					lo = 0xA0; /* below is overlong */
 				else if (b == 0xED)
 					hi = 0x9F; /* above is a surrogate */
-			} else if (b < 0xF5) {
+			} else {
 				pending = 3;
 				if (b == 0xF0)
 					lo = 0x90; /* below is overlong */
 				else if (b == 0xF4)
 					hi = 0x8F; /* above is past U+10FFFF */
-			} else {
-				goto fail;
 			}
 		} else {
 			uint8_t b = buf[i++];

@@ -13,13 +13,13 @@
 
 #include "log.h"
 
-#define CONFIG_DEFAULT_PORT 8080
-#define CONFIG_DEFAULT_MAX_MESSAGE ((size_t)1 << 20)
-#define CONFIG_DEFAULT_MAX_BACKLOG ((size_t)4 << 20)
+#define CONFIG_DEFAULT_PORT                 8080
+#define CONFIG_DEFAULT_MAX_MESSAGE          ((size_t)1 << 20)
+#define CONFIG_DEFAULT_MAX_BACKLOG          ((size_t)4 << 20)
 #define CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
-#define CONFIG_DEFAULT_PING_INTERVAL_MS 30000
-#define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 60000
-#define CONFIG_MAX_ORIGINS 32
+#define CONFIG_DEFAULT_PING_INTERVAL_MS     30000
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_MS      60000
+#define CONFIG_MAX_ORIGINS                  32
 
 struct config {
 	uint16_t cf_port;
@@ -50,8 +50,7 @@ enum config_action {
 void config_defaults(struct config *cf);
 
 /* Parses argv into cf (strings in cf point into argv). */
-enum config_action config_parse(struct config *cf, int argc, char **argv, char *err,
-                                size_t errlen);
+enum config_action config_parse(struct config *cf, int argc, char **argv, char *err, size_t errlen);
 
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024).
  * Returns false for anything else, zero, or an overflow. */

@@ -81,12 +81,12 @@ struct conn {
 	uint64_t c_id;
 	enum conn_state c_state;
 	bool c_dirty;
-	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
-	bool c_peer_eof;       /* the peer shut its side: read nothing more */
-	bool c_ping_sent;      /* a keepalive ping is out since the last frame */
-	bool c_cut_off;        /* being closed for backpressure */
-	uint64_t c_last_rx;    /* loop time of the last bytes received */
-	uint16_t c_close_code; /* the code we sent or echoed, for the log; 0 none */
+	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
+	bool c_peer_eof;           /* the peer shut its side: read nothing more */
+	bool c_ping_sent;          /* a keepalive ping is out since the last frame */
+	bool c_cut_off;            /* being closed for backpressure */
+	uint64_t c_last_rx;        /* loop time of the last bytes received */
+	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
 	const char *c_close_cause; /* static text for the log */
 
 	char *c_request; /* the request head so far; owned, freed after the handshake */
@@ -99,7 +99,7 @@ struct conn {
 
 /* 0, or -1 when memory runs out. */
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
-                  size_t max_clients);
+		  size_t max_clients);
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 

@@ -57,7 +57,7 @@ enum frame_parse_result {
 /* Decodes the header at the start of buf (len bytes, any length). Reads at most
  * FRAME_MAX_HEADER bytes and never past len. */
 enum frame_parse_result frame_parse_header(const uint8_t *buf, size_t len,
-                                           struct frame_header *out);
+					   struct frame_header *out);
 
 /* Writes an unmasked (server) frame header for a payload of payload_len bytes into out,
  * which has room for FRAME_MAX_SERVER_HEADER bytes. Returns the header's length. */

@@ -34,9 +34,9 @@ struct handshake_policy {
 
 struct handshake_answer {
 	enum handshake_kind ha_kind;
-	int ha_status;         /* 101, 200, 400, 403, 404, 405 or 426 */
-	const char *ha_reason; /* static text: the error body and the log's cause */
-	bool ha_head_only;     /* a HEAD request: the response, whatever it is, has no body */
+	int ha_status;             /* 101, 200, 400, 403, 404, 405 or 426 */
+	const char *ha_reason;     /* static text: the error body and the log's cause */
+	bool ha_head_only;         /* a HEAD request: the response, whatever it is, has no body */
 	struct http_slice ha_room; /* HANDSHAKE_UPGRADE: the room, a slice of the request */
 	char ha_accept[HANDSHAKE_ACCEPT_LEN + 1]; /* HANDSHAKE_UPGRADE: NUL-terminated */
 };
@@ -47,7 +47,7 @@ struct handshake_answer {
 bool handshake_init(void);
 
 void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
-                      struct handshake_answer *out);
+		      struct handshake_answer *out);
 
 /* True for a valid room path: "/" or "/" and 1 to 63 of A-Z a-z 0-9 . _ ~ - */
 bool handshake_room_valid(struct http_slice path);

@@ -43,7 +43,7 @@ enum http_parse_status {
 /* Parses the request head at the start of buf. Slices in *req point into buf and are valid
  * as long as buf is. Accepts CRLF or bare LF line ends. */
 enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req,
-                                          size_t *consumed);
+					  size_t *consumed);
 
 /* The first header with this name (ASCII case-insensitive), or NULL. */
 const struct http_header *http_find_header(const struct http_request *req, const char *name);

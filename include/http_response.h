@@ -15,7 +15,7 @@ const char *http_status_text(int status);
  * NULL, each ending in CRLF, and the blank line) into buf. Returns its length, or 0 when
  * cap is too small. */
 size_t http_response_head(char *buf, size_t cap, int status, const char *content_type,
-                          size_t content_length, const char *extra_headers);
+			  size_t content_length, const char *extra_headers);
 
 /* Writes a whole plain-text error response whose body is reason and a newline, with the
  * extra headers the status needs (Allow for 405, Sec-WebSocket-Version for 426). */

@@ -58,12 +58,12 @@ size_t hub_room_count(const struct hub *h);
  * the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
  * out (nobody got it). */
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-                 const uint8_t *payload, size_t len);
+		 const uint8_t *payload, size_t len);
 
 /* The same for a message from outside this process: every member of the named room.
  * Returns 0 when the room has no members here. */
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
-                      const uint8_t *payload, size_t len);
+		      const uint8_t *payload, size_t len);
 
 /* Fills out with up to max rooms, the most populated first. Returns how many. */
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max);

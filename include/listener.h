@@ -31,17 +31,17 @@ struct listener {
 	struct loop_watch li_watch;
 	struct loop_timer li_pause; /* accepting paused after EMFILE */
 	struct loop *li_loop;
-	int li_spare_fd;      /* held open to be given up when descriptors run out */
+	int li_spare_fd;          /* held open to be given up when descriptors run out */
 	uint64_t li_next_warning; /* loop time before which EMFILE is not logged again */
 	listener_accept_fn li_on_accept;
-	void *li_arg;         /* for the callback's owner */
-	char li_name[64];     /* "[::]:8080", for the log */
+	void *li_arg;     /* for the callback's owner */
+	char li_name[64]; /* "[::]:8080", for the log */
 };
 
 /* Opens and registers the socket. bind_addr NULL means every interface. Returns 0, or -1
  * with a message in err ("cannot listen on [::]:8080: Address already in use"). */
 int listener_open(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
-                  listener_accept_fn fn, void *arg, char *err, size_t errlen);
+		  listener_accept_fn fn, void *arg, char *err, size_t errlen);
 void listener_close(struct listener *li);
 
 /* Formats an address as "1.2.3.4:5" or "[::1]:5". */

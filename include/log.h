@@ -1,7 +1,8 @@
 /*
  * log: one line per event on stderr, with a UTC timestamp and a level:
  *   2026-11-27T12:00:00.123Z INFO listening on [::]:8080
- * or, for log shippers, one JSON object per line. Messages above the configured level are dropped before they are formatted.
+ * or, for log shippers, one JSON object per line. Messages above the configured level are dropped
+ * before they are formatted.
  */
 #ifndef CHATD_LOG_H
 #define CHATD_LOG_H

@@ -39,8 +39,7 @@ struct loop *loop_new(void);
 void loop_free(struct loop *l);
 
 /* Registers w->lw_fd for events, calling w->lw_fn when any is ready. 0 or -1 (errno). */
-int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
-                   loop_watch_fn fn);
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events, loop_watch_fn fn);
 /* Changes the events of interest; a no-op (no syscall) when they are unchanged. */
 int loop_watch_set(struct loop *l, struct loop_watch *w, uint32_t events);
 void loop_watch_del(struct loop *l, struct loop_watch *w);

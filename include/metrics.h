@@ -12,22 +12,28 @@
 #include "hub.h"
 
 /* The statuses a refused request can get, in a fixed order for the exposition. */
-#define METRICS_REFUSAL_STATUSES {400, 403, 404, 405, 408, 426, 431, 503}
+#define METRICS_REFUSAL_STATUSES                                                                   \
+	{                                                                                          \
+		400, 403, 404, 405, 408, 426, 431, 503                                             \
+	}
 #define METRICS_REFUSAL_KINDS 8
 /* Close codes counted one by one; others are counted as "other". */
-#define METRICS_CLOSE_CODES {1000, 1001, 1002, 1005, 1007, 1008, 1009, 1011}
+#define METRICS_CLOSE_CODES                                                                        \
+	{                                                                                          \
+		1000, 1001, 1002, 1005, 1007, 1008, 1009, 1011                                     \
+	}
 #define METRICS_CLOSE_KINDS 8
 
 struct metrics {
-	uint64_t mt_accepted;      /* TCP connections accepted */
-	uint64_t mt_handshakes;    /* upgrades completed */
+	uint64_t mt_accepted;   /* TCP connections accepted */
+	uint64_t mt_handshakes; /* upgrades completed */
 	uint64_t mt_refused[METRICS_REFUSAL_KINDS];
-	uint64_t mt_messages_in;   /* complete messages received */
-	uint64_t mt_bytes_in;      /* bytes read from clients, every byte counted */
-	uint64_t mt_frames_out;    /* broadcast frames queued to recipients */
-	uint64_t mt_bytes_out;     /* bytes written to clients */
-	uint64_t mt_backpressure;  /* clients cut off for a full queue */
-	uint64_t mt_idle_drops;    /* clients dropped after --idle-timeout */
+	uint64_t mt_messages_in;  /* complete messages received */
+	uint64_t mt_bytes_in;     /* bytes read from clients, every byte counted */
+	uint64_t mt_frames_out;   /* broadcast frames queued to recipients */
+	uint64_t mt_bytes_out;    /* bytes written to clients */
+	uint64_t mt_backpressure; /* clients cut off for a full queue */
+	uint64_t mt_idle_drops;   /* clients dropped after --idle-timeout */
 	uint64_t mt_close_sent[METRICS_CLOSE_KINDS + 1]; /* the last: other codes */
 };
 
@@ -44,11 +50,11 @@ void metrics_count_close(struct metrics *m, uint16_t code);
 /* Renders the Prometheus text exposition into a new buffer the caller owns (free()).
  * Returns its length, or 0 when memory runs out. */
 size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
-                                 char **out);
+				 char **out);
 
 /* Renders {"clients":N,"rooms":[{"name":"/lobby","clients":3},...]} for the n rooms given,
  * into a new buffer the caller owns (free()). Returns its length, or 0. */
 size_t metrics_render_stats(const struct metrics_gauges *g, const struct hub_room_info *rooms,
-                            size_t n, char **out);
+			    size_t n, char **out);
 
 #endif

@@ -45,37 +45,38 @@ static const struct option long_options[] = {
 void config_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
-	        "             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
-	        "             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
-	        "             [--log-format text|json] [-v|--verbose] [-q|--quiet]\n"
-	        "             [--help] [--version]\n"
-	        "\n"
-	        "A WebSocket chat server: every message a client sends goes to every other client.\n"
-	        "Open http://localhost:8080/ in a browser for the bundled chat page.\n"
-	        "\n"
-	        "  -p, --port N           TCP port to listen on (default %d; 0 picks a free one)\n"
-	        "  -b, --bind ADDR        address to listen on (default: every interface, IPv6\n"
-	        "                         and IPv4); e.g. 127.0.0.1 or ::1\n"
-	        "  -e, --echo             send each message back to its sender too\n"
-	        "      --max-message BYTES  largest message accepted, reassembled (default 1M;\n"
-	        "                         K, M and G suffixes; larger ones are closed with 1009)\n"
-	        "      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
-	        "                         the descriptor limit allows)\n"
-	        "      --max-backlog BYTES  unsent data queued for one client before it is cut\n"
-	        "                         off with 1008 (default 4M, at least 2x --max-message)\n"
-	        "      --handshake-timeout T  time to send a complete request (default 10s)\n"
-	        "      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
-	        "      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
-	        "      --allow-origin ORIGIN  accept upgrades only from this Origin (repeatable;\n"
-	        "                         default: any origin)\n"
-	        "      --log-format F     text (default) or json, one object per line\n"
-	        "                         (T: seconds, or a number with ms, s or m)\n"
-	        "  -v, --verbose          log every message, not just connections\n"
-	        "  -q, --quiet            log errors only\n"
-	        "  -h, --help             show this help\n"
-	        "  -V, --version          show the version\n",
-	        CONFIG_DEFAULT_PORT);
+		"usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
+		"             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
+		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
+		"             [--log-format text|json] [-v|--verbose] [-q|--quiet]\n"
+		"             [--help] [--version]\n"
+		"\n"
+		"A WebSocket chat server: every message a client sends goes to every other "
+		"client.\n"
+		"Open http://localhost:8080/ in a browser for the bundled chat page.\n"
+		"\n"
+		"  -p, --port N           TCP port to listen on (default %d; 0 picks a free one)\n"
+		"  -b, --bind ADDR        address to listen on (default: every interface, IPv6\n"
+		"                         and IPv4); e.g. 127.0.0.1 or ::1\n"
+		"  -e, --echo             send each message back to its sender too\n"
+		"      --max-message BYTES  largest message accepted, reassembled (default 1M;\n"
+		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
+		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
+		"                         the descriptor limit allows)\n"
+		"      --max-backlog BYTES  unsent data queued for one client before it is cut\n"
+		"                         off with 1008 (default 4M, at least 2x --max-message)\n"
+		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
+		"      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
+		"      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
+		"      --allow-origin ORIGIN  accept upgrades only from this Origin (repeatable;\n"
+		"                         default: any origin)\n"
+		"      --log-format F     text (default) or json, one object per line\n"
+		"                         (T: seconds, or a number with ms, s or m)\n"
+		"  -v, --verbose          log every message, not just connections\n"
+		"  -q, --quiet            log errors only\n"
+		"  -h, --help             show this help\n"
+		"  -V, --version          show the version\n",
+		CONFIG_DEFAULT_PORT);
 }
 
 void config_defaults(struct config *cf)
@@ -116,12 +117,12 @@ bool config_parse_duration(const char *s, uint32_t *out_ms)
 }
 
 static bool duration_option(const char *name, const char *arg, bool zero_ok, uint32_t *out,
-                            char *err, size_t errlen)
+			    char *err, size_t errlen)
 {
 	if (!config_parse_duration(arg, out) || (!zero_ok && *out == 0)) {
 		snprintf(err, errlen,
-		         "invalid --%s '%s' (expected seconds, or a number with ms, s or m%s)", name,
-		         arg, zero_ok ? "" : ", not 0");
+			 "invalid --%s '%s' (expected seconds, or a number with ms, s or m%s)",
+			 name, arg, zero_ok ? "" : ", not 0");
 		return false;
 	}
 	return true;
@@ -141,9 +142,12 @@ bool config_parse_size(const char *s, size_t *out)
 		return false;
 	if (*end != '\0') {
 		switch (*end) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
+		case 'k':
+		case 'K': shift = 10; break;
+		case 'm':
+		case 'M': shift = 20; break;
+		case 'g':
+		case 'G': shift = 30; break;
 		default: return false;
 		}
 		if (end[1] != '\0')
@@ -170,8 +174,7 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return true;
 }
 
-enum config_action config_parse(struct config *cf, int argc, char **argv, char *err,
-                                size_t errlen)
+enum config_action config_parse(struct config *cf, int argc, char **argv, char *err, size_t errlen)
 {
 	unsigned long v;
 	int c;
@@ -182,31 +185,29 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		switch (c) {
 		case 'p':
 			if (!parse_uint(optarg, 65535, &v)) {
-				snprintf(err, errlen, "invalid port '%s' (expected 0-65535)", optarg);
+				snprintf(err, errlen, "invalid port '%s' (expected 0-65535)",
+					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_port = (uint16_t)v;
 			break;
-		case 'b':
-			cf->cf_bind = optarg;
-			break;
-		case 'e':
-			cf->cf_echo = true;
-			break;
+		case 'b': cf->cf_bind = optarg; break;
+		case 'e': cf->cf_echo = true; break;
 		case OPT_MAX_MESSAGE:
 			if (!config_parse_size(optarg, &cf->cf_max_message) ||
 			    cf->cf_max_message > CONFIG_MAX_MESSAGE_LIMIT) {
 				snprintf(err, errlen,
-				         "invalid --max-message '%s' (expected 1 to 1G bytes, "
-				         "with an optional K, M or G suffix)",
-				         optarg);
+					 "invalid --max-message '%s' (expected 1 to 1G bytes, "
+					 "with an optional K, M or G suffix)",
+					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
 		case OPT_MAX_CLIENTS:
 			if (!parse_uint(optarg, 100000000, &v) || v == 0) {
-				snprintf(err, errlen, "invalid --max-clients '%s' (expected a positive number)",
-				         optarg);
+				snprintf(err, errlen,
+					 "invalid --max-clients '%s' (expected a positive number)",
+					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_max_clients = v;
@@ -214,31 +215,32 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_MAX_BACKLOG:
 			if (!config_parse_size(optarg, &cf->cf_max_backlog)) {
 				snprintf(err, errlen,
-				         "invalid --max-backlog '%s' (expected bytes, with an optional K, "
-				         "M or G suffix)",
-				         optarg);
+					 "invalid --max-backlog '%s' (expected bytes, with an "
+					 "optional K, "
+					 "M or G suffix)",
+					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (!duration_option("handshake-timeout", optarg, false,
-			                     &cf->cf_handshake_timeout_ms, err, errlen))
+					     &cf->cf_handshake_timeout_ms, err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_PING_INTERVAL:
-			if (!duration_option("ping-interval", optarg, true, &cf->cf_ping_interval_ms,
-			                     err, errlen))
+			if (!duration_option("ping-interval", optarg, true,
+					     &cf->cf_ping_interval_ms, err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_IDLE_TIMEOUT:
-			if (!duration_option("idle-timeout", optarg, true, &cf->cf_idle_timeout_ms, err,
-			                     errlen))
+			if (!duration_option("idle-timeout", optarg, true, &cf->cf_idle_timeout_ms,
+					     err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_ALLOW_ORIGIN:
 			if (cf->cf_origin_count == CONFIG_MAX_ORIGINS) {
 				snprintf(err, errlen, "too many --allow-origin (at most %d)",
-				         CONFIG_MAX_ORIGINS);
+					 CONFIG_MAX_ORIGINS);
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_origins[cf->cf_origin_count++] = optarg;
@@ -249,30 +251,26 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			} else if (strcmp(optarg, "json") == 0) {
 				cf->cf_log_format = LOG_FORMAT_JSON;
 			} else {
-				snprintf(err, errlen, "invalid --log-format '%s' (expected text or json)",
-				         optarg);
+				snprintf(err, errlen,
+					 "invalid --log-format '%s' (expected text or json)",
+					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
-		case 'v':
-			cf->cf_log_level = LOG_LEVEL_DEBUG;
-			break;
-		case 'q':
-			cf->cf_log_level = LOG_LEVEL_ERROR;
-			break;
-		case 'h':
-			return CONFIG_HELP;
-		case 'V':
-			return CONFIG_VERSION;
+		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
+		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;
+		case 'h': return CONFIG_HELP;
+		case 'V': return CONFIG_VERSION;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return CONFIG_USAGE_ERROR;
 		default:
 			if (optopt != 0)
-				snprintf(err, errlen, "unknown option '-%c' (see chatd --help)", optopt);
+				snprintf(err, errlen, "unknown option '-%c' (see chatd --help)",
+					 optopt);
 			else
 				snprintf(err, errlen, "unknown option '%s' (see chatd --help)",
-				         argv[optind - 1]);
+					 argv[optind - 1]);
 			return CONFIG_USAGE_ERROR;
 		}
 	}

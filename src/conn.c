@@ -30,7 +30,7 @@
 #define READ_BUDGET ((size_t)512 * 1024)
 /* Bytes written per flush, and iovecs per sendmsg. */
 #define WRITE_BUDGET ((size_t)1024 * 1024)
-#define FLUSH_IOV 64
+#define FLUSH_IOV    64
 /* A close frame's reason is at most 123 bytes (125 minus the code). */
 #define CLOSE_REASON_MAX 123
 
@@ -39,7 +39,7 @@ static void deliver(struct hub_member *m, struct sbuf *frame);
 static void flush(struct conn *c);
 
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
-                  size_t max_clients)
+		  size_t max_clients)
 {
 	char head[512];
 	size_t n;
@@ -54,7 +54,7 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
 	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
-	                       NULL);
+			       NULL);
 	env->ce_page_head = sbuf_from(head, n);
 	env->ce_page_body = sbuf_from(page_html, page_html_len);
 	if (env->ce_read_buf == NULL || env->ce_page_head == NULL || env->ce_page_body == NULL) {
@@ -99,10 +99,10 @@ void conn_destroy(struct conn *c, const char *cause)
 	if (c->c_opened) {
 		uint16_t code = c->c_close_code ? c->c_close_code : 1006;
 		log_info("connection %llu closed: code %u, %s", (unsigned long long)c->c_id, code,
-		         c->c_close_cause ? c->c_close_cause : cause);
+			 c->c_close_cause ? c->c_close_cause : cause);
 	} else {
 		log_debug("connection %llu from %s ended: %s", (unsigned long long)c->c_id,
-		          conn_peer_name(c, peer, sizeof peer), cause);
+			  conn_peer_name(c, peer, sizeof peer), cause);
 	}
 	if (c->c_state == CONN_OPEN) {
 		hub_leave(env->ce_hub, &c->c_member);
@@ -230,11 +230,11 @@ static void cut_off(struct conn *c)
 	c->c_cut_off = true;
 	env->ce_metrics.mt_backpressure++;
 	log_warn("connection %llu from %s cut off: %zu bytes unsent, over --max-backlog %zu",
-	         (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer), c->c_out.oq_bytes,
-	         env->ce_config->cf_max_backlog);
+		 (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer),
+		 c->c_out.oq_bytes, env->ce_config->cf_max_backlog);
 	outq_drop_unsent(&c->c_out);
 	send_close(c, WS_CLOSE_POLICY, "too slow: unsent data over the server's limit",
-	           "cut off for backpressure (--max-backlog)");
+		   "cut off for backpressure (--max-backlog)");
 }
 
 static void on_keepalive(struct loop_timer *t);
@@ -286,19 +286,18 @@ void conn_ws_input(struct conn *c, uint8_t *data, size_t len)
 		used += ws_reader_next(&c->c_reader, data + used, len - used, &ev);
 		switch (ev.ev_type) {
 		case WS_EVENT_NONE:
-		case WS_EVENT_PONG: /* unsolicited or not, a pong needs no answer */
-			break;
+		case WS_EVENT_PONG: /* unsolicited or not, a pong needs no answer */ break;
 		case WS_EVENT_MESSAGE:
 			c->c_env->ce_metrics.mt_messages_in++;
-			log_debug("connection %llu: %s message, %zu bytes", (unsigned long long)c->c_id,
-			          ev.ev_opcode == WS_OP_TEXT ? "text" : "binary", ev.ev_len);
+			log_debug("connection %llu: %s message, %zu bytes",
+				  (unsigned long long)c->c_id,
+				  ev.ev_opcode == WS_OP_TEXT ? "text" : "binary", ev.ev_len);
 			if (hub_publish(c->c_env->ce_hub, &c->c_member, ev.ev_opcode, ev.ev_data,
-			                ev.ev_len) < 0)
-				send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
+					ev.ev_len) < 0)
+				send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
+					   "out of memory");
 			break;
-		case WS_EVENT_PING:
-			queue_control(c, WS_OP_PONG, ev.ev_data, ev.ev_len);
-			break;
+		case WS_EVENT_PING: queue_control(c, WS_OP_PONG, ev.ev_data, ev.ev_len); break;
 		case WS_EVENT_CLOSE:
 			/* Echo the code (section 5.5.1), or send none if none came. */
 			send_close(c, ev.ev_close_code, NULL, "closed by the client");
@@ -330,8 +329,9 @@ static void handle_readable(struct conn *c)
 	while (budget > 0 && c->c_state != CONN_DEAD && !c->c_peer_eof) {
 		ssize_t n = transport_read(&c->c_transport, env->ce_read_buf, env->ce_read_cap);
 		if (n == 0)
-			return input_ended(c, c->c_state == CONN_LINGER ? "closed"
-			                                                : "connection closed by the peer");
+			return input_ended(c, c->c_state == CONN_LINGER
+						      ? "closed"
+						      : "connection closed by the peer");
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -342,9 +342,7 @@ static void handle_readable(struct conn *c)
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		env->ce_metrics.mt_bytes_in += (size_t)n;
 		switch (c->c_state) {
-		case CONN_HANDSHAKE:
-			conn_http_input(c, env->ce_read_buf, (size_t)n);
-			break;
+		case CONN_HANDSHAKE: conn_http_input(c, env->ce_read_buf, (size_t)n); break;
 		case CONN_OPEN:
 			/* Any bytes show the peer is alive (section 5.5.2 allows a pong or any
 			 * frame); stamping a time is all a read costs the keepalive. */
@@ -354,8 +352,7 @@ static void handle_readable(struct conn *c)
 			break;
 		case CONN_CLOSING:
 		case CONN_LINGER:
-		case CONN_DEAD:
-			break; /* after a close, input is read and discarded */
+		case CONN_DEAD: break; /* after a close, input is read and discarded */
 		}
 		/* A short read means the socket is drained for now; level-triggered epoll will
 		 * report it again if more arrives. Saves the read that would say EAGAIN. */
@@ -378,8 +375,9 @@ static void flush(struct conn *c)
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			return conn_destroy(c, c->c_state == CONN_OPEN ? "connection lost while writing"
-			                                          : "closed");
+			return conn_destroy(c, c->c_state == CONN_OPEN
+						       ? "connection lost while writing"
+						       : "closed");
 		}
 		outq_consume(&c->c_out, (size_t)w);
 		c->c_env->ce_metrics.mt_bytes_out += (size_t)w;
@@ -445,7 +443,7 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	env->ce_conn_count++;
 	env->ce_metrics.mt_accepted++;
 	loop_timer_start(env->ce_loop, &c->c_timer, env->ce_config->cf_handshake_timeout_ms,
-	                 conn_http_timeout);
+			 conn_http_timeout);
 }
 
 void conn_flush_dirty(struct conn_env *env)

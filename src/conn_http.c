@@ -30,7 +30,7 @@ static void refuse_request(struct conn *c, int status, const char *reason, bool 
 
 	metrics_count_refusal(&c->c_env->ce_metrics, status);
 	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,
-	         conn_peer_name(c, peer, sizeof peer), status, reason);
+		 conn_peer_name(c, peer, sizeof peer), status, reason);
 	conn_queue_new(c, n ? sbuf_from(buf, n) : NULL);
 	if (c->c_state != CONN_DEAD)
 		conn_begin_close(c);
@@ -80,8 +80,8 @@ static void serve_status(struct conn *c, enum handshake_kind kind, bool head_onl
 		break;
 	case HANDSHAKE_STATS:
 		type = "application/json";
-		len = metrics_render_stats(&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS),
-		                           &body);
+		len = metrics_render_stats(
+			&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS), &body);
 		break;
 	default:
 		body = strdup("ok\n");
@@ -123,7 +123,7 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
 	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
-	         conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
 	conn_arm_keepalive(c);
 }
 
@@ -168,28 +168,21 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 			c->c_request_len = len;
 		}
 		return;
-	case HTTP_PARSE_BAD_REQUEST_LINE:
-		return refuse(c, 400, "malformed request line");
-	case HTTP_PARSE_BAD_HEADER:
-		return refuse(c, 400, "malformed header line");
-	case HTTP_PARSE_TOO_MANY_HEADERS:
-		return refuse(c, 431, "too many header lines");
-	case HTTP_PARSE_OK:
-		break;
+	case HTTP_PARSE_BAD_REQUEST_LINE: return refuse(c, 400, "malformed request line");
+	case HTTP_PARSE_BAD_HEADER: return refuse(c, 400, "malformed header line");
+	case HTTP_PARSE_TOO_MANY_HEADERS: return refuse(c, 431, "too many header lines");
+	case HTTP_PARSE_OK: break;
 	}
 
 	handshake_answer(&req, &c->c_env->ce_policy, &ans);
 	switch (ans.ha_kind) {
 	case HANDSHAKE_REFUSE:
 		return refuse_request(c, ans.ha_status, ans.ha_reason, ans.ha_head_only);
-	case HANDSHAKE_PAGE:
-		return serve_page(c, ans.ha_head_only);
+	case HANDSHAKE_PAGE: return serve_page(c, ans.ha_head_only);
 	case HANDSHAKE_HEALTHZ:
 	case HANDSHAKE_METRICS:
-	case HANDSHAKE_STATS:
-		return serve_status(c, ans.ha_kind, ans.ha_head_only);
-	case HANDSHAKE_UPGRADE:
-		break;
+	case HANDSHAKE_STATS: return serve_status(c, ans.ha_kind, ans.ha_head_only);
+	case HANDSHAKE_UPGRADE: break;
 	}
 	upgrade(c, &ans);
 	if (c->c_state != CONN_OPEN)
@@ -205,4 +198,3 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	c->c_request = NULL;
 	c->c_request_len = 0;
 }
-

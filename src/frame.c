@@ -3,8 +3,7 @@
 
 #include <string.h>
 
-enum frame_parse_result frame_parse_header(const uint8_t *buf, size_t len,
-                                           struct frame_header *out)
+enum frame_parse_result frame_parse_header(const uint8_t *buf, size_t len, struct frame_header *out)
 {
 	size_t need = 2;
 	uint64_t payload_len;

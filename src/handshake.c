@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* Section 1.3: the GUID appended to the key before hashing. */
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -95,7 +94,7 @@ static bool origin_allowed(const struct http_request *req, const struct handshak
 }
 
 static void check_upgrade(const struct http_request *req, const struct handshake_policy *policy,
-                          struct handshake_answer *out)
+			  struct handshake_answer *out)
 {
 	const struct http_header *h;
 	bool connection_upgrade = false;
@@ -108,8 +107,7 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 		return refuse(out, 400, "the request target must be a path");
 	out->ha_room = target_path(req->rq_target);
 	if (!handshake_room_valid(out->ha_room))
-		return refuse(out, 400,
-		              "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
+		return refuse(out, 400, "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
 	if (http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
 	h = http_find_header(req, "Upgrade");
@@ -142,7 +140,7 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 }
 
 void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
-                      struct handshake_answer *out)
+		      struct handshake_answer *out)
 {
 	bool is_get = http_slice_is(req->rq_method, "GET");
 	bool is_head = http_slice_is(req->rq_method, "HEAD");
@@ -184,12 +182,12 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap,
-	                 "HTTP/1.1 101 Switching Protocols\r\n"
-	                 "Upgrade: websocket\r\n"
-	                 "Connection: Upgrade\r\n"
-	                 "Sec-WebSocket-Accept: %s\r\n"
-	                 "\r\n",
-	                 a->ha_accept);
+			 "HTTP/1.1 101 Switching Protocols\r\n"
+			 "Upgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n"
+			 "Sec-WebSocket-Accept: %s\r\n"
+			 "\r\n",
+			 a->ha_accept);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;

@@ -44,7 +44,7 @@ static const char *line_end(const char *p, const char *end, const char **next, b
 }
 
 static enum http_parse_status parse_request_line(const char *p, const char *eol,
-                                                 struct http_request *req)
+						 struct http_request *req)
 {
 	const char *s = p;
 
@@ -67,7 +67,7 @@ static enum http_parse_status parse_request_line(const char *p, const char *eol,
 }
 
 static enum http_parse_status parse_header_line(const char *p, const char *eol,
-                                                struct http_header *h)
+						struct http_header *h)
 {
 	const char *s = p;
 
@@ -93,7 +93,7 @@ static enum http_parse_status parse_header_line(const char *p, const char *eol,
 }
 
 enum http_parse_status http_parse_request(const char *buf, size_t len, struct http_request *req,
-                                          size_t *consumed)
+					  size_t *consumed)
 {
 	const char *p = buf, *end = buf + len, *next = NULL, *eol;
 	bool bad = false;

@@ -22,20 +22,20 @@ const char *http_status_text(int status)
 }
 
 size_t http_response_head(char *buf, size_t cap, int status, const char *content_type,
-                          size_t content_length, const char *extra_headers)
+			  size_t content_length, const char *extra_headers)
 {
 	int n = snprintf(buf, cap,
-	                 "HTTP/1.1 %d %s\r\n"
-	                 "Server: chatd\r\n"
-	                 "Content-Type: %s\r\n"
-	                 "Content-Length: %zu\r\n"
-	                 "Cache-Control: no-store\r\n"
-	                 "X-Content-Type-Options: nosniff\r\n"
-	                 "Connection: close\r\n"
-	                 "%s"
-	                 "\r\n",
-	                 status, http_status_text(status), content_type, content_length,
-	                 extra_headers ? extra_headers : "");
+			 "HTTP/1.1 %d %s\r\n"
+			 "Server: chatd\r\n"
+			 "Content-Type: %s\r\n"
+			 "Content-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\n"
+			 "X-Content-Type-Options: nosniff\r\n"
+			 "Connection: close\r\n"
+			 "%s"
+			 "\r\n",
+			 status, http_status_text(status), content_type, content_length,
+			 extra_headers ? extra_headers : "");
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
@@ -57,7 +57,7 @@ size_t http_response_error(char *buf, size_t cap, int status, const char *reason
 	while (reason[body_len] != '\0')
 		body_len++;
 	head = http_response_head(buf, cap, status, "text/plain; charset=utf-8", body_len + 1,
-	                          extra);
+				  extra);
 	if (head == 0)
 		return 0;
 	n = snprintf(buf + head, cap - head, "%s\n", reason);

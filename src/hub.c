@@ -216,7 +216,7 @@ void hub_leave(struct hub *h, struct hub_member *m)
 }
 
 static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *from,
-                         uint8_t opcode, const uint8_t *payload, size_t len)
+			 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame = sbuf_new(header + len);
@@ -247,7 +247,7 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 }
 
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-                 const uint8_t *payload, size_t len)
+		 const uint8_t *payload, size_t len)
 {
 	if (from->hm_room == NULL)
 		return 0;
@@ -255,7 +255,7 @@ long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
-                      const uint8_t *payload, size_t len)
+		      const uint8_t *payload, size_t len)
 {
 	struct hub_room *r = find_room(h, room, room_len);
 	if (r == NULL)
@@ -269,7 +269,8 @@ size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
 
 	/* Insertion into a small sorted array: max is a few dozen, rooms may be many. */
 	for (size_t b = 0; b < h->hb_bucket_count && max > 0; b++) {
-		for (const struct hub_room *r = h->hb_buckets[b]; r != NULL; r = r->hr_next_in_bucket) {
+		for (const struct hub_room *r = h->hb_buckets[b]; r != NULL;
+		     r = r->hr_next_in_bucket) {
 			if (n == max && r->hr_live <= out[n - 1].ri_members)
 				continue;
 			size_t i = n < max ? n++ : n - 1;

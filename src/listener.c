@@ -35,7 +35,8 @@ void listener_format_addr(const union net_addr *addr, char *buf, size_t len)
 	if (addr->sa.sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = &addr->in6;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			/* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; log them as IPv4. */
+			/* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; log them as IPv4.
+			 */
 			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host, sizeof host);
 			snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
 		} else {
@@ -92,20 +93,19 @@ static void on_readable(struct loop_watch *w, uint32_t events)
 	for (int i = 0; i < LISTENER_ACCEPT_BUDGET; i++) {
 		union net_addr peer = {0};
 		socklen_t peer_len = sizeof peer;
-		int fd = accept4(w->lw_fd, &peer.sa, &peer_len,
-		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(w->lw_fd, &peer.sa, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			switch (errno) {
 			case EAGAIN:
 			case EINTR:
-			case ECONNABORTED: /* the client gave up while queued */
-				return;
+			case ECONNABORTED: /* the client gave up while queued */ return;
 			case EMFILE:
 			case ENFILE:
 				/* Once a second at most: a flood must not become a log flood. */
 				if (loop_now(li->li_loop) >= li->li_next_warning) {
-					log_warn("out of file descriptors (%s): refusing connections",
-					         strerror(errno));
+					log_warn("out of file descriptors (%s): refusing "
+						 "connections",
+						 strerror(errno));
 					li->li_next_warning = loop_now(li->li_loop) + 1000;
 				}
 				shed_connection(li);
@@ -145,7 +145,7 @@ static int open_socket(const struct addrinfo *ai, char *err, size_t errlen, cons
 }
 
 int listener_open(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
-                  listener_accept_fn fn, void *arg, char *err, size_t errlen)
+		  listener_accept_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
@@ -157,14 +157,18 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 	snprintf(service, sizeof service, "%u", port);
 	if (bind_addr == NULL) {
 		/* Every interface: [::] dual-stack, or 0.0.0.0 where IPv6 is off. */
-		struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port),
-		                            .sin6_addr = IN6ADDR_ANY_INIT};
-		struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(port),
-		                           .sin_addr.s_addr = htonl(INADDR_ANY)};
-		struct addrinfo ai6 = {.ai_family = AF_INET6, .ai_addr = (struct sockaddr *)&any6,
-		                       .ai_addrlen = sizeof any6};
-		struct addrinfo ai4 = {.ai_family = AF_INET, .ai_addr = (struct sockaddr *)&any4,
-		                       .ai_addrlen = sizeof any4};
+		struct sockaddr_in6 any6 = {.sin6_family = AF_INET6,
+					    .sin6_port = htons(port),
+					    .sin6_addr = IN6ADDR_ANY_INIT};
+		struct sockaddr_in any4 = {.sin_family = AF_INET,
+					   .sin_port = htons(port),
+					   .sin_addr.s_addr = htonl(INADDR_ANY)};
+		struct addrinfo ai6 = {.ai_family = AF_INET6,
+				       .ai_addr = (struct sockaddr *)&any6,
+				       .ai_addrlen = sizeof any6};
+		struct addrinfo ai4 = {.ai_family = AF_INET,
+				       .ai_addr = (struct sockaddr *)&any4,
+				       .ai_addrlen = sizeof any4};
 		snprintf(name, sizeof name, "[::]:%u", port);
 		fd = open_socket(&ai6, err, errlen, name);
 		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
@@ -175,7 +179,8 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 		/* Accept "::1" and "[::1]" alike. */
 		char host[256];
 		size_t n = strlen(bind_addr);
-		if (n >= 2 && bind_addr[0] == '[' && bind_addr[n - 1] == ']' && n - 2 < sizeof host) {
+		if (n >= 2 && bind_addr[0] == '[' && bind_addr[n - 1] == ']' &&
+		    n - 2 < sizeof host) {
 			memcpy(host, bind_addr + 1, n - 2);
 			host[n - 2] = '\0';
 		} else {

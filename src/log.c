@@ -74,7 +74,7 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 
 	if (current_format == LOG_FORMAT_JSON) {
 		m = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp,
-		             json_level_names[level]);
+			     json_level_names[level]);
 		n = (size_t)m;
 		n += json_escape(line + n, sizeof line - n - 3, msg);
 		line[n++] = '"';
@@ -89,15 +89,15 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, n);
 }
 
-#define LOG_FN(name, level)                                                                     \
-	void name(const char *fmt, ...)                                                         \
-	{                                                                                       \
-		va_list ap;                                                                     \
-		if (!log_enabled(level))                                                        \
-			return;                                                                 \
-		va_start(ap, fmt);                                                              \
-		emit(level, fmt, ap);                                                           \
-		va_end(ap);                                                                     \
+#define LOG_FN(name, level)                                                                        \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		if (!log_enabled(level))                                                           \
+			return;                                                                    \
+		va_start(ap, fmt);                                                                 \
+		emit(level, fmt, ap);                                                              \
+		va_end(ap);                                                                        \
 	}
 
 LOG_FN(log_error, LOG_LEVEL_ERROR)

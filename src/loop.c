@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOOP_TICK_MS 50
+#define LOOP_TICK_MS     50
 #define LOOP_WHEEL_SLOTS 1024 /* one turn: 51.2 s */
-#define LOOP_MAX_EVENTS 256
+#define LOOP_MAX_EVENTS  256
 
 struct loop {
 	int lp_epfd;
@@ -83,8 +83,7 @@ void loop_free(struct loop *l)
 	free(l);
 }
 
-int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
-                   loop_watch_fn fn)
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events, loop_watch_fn fn)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = w};
 	w->lw_fd = fd;

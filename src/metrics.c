@@ -121,19 +121,17 @@ static uint64_t open_descriptors(void)
 }
 
 size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
-                                 char **out)
+				 char **out)
 {
 	struct text t = {0};
 
 	text_init(&t);
 
-	family(&t, "chatd_connections_open", "gauge",
-	       "Open TCP connections, in any state.");
+	family(&t, "chatd_connections_open", "gauge", "Open TCP connections, in any state.");
 	sample(&t, "chatd_connections_open", g->mg_connections);
 	family(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.");
 	sample(&t, "chatd_clients_open", g->mg_clients);
-	family(&t, "chatd_connections_accepted_total", "counter",
-	       "TCP connections accepted.");
+	family(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.");
 	sample(&t, "chatd_connections_accepted_total", m->mt_accepted);
 	family(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.");
 	sample(&t, "chatd_handshakes_total", m->mt_handshakes);
@@ -175,7 +173,7 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 }
 
 size_t metrics_render_stats(const struct metrics_gauges *g, const struct hub_room_info *rooms,
-                            size_t n, char **out)
+			    size_t n, char **out)
 {
 	struct text t = {0};
 

@@ -28,7 +28,7 @@ int notify_send(const char *state)
 	if (fd < 0)
 		return -1;
 	sent = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
 	close(fd);
 	return sent == (ssize_t)strlen(state) ? 1 : -1;
 }

@@ -50,7 +50,7 @@ static rlim_t raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 			log_warn("cannot raise the descriptor limit from %llu: %s",
-			         (unsigned long long)was, strerror(errno));
+				 (unsigned long long)was, strerror(errno));
 			getrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
@@ -142,17 +142,17 @@ int server_run(const struct config *cf)
 		goto done;
 	}
 	if (listener_open(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port, on_accept, &sv,
-	                  err, sizeof err) < 0) {
+			  err, sizeof err) < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
-	         CHATD_VERSION, (unsigned long long)fd_limit, max_clients, cf->cf_max_message,
-	         cf->cf_echo ? ", echo on" : "");
+		 CHATD_VERSION, (unsigned long long)fd_limit, max_clients, cf->cf_max_message,
+		 cf->cf_echo ? ", echo on" : "");
 	if (cf->cf_max_clients != 0 && cf->cf_max_clients + RESERVED_FDS > fd_limit)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
-		         cf->cf_max_clients, (unsigned long long)fd_limit);
+			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));

@@ -41,8 +41,9 @@ bool utf8_feed(struct utf8_validator *v, const uint8_t *buf, size_t len)
 				continue;
 			lo = 0x80;
 			hi = 0xBF;
-			if (b < 0xC2 || b > 0xF4) /* a stray continuation, an overlong C0/C1 lead, */
-				goto fail;        /* or a lead for code points past U+10FFFF */
+			if (b < 0xC2 ||
+			    b > 0xF4)      /* a stray continuation, an overlong C0/C1 lead, */
+				goto fail; /* or a lead for code points past U+10FFFF */
 			if (b < 0xE0) {
 				pending = 1;
 			} else if (b < 0xF0) {

@@ -35,7 +35,7 @@ bool ws_reader_busy(const struct ws_reader *r)
 }
 
 static size_t fail(struct ws_reader *r, struct ws_event *ev, size_t used, uint16_t code,
-                   const char *why)
+		   const char *why)
 {
 	r->wr_failed = true;
 	ev->ev_type = WS_EVENT_ERROR;
@@ -47,7 +47,7 @@ static size_t fail(struct ws_reader *r, struct ws_event *ev, size_t used, uint16
 /* The rules a header must meet before any of its payload is looked at. Returns NULL when
  * it is acceptable, else the reason, with the close code in *code. */
 static const char *check_header(const struct ws_reader *r, const struct frame_header *fh,
-                                uint16_t *code)
+				uint16_t *code)
 {
 	*code = WS_CLOSE_PROTOCOL_ERROR;
 	if (fh->fh_rsv != 0)
@@ -77,7 +77,7 @@ static const char *check_header(const struct ws_reader *r, const struct frame_he
 
 /* Fills *ev for a complete control frame whose unmasked payload is data[0..len). */
 static void control_event(struct ws_reader *r, uint8_t opcode, const uint8_t *data, size_t len,
-                          struct ws_event *ev)
+			  struct ws_event *ev)
 {
 	ev->ev_data = data;
 	ev->ev_len = len;
@@ -182,9 +182,8 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 				return len;
 			case FRAME_PARSE_BAD_LENGTH:
 				return fail(r, ev, len, WS_CLOSE_PROTOCOL_ERROR,
-				            "64-bit payload length with the top bit set");
-			case FRAME_PARSE_OK:
-				break;
+					    "64-bit payload length with the top bit set");
+			case FRAME_PARSE_OK: break;
 			}
 			used += fh->fh_header_len - had;
 			r->wr_header_have = 0;
@@ -217,7 +216,7 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 				r->wr_msg_opcode = 0;
 				if (fh->fh_opcode == WS_OP_TEXT && !utf8_valid(payload, plen))
 					return fail(r, ev, used, WS_CLOSE_INVALID_DATA,
-					            "text message not valid UTF-8");
+						    "text message not valid UTF-8");
 				ev->ev_type = WS_EVENT_MESSAGE;
 				ev->ev_opcode = fh->fh_opcode;
 				ev->ev_data = payload;
@@ -247,7 +246,7 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 				return fail(r, ev, len, WS_CLOSE_INTERNAL_ERROR, "out of memory");
 			if (r->wr_msg_opcode == WS_OP_TEXT && !utf8_feed(&r->wr_utf8, piece, take))
 				return fail(r, ev, used, WS_CLOSE_INVALID_DATA,
-				            "text message not valid UTF-8");
+					    "text message not valid UTF-8");
 			memcpy(r->wr_msg + r->wr_msg_len, piece, take);
 			r->wr_msg_len += take;
 		}
@@ -257,13 +256,14 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 
 		r->wr_in_frame = false;
 		if (frame_opcode_is_control(fh->fh_opcode)) {
-			control_event(r, fh->fh_opcode, r->wr_control, (size_t)fh->fh_payload_len, ev);
+			control_event(r, fh->fh_opcode, r->wr_control, (size_t)fh->fh_payload_len,
+				      ev);
 			return used;
 		}
 		if (fh->fh_fin) {
 			if (r->wr_msg_opcode == WS_OP_TEXT && !utf8_at_boundary(&r->wr_utf8))
 				return fail(r, ev, used, WS_CLOSE_INVALID_DATA,
-				            "text message ends inside a UTF-8 sequence");
+					    "text message ends inside a UTF-8 sequence");
 			ev->ev_type = WS_EVENT_MESSAGE;
 			ev->ev_opcode = r->wr_msg_opcode;
 			ev->ev_data = r->wr_msg;

@@ -92,6 +92,12 @@ class Chatd:
                     )
                 self._log_changed.wait(remaining)
 
+    def has_logged(self, pattern) -> bool:
+        """Whether a log line so far matches `pattern`; does not wait."""
+        pattern = re.compile(pattern)
+        with self._log_changed:
+            return any(pattern.search(line) for line in self.logs)
+
     def _wait_connectable(self) -> None:
         """For runs where the log may not say the port (--quiet): poll until it accepts."""
         deadline = time.monotonic() + START_TIMEOUT

@@ -23,7 +23,7 @@ SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration browser check clean deps format lint soak
+.PHONY: all run test unit integration node-client browser check clean deps format lint soak
 
 all: chatd
 
@@ -79,10 +79,16 @@ browser: chatd
 	cd tests/browser && npm ci --no-audit --no-fund --silent && \
 		CHATD_BIN=$(CURDIR)/chatd DOCS_SCREENSHOT= npm test --silent
 
+# Node's ws library as a second independent client.
+node-client: chatd
+	cd tests/node && npm ci --no-audit --no-fund --silent && \
+		CHATD_BIN=$(CURDIR)/chatd npm test --silent
+
 test:
 	@tools/deps.sh test
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) node-client
 	$(MAKE) browser
 	tests/install/test_install.sh
 

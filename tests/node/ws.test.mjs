@@ -1,0 +1,158 @@
+// chatd against Node's ws library (an implementation we did not write): broadcast, echo,
+// binary, fragmentation, sizes, ping/pong, close codes, and a protocol error ws can be
+// made to send. Run: cd tests/node && npm ci && CHATD_BIN=../../chatd npm test
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CHATD_BIN = resolve(here, process.env.CHATD_BIN || '../../chatd');
+const STEP_MS = 5000;
+
+function startChatd(...args) {
+  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.log = '';
+  proc.exited = new Promise((res) => proc.once('exit', (code) => res(code)));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error('chatd did not start: ' + proc.log)), STEP_MS);
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      proc.log += chunk;
+      const m = proc.log.match(/listening on 127\.0\.0\.1:(\d+)/);
+      if (m && !proc.port) {
+        clearTimeout(timer);
+        proc.port = Number(m[1]);
+        res(proc);
+      }
+    });
+    proc.once('exit', () => rej(new Error('chatd exited: ' + proc.log)));
+  });
+}
+
+async function stopChatd(proc) {
+  proc.kill('SIGTERM');
+  const code = await Promise.race([proc.exited, sleep(STEP_MS).then(() => 'timeout')]);
+  if (code === 'timeout') proc.kill('SIGKILL');
+  assert.equal(code, 0, 'chatd exits 0 after SIGTERM');
+}
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+function within(promise, what) {
+  return Promise.race([promise, sleep(STEP_MS).then(() => { throw new Error('timed out: ' + what); })]);
+}
+
+function open(port, path = '/') {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false });
+  ws.inbox = [];
+  ws.waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const m = { data, isBinary };
+    const w = ws.waiters.shift();
+    if (w) w(m); else ws.inbox.push(m);
+  });
+  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), 'open');
+}
+
+function next(ws) {
+  const m = ws.inbox.shift();
+  if (m) return Promise.resolve(m);
+  return within(new Promise((res) => ws.waiters.push(res)), 'a message');
+}
+
+function closed(ws) {
+  return within(new Promise((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() }))), 'close');
+}
+
+test('chatd with Node ws clients', { timeout: 60000 }, async (t) => {
+  const chatd = await startChatd();
+  try {
+    await t.test('a message reaches every other client but not the sender', async () => {
+      const [a, b, c] = await Promise.all([open(chatd.port), open(chatd.port), open(chatd.port)]);
+      a.send('hello from node');
+      for (const ws of [b, c]) {
+        const m = await next(ws);
+        assert.equal(m.isBinary, false);
+        assert.equal(m.data.toString(), 'hello from node');
+      }
+      await sleep(300);
+      assert.equal(a.inbox.length, 0, 'the sender gets nothing back');
+      for (const ws of [a, b, c]) ws.close(1000);
+    });
+
+    await t.test('binary messages of every length class arrive intact', async () => {
+      const [a, b] = await Promise.all([open(chatd.port, '/bin'), open(chatd.port, '/bin')]);
+      for (const size of [0, 125, 126, 65535, 65536, 1 << 20]) {
+        const data = Buffer.alloc(size, size % 251);
+        a.send(data, { binary: true });
+        const m = await next(b);
+        assert.equal(m.isBinary, true);
+        assert.ok(Buffer.compare(m.data, data) === 0, `payload of ${size} bytes`);
+      }
+      a.close(); b.close();
+    });
+
+    await t.test('a fragmented text message arrives whole', async () => {
+      const [a, b] = await Promise.all([open(chatd.port, '/frag'), open(chatd.port, '/frag')]);
+      a.send('κόσ', { fin: false });
+      a.send('με ', { fin: false });
+      a.send('world', { fin: true });
+      assert.equal((await next(b)).data.toString(), 'κόσμε world');
+      a.close(); b.close();
+    });
+
+    await t.test('ping is answered with a pong carrying the same payload', async () => {
+      const a = await open(chatd.port);
+      const pong = within(new Promise((res) => a.once('pong', res)), 'pong');
+      a.ping(Buffer.from('are you there'));
+      assert.equal((await pong).toString(), 'are you there');
+      a.close();
+    });
+
+    await t.test('a close code is echoed', async () => {
+      const a = await open(chatd.port);
+      const done = closed(a);
+      a.close(4321, 'bye');
+      assert.equal((await done).code, 4321);
+    });
+
+    await t.test('invalid UTF-8 in a text frame gets 1007 and the others keep chatting', async () => {
+      const [a, b, bad] = await Promise.all([open(chatd.port, '/u'), open(chatd.port, '/u'), open(chatd.port, '/u')]);
+      const done = closed(bad);
+      // ws validates what it receives, not what it sends: a Buffer sent as text is sent as is.
+      bad.send(Buffer.from([0xce, 0xba, 0xed, 0xa0, 0x80]), { binary: false });
+      assert.equal((await done).code, 1007);
+      a.send('still here');
+      assert.equal((await next(b)).data.toString(), 'still here');
+      a.close(); b.close();
+    });
+  } finally {
+    await stopChatd(chatd);
+  }
+});
+
+test('chatd --echo with a Node ws client is an echo server', { timeout: 30000 }, async () => {
+  const chatd = await startChatd('--echo');
+  try {
+    const a = await open(chatd.port);
+    for (let i = 0; i < 100; i++) a.send(`echo ${i}`);
+    for (let i = 0; i < 100; i++) assert.equal((await next(a)).data.toString(), `echo ${i}`);
+    const done = closed(a);
+    a.close(1000);
+    assert.equal((await done).code, 1000);
+  } finally {
+    await stopChatd(chatd);
+  }
+});
+
+test('SIGTERM sends 1001 to Node ws clients', { timeout: 30000 }, async () => {
+  const chatd = await startChatd();
+  const a = await open(chatd.port);
+  const done = closed(a);
+  await stopChatd(chatd);
+  assert.equal((await done).code, 1001);
+});

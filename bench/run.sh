@@ -41,6 +41,7 @@ LATENCY_SECONDS=${LATENCY_SECONDS:-$q_secs}
 WARMUP_SECONDS=${WARMUP_SECONDS:-$q_warmup}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-$q_idle}
 ECHO_COUNT=${ECHO_COUNT:-$q_echo}
+BUSY_POLL_US=${BUSY_POLL_US:-50}
 LARGE_CLIENTS=${LARGE_CLIENTS:-$q_large_clients}
 LARGE_SIZE=${LARGE_SIZE:-1M}
 LARGE_COUNT=${LARGE_COUNT:-$q_large_count}
@@ -219,6 +220,11 @@ run_all() {
 	for kind in $BENCH_SERVERS; do
 		scenario echo "$kind" "--echo" echo --count "$ECHO_COUNT"
 	done
+	case " $BENCH_SERVERS " in
+	*" chatd "*)
+		scenario echo_busy chatd "--echo --busy-poll $BUSY_POLL_US" echo \
+			--count "$ECHO_COUNT" ;;
+	esac
 	for kind in $BENCH_SERVERS; do
 		scenario large "$kind" "" large --clients "$LARGE_CLIENTS" --size "$LARGE_SIZE" \
 			--count "$LARGE_COUNT"
@@ -281,6 +287,15 @@ print_table() {
 	row echo "echo ${ECHO_COUNT}: round trip p50 us" rtt_p50_us
 	row echo "echo ${ECHO_COUNT}: round trip p99 us" rtt_p99_us
 	row echo "echo ${ECHO_COUNT}: round trips/s" round_trips_per_s
+	# chatd with --busy-poll against plain Node (ws has no such knob).
+	local c n ratio="-"
+	c=$(field echo_busy chatd rtt_p50_us)
+	n=$(field echo node rtt_p50_us)
+	if [ -n "$c" ] && [ -n "$n" ]; then
+		ratio=$(awk -v c="$c" -v n="$n" 'BEGIN { if (n > 0) printf "%.2f", c / n; else print "-" }')
+	fi
+	printf '%-50s %12s %12s %11s\n' "echo, chatd --busy-poll ${BUSY_POLL_US}: p50 us" "${c:--}" "${n:--}" "$ratio"
+
 	row large "large ${LARGE_SIZE} to ${LARGE_CLIENTS}: MB/s delivered" mb_per_s
 	row large "large ${LARGE_SIZE} to ${LARGE_CLIENTS}: fan-out p50 us" fanout_p50_us
 	row large "large ${LARGE_SIZE} to ${LARGE_CLIENTS}: server CPU %" server_cpu_pct

@@ -33,6 +33,7 @@ struct config {
 	uint32_t cf_handshake_timeout_ms;
 	uint32_t cf_ping_interval_ms; /* 0: never ping */
 	uint32_t cf_idle_timeout_ms;  /* 0: never drop a silent client */
+	uint32_t cf_busy_poll_us;     /* poll this long before sleeping; 0: off */
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;

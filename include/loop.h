@@ -52,6 +52,10 @@ static inline bool loop_timer_armed(const struct loop_timer *t)
 	return t->lt_prev != NULL;
 }
 
+/* After a pass that had events, poll for up to us microseconds before sleeping (0: never).
+ * Trades a little CPU for the wake-up latency of a sleeping process. */
+void loop_set_busy_poll(struct loop *l, unsigned us);
+
 /* fn(arg) runs once per pass, after the ready events and timers, before waiting. */
 void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg);
 

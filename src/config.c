@@ -21,6 +21,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
+	OPT_BUSY_POLL,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -48,8 +50,8 @@ void config_usage(FILE *f)
 		"usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
 		"             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
-		"             [--log-format text|json] [-v|--verbose] [-q|--quiet]\n"
-		"             [--help] [--version]\n"
+		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
+		"             [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -68,10 +70,12 @@ void config_usage(FILE *f)
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
 		"      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
 		"      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
+		"                         (T: seconds, or a number with ms, s or m)\n"
 		"      --allow-origin ORIGIN  accept upgrades only from this Origin (repeatable;\n"
 		"                         default: any origin)\n"
 		"      --log-format F     text (default) or json, one object per line\n"
-		"                         (T: seconds, or a number with ms, s or m)\n"
+		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
+		"                         lower latency for some CPU (default 0: off)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
@@ -256,6 +260,15 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
+			break;
+		case OPT_BUSY_POLL:
+			if (!parse_uint(optarg, 10000, &v)) {
+				snprintf(err, errlen,
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_busy_poll_us = (uint32_t)v;
 			break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;

@@ -147,6 +147,7 @@ int server_run(const struct config *cf)
 		goto done;
 	}
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
+	loop_set_busy_poll(sv.sv_loop, cf->cf_busy_poll_us);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
 		 CHATD_VERSION, (unsigned long long)fd_limit, max_clients, cf->cf_max_message,
 		 cf->cf_echo ? ", echo on" : "");

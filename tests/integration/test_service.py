@@ -135,7 +135,9 @@ async def test_json_logs_are_one_object_per_line(chatd):
     assert any(m.startswith("connection 1 closed: code 1000") for m in messages)
 
 
-@pytest.mark.parametrize("flag", ["--log-format=xml", "--handshake-timeout=0", "--ping-interval=abc"])
+@pytest.mark.parametrize(
+    "flag", ["--log-format=xml", "--handshake-timeout=0", "--ping-interval=abc", "--busy-poll=20000"]
+)
 def test_service_flags_reject_bad_values(chatd_bin, flag):
     import subprocess
 
@@ -151,3 +153,10 @@ def test_refused_head_request_has_no_body(server):
         assert response.status == status
         assert int(response.headers["content-length"]) > 0
         assert response.body == b""
+
+
+async def test_busy_poll_serves_as_usual(chatd):
+    server = chatd("--busy-poll", "50")
+    async with wsclient.clients(server.url, 2) as (a, b):
+        for _ in range(20):
+            await wsclient.assert_chatting(a, b)

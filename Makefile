@@ -90,6 +90,7 @@ test:
 	$(MAKE) integration
 	$(MAKE) node-client
 	$(MAKE) browser
+	$(MAKE) bench-smoke
 	tests/install/test_install.sh
 
 check:

@@ -1,7 +1,8 @@
 /*
  * outq: a connection's queue of outgoing buffers, written with one writev per flush.
- * Entries hold a reference to a shared sbuf, so queuing a broadcast frame on N clients
- * costs N small entries and no copies. Entries come from a free list. Pure: no I/O; the
+ * The queue is a ring of references to shared sbufs, so queuing a broadcast frame on N
+ * clients costs N pointer stores and no copies. The ring exists only while something is
+ * queued (an idle connection holds none), and small rings are recycled. Pure: no I/O; the
  * connection asks for an iovec array, writes it, and reports how much went out.
  */
 #ifndef CHATD_OUTQ_H
@@ -9,22 +10,25 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "sbuf.h"
 
-struct outq_entry;
-
 struct outq {
-	struct outq_entry *oq_head; /* owned: each entry holds one reference on its sbuf */
-	struct outq_entry *oq_tail;
-	size_t oq_head_offset; /* bytes of the head entry already written */
+	/* Owned; each slot from oq_head on, oq_count of them, holds one reference. NULL while
+	 * the queue is empty. */
+	struct sbuf **oq_ring;
+	uint32_t oq_cap; /* slots, a power of two */
+	uint32_t oq_head;
+	uint32_t oq_count;
+	size_t oq_head_offset; /* bytes of the first buffer already written */
 	size_t oq_bytes;       /* bytes queued and not yet written */
 };
 
 static inline bool outq_empty(const struct outq *q)
 {
-	return q->oq_head == NULL;
+	return q->oq_count == 0;
 }
 
 /* Appends buf to the queue, taking a new reference on it. Returns -1 when memory runs out. */
@@ -44,7 +48,7 @@ void outq_drop_unsent(struct outq *q);
 /* Drops everything queued. */
 void outq_clear(struct outq *q);
 
-/* Returns the free list of entries to malloc. */
+/* Returns the recycled rings to malloc. */
 void outq_release_cache(void);
 
 #endif

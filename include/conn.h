@@ -85,8 +85,8 @@ struct conn {
 	bool c_peer_eof;           /* the peer shut its side: read nothing more */
 	bool c_ping_sent;          /* a keepalive ping is out since the last frame */
 	bool c_cut_off;            /* being closed for backpressure */
-	uint64_t c_last_rx;        /* loop time of the last bytes received */
 	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
+	uint64_t c_last_rx;        /* loop time of the last bytes received */
 	const char *c_close_cause; /* static text for the log */
 
 	char *c_request; /* the request head so far; owned, freed after the handshake */

@@ -56,12 +56,11 @@ struct ws_reader {
 	size_t wr_msg_cap;
 	uint8_t wr_msg_opcode; /* 0 when no message is in progress */
 	struct utf8_validator wr_utf8;
+	bool wr_failed; /* after an error or a close, every later byte is ignored */
 
 	/* A control frame split across reads: FRAME_MAX_CONTROL_PAYLOAD bytes, allocated
 	 * only then (an idle connection holds no buffer), owned by the reader. */
 	uint8_t *wr_control;
-
-	bool wr_failed; /* after an error or a close, every later byte is ignored */
 };
 
 void ws_reader_init(struct ws_reader *r, size_t max_message);

@@ -70,6 +70,7 @@ async def test_non_reading_client_is_cut_off_and_memory_stays_bounded(chatd):
         sampler.join()
         slow.sock.close()
     server.wait_for_log(r"cut off: \d+ bytes unsent, over --max-backlog 4194304")
+    print(f"200 MiB through chatd with a non-reading client: peak RSS {peak / 2**20:.1f} MiB")
     assert peak < RSS_BOUND, f"peak RSS {peak / 2**20:.1f} MiB over {RSS_BOUND / 2**20:.0f} MiB"
 
 

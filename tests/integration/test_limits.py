@@ -49,7 +49,7 @@ async def test_slowloris_does_not_stop_new_clients(chatd):
     server = chatd("--handshake-timeout", "2s")
     tricklers = []
     try:
-        for _ in range(300):
+        for _ in range(1000):
             s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             s.sendall(b"G")
             tricklers.append(s)
@@ -83,19 +83,29 @@ def test_frame_announcing_2_pow_62_bytes_closes_1009_at_once(server):
     assert code == 1009
 
 
-def test_message_in_100000_one_byte_fragments_is_delivered(chatd):
+def _rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
+
+
+def test_message_in_a_million_one_byte_fragments_costs_only_its_size(chatd):
     server = chatd("--echo")
-    count = 100_000
-    data = bytearray(wsraw.text(b"a", fin=False))
-    one = wsraw.continuation(b"b", fin=False)
-    for _ in range(count - 2):
-        data += one
-    data += wsraw.continuation(b"c")
+    count = 1_000_000  # a 1,000,000-byte message, under the default 1 MiB limit
+    one = wsraw.continuation(b"b", fin=False, mask_key=b"\0\0\0\0")
+    data = bytearray(wsraw.text(b"a", fin=False)) + one * (count - 2) + wsraw.continuation(b"c")
     with wsraw.open_websocket(server.port) as conn:
+        before = _rss_bytes(server.proc.pid)
         conn.send(bytes(data))
         opcode, payload = conn.recv_message()
+        grew = _rss_bytes(server.proc.pid) - before
     assert opcode == wsraw.OP_TEXT
     assert payload == b"a" + b"b" * (count - 2) + b"c"
+    # The reassembly buffer (up to twice the message while it grows), the echoed frame
+    # and the read buffer: a few MiB, nothing proportional to the 7 MB of frames.
+    assert grew < 6 * 1024 * 1024, f"RSS grew by {grew / 2**20:.1f} MiB"
 
 
 def test_flood_of_empty_continuations_keeps_connection_usable(chatd):

@@ -35,21 +35,11 @@
 #define FUZZ_HTTP_UPGRADE_BUF 256
 #define FUZZ_HTTP_ERROR_BUF   1024
 
+#define FUZZ_NAME "fuzz_http"
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_fail(const char *what)
-{
-	fprintf(stderr, "fuzz_http: %s\n", what);
-	abort();
-}
-
-static void *fuzz_malloc(size_t n)
-{
-	void *p = malloc(n);
-	if (p == NULL && n != 0)
-		abort();
-	return p;
-}
 
 /* --- the request ------------------------------------------------------------------------- */
 

@@ -32,21 +32,11 @@
 #define FUZZ_WS_DEFAULT_MAX     ((size_t)1 << 20) /* CONFIG_DEFAULT_MAX_MESSAGE */
 #define FUZZ_WS_SMALL_MAX_LIMIT 4096
 
+#define FUZZ_NAME "fuzz_wsreader"
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_fail(const char *what)
-{
-	fprintf(stderr, "fuzz_wsreader: %s\n", what);
-	abort();
-}
-
-static void *fuzz_malloc(size_t n)
-{
-	void *p = malloc(n);
-	if (p == NULL && n != 0)
-		abort();
-	return p;
-}
 
 /* --- event logs ----------------------------------------------------------------------------
  * One record per event other than NONE: type, opcode (messages only), code (close and error

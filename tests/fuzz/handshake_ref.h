@@ -115,14 +115,14 @@ static inline bool fuzz_key_well_formed(struct http_slice key)
 /* "/" and at most 63 of A-Z a-z 0-9 . _ ~ - (include/handshake.h), written out again. */
 static inline bool fuzz_room_ok(struct http_slice path)
 {
-	if (path.s_len == 0 || path.s_len > 64 || path.s_ptr[0] != '/')
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._~-";
+
+	if (path.s_len < 1 || path.s_len > 64 || path.s_ptr[0] != '/')
 		return false;
-	for (size_t i = 1; i < path.s_len; i++) {
-		char c = path.s_ptr[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '~' || c == '-'))
+	for (size_t i = 1; i < path.s_len; i++)
+		if (path.s_ptr[i] == '\0' || strchr(allowed, path.s_ptr[i]) == NULL)
 			return false;
-	}
 	return true;
 }
 

@@ -153,6 +153,11 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		spill = take; /* data[spill..len) did not fit */
 		head = c->c_request;
 		head_len = c->c_request_len;
+		/* Nothing can complete the head without a line end: parse again only when one
+		 * arrives, so a request trickled a byte at a time costs O(lines x size), not
+		 * O(size^2). The first read is always parsed, which reports garbage at once. */
+		if (memchr(data, '\n', len) == NULL && head_len < HANDSHAKE_MAX_BYTES)
+			return;
 	}
 
 	st = http_parse_request(head, head_len, &req, &consumed);

@@ -65,7 +65,7 @@ static int grow(struct outq *q)
 	if (q->oq_cap > UINT32_MAX / 2)
 		return -1;
 	uint32_t cap = q->oq_cap * 2;
-	struct sbuf **ring = malloc(cap * sizeof *ring);
+	struct sbuf **ring = malloc(cap * sizeof(struct sbuf *));
 	if (ring == NULL)
 		return -1;
 	/* Unwrap into the new ring, oldest first. */

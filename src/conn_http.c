@@ -83,19 +83,14 @@ static void serve_status(struct conn *c, enum handshake_kind kind, bool head_onl
 		len = metrics_render_stats(
 			&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS), &body);
 		break;
-	default:
-		body = strdup("ok\n");
-		len = body ? 3 : 0;
-		break;
+	default: len = 3; break; /* "ok\n" */
 	}
-	if (len == 0) {
-		free(body);
+	if (len == 0)
 		return refuse(c, 500, "out of memory");
-	}
 	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
 	conn_queue_new(c, sbuf_from(head, hlen));
 	if (c->c_state != CONN_DEAD && !head_only)
-		conn_queue_new(c, sbuf_from(body, len));
+		conn_queue_new(c, sbuf_from(body ? body : "ok\n", len));
 	free(body);
 	if (c->c_state != CONN_DEAD)
 		conn_begin_close(c);

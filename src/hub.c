@@ -219,9 +219,13 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 			 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
-	struct sbuf *frame = sbuf_new(header + len);
+	struct sbuf *frame;
 	long delivered = 0;
 
+	/* A sender alone in its room (without echo) reaches nobody: skip the encode. */
+	if (r->hr_live == (from != NULL && !h->hb_echo ? 1u : 0u))
+		return 0;
+	frame = sbuf_new(header + len);
 	if (frame == NULL)
 		return -1;
 	frame_encode_header(frame->sb_data, true, opcode, len);

@@ -88,8 +88,10 @@ static void family(struct text *t, const char *name, const char *type, const cha
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(struct text *t, const char *name, uint64_t v)
+/* A family of one unlabelled sample. */
+static void metric(struct text *t, const char *name, const char *type, const char *help, uint64_t v)
 {
+	family(t, name, type, help);
 	put(t, "%s %llu\n", name, (unsigned long long)v);
 }
 
@@ -127,35 +129,31 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 
 	text_init(&t);
 
-	family(&t, "chatd_connections_open", "gauge", "Open TCP connections, in any state.");
-	sample(&t, "chatd_connections_open", g->mg_connections);
-	family(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.");
-	sample(&t, "chatd_clients_open", g->mg_clients);
-	family(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.");
-	sample(&t, "chatd_connections_accepted_total", m->mt_accepted);
-	family(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.");
-	sample(&t, "chatd_handshakes_total", m->mt_handshakes);
+	metric(&t, "chatd_connections_open", "gauge", "Open TCP connections, in any state.",
+	       g->mg_connections);
+	metric(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.", g->mg_clients);
+	metric(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.",
+	       m->mt_accepted);
+	metric(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.",
+	       m->mt_handshakes);
 	family(&t, "chatd_handshakes_failed_total", "counter",
 	       "HTTP requests refused, by response status.");
 	for (size_t i = 0; i < METRICS_REFUSAL_KINDS; i++)
 		put(&t, "chatd_handshakes_failed_total{status=\"%d\"} %llu\n", refusal_statuses[i],
 		    (unsigned long long)m->mt_refused[i]);
-	family(&t, "chatd_messages_received_total", "counter",
-	       "Complete WebSocket messages received.");
-	sample(&t, "chatd_messages_received_total", m->mt_messages_in);
-	family(&t, "chatd_bytes_received_total", "counter", "Bytes read from clients.");
-	sample(&t, "chatd_bytes_received_total", m->mt_bytes_in);
-	family(&t, "chatd_frames_delivered_total", "counter",
-	       "Message frames queued to recipients.");
-	sample(&t, "chatd_frames_delivered_total", m->mt_frames_out);
-	family(&t, "chatd_bytes_sent_total", "counter", "Bytes written to clients.");
-	sample(&t, "chatd_bytes_sent_total", m->mt_bytes_out);
-	family(&t, "chatd_backpressure_drops_total", "counter",
-	       "Clients cut off because their unsent queue passed --max-backlog.");
-	sample(&t, "chatd_backpressure_drops_total", m->mt_backpressure);
-	family(&t, "chatd_idle_drops_total", "counter",
-	       "Clients dropped after --idle-timeout without a frame.");
-	sample(&t, "chatd_idle_drops_total", m->mt_idle_drops);
+	metric(&t, "chatd_messages_received_total", "counter",
+	       "Complete WebSocket messages received.", m->mt_messages_in);
+	metric(&t, "chatd_bytes_received_total", "counter", "Bytes read from clients.",
+	       m->mt_bytes_in);
+	metric(&t, "chatd_frames_delivered_total", "counter",
+	       "Message frames queued to recipients.", m->mt_frames_out);
+	metric(&t, "chatd_bytes_sent_total", "counter", "Bytes written to clients.",
+	       m->mt_bytes_out);
+	metric(&t, "chatd_backpressure_drops_total", "counter",
+	       "Clients cut off because their unsent queue passed --max-backlog.",
+	       m->mt_backpressure);
+	metric(&t, "chatd_idle_drops_total", "counter",
+	       "Clients dropped after --idle-timeout without a frame.", m->mt_idle_drops);
 	family(&t, "chatd_close_codes_sent_total", "counter",
 	       "Close frames sent, by close code (1005: a close echoed without a code).");
 	for (size_t i = 0; i < METRICS_CLOSE_KINDS; i++)
@@ -163,12 +161,11 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 		    (unsigned long long)m->mt_close_sent[i]);
 	put(&t, "chatd_close_codes_sent_total{code=\"other\"} %llu\n",
 	    (unsigned long long)m->mt_close_sent[METRICS_CLOSE_KINDS]);
-	family(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.");
-	sample(&t, "chatd_rooms_open", g->mg_rooms);
-	family(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-	sample(&t, "process_resident_memory_bytes", resident_bytes());
-	family(&t, "process_open_fds", "gauge", "Number of open file descriptors.");
-	sample(&t, "process_open_fds", open_descriptors());
+	metric(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.", g->mg_rooms);
+	metric(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+	       resident_bytes());
+	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.",
+	       open_descriptors());
 	return finish(&t, out);
 }
 

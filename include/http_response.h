@@ -21,4 +21,7 @@ size_t http_response_head(char *buf, size_t cap, int status, const char *content
  * extra headers the status needs (Allow for 405, Sec-WebSocket-Version for 426). */
 size_t http_response_error(char *buf, size_t cap, int status, const char *reason);
 
+/* The head alone of that response, for a HEAD request (RFC 9110 section 9.3.2). */
+size_t http_response_error_head(char *buf, size_t cap, int status, const char *reason);
+
 #endif

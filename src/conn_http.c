@@ -22,11 +22,8 @@ _Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every
 static void refuse_request(struct conn *c, int status, const char *reason, bool head_only)
 {
 	char buf[1024], peer[64];
-	size_t n = http_response_error(buf, sizeof buf, status, reason);
-	const char *end = n ? strstr(buf, "\r\n\r\n") : NULL;
-
-	if (head_only && end != NULL)
-		n = (size_t)(end - buf) + 4;
+	size_t n = head_only ? http_response_error_head(buf, sizeof buf, status, reason)
+			     : http_response_error(buf, sizeof buf, status, reason);
 
 	metrics_count_refusal(&c->c_env->ce_metrics, status);
 	log_info("connection %llu from %s refused: %d %s", (unsigned long long)c->c_id,

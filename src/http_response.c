@@ -2,6 +2,7 @@
 #include "http_response.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *http_status_text(int status)
 {
@@ -41,11 +42,9 @@ size_t http_response_head(char *buf, size_t cap, int status, const char *content
 	return (size_t)n;
 }
 
-size_t http_response_error(char *buf, size_t cap, int status, const char *reason)
+size_t http_response_error_head(char *buf, size_t cap, int status, const char *reason)
 {
 	const char *extra = NULL;
-	size_t head, body_len;
-	int n;
 
 	if (status == 405)
 		extra = "Allow: GET, HEAD\r\n";
@@ -53,11 +52,15 @@ size_t http_response_error(char *buf, size_t cap, int status, const char *reason
 		extra = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
 	else if (status == 503)
 		extra = "Retry-After: 5\r\n";
-	body_len = 0;
-	while (reason[body_len] != '\0')
-		body_len++;
-	head = http_response_head(buf, cap, status, "text/plain; charset=utf-8", body_len + 1,
+	return http_response_head(buf, cap, status, "text/plain; charset=utf-8", strlen(reason) + 1,
 				  extra);
+}
+
+size_t http_response_error(char *buf, size_t cap, int status, const char *reason)
+{
+	size_t head = http_response_error_head(buf, cap, status, reason);
+	int n;
+
 	if (head == 0)
 		return 0;
 	n = snprintf(buf + head, cap - head, "%s\n", reason);

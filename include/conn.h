@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "chatd.h"
 #include "config.h"
 #include "handshake.h"
 #include "hub.h"
@@ -51,9 +52,23 @@ enum conn_state {
 	CONN_DEAD, /* released; the struct waits for the end of the pass to be freed */
 };
 
+/* Handlers a server can hold: one per subprotocol, and the default. */
+#define CONN_MAX_HANDLERS 16
+
 /* What all connections share: the loop, the hub, the settings and the bookkeeping.
  * Owned by the server; the connection lists own their connections. */
 struct conn_env {
+	/* The program's handlers (borrowed from the server). ce_protocols lists their
+	 * subprotocols for the handshake; ce_protocol_handler[k] is the handler of the k-th;
+	 * ce_default the one for clients that ask for none. */
+	const struct chatd_handler *ce_handlers;
+	size_t ce_default;
+	const char *ce_protocols[CONN_MAX_HANDLERS];
+	uint8_t ce_protocol_handler[CONN_MAX_HANDLERS];
+	struct chatd *ce_api; /* what chatd_conn_server returns */
+	/* Deliveries made by handlers' calls, read around each callback to charge the
+	 * pass's budget. */
+	unsigned long ce_deliveries;
 	struct loop *ce_loop;
 	struct hub *ce_hub;
 	const struct config *ce_config;
@@ -109,6 +124,7 @@ struct conn {
 	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
 	bool c_peer_eof;           /* the peer shut its side: read nothing more */
 	bool c_cut_off;            /* being closed for backpressure */
+	uint8_t c_handler;         /* its handler: an index in ce_handlers */
 	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
 	uint32_t c_pings_out;      /* keepalive pings sent since the last bytes received */
 	/* Loop times in wrapping 32-bit milliseconds (conn_since reads them): the last bytes
@@ -119,6 +135,7 @@ struct conn {
 	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
 	struct ratelimit c_rate;
 	uint32_t c_request_len;
+	void *c_data; /* the handler's own (chatd_conn_set_data); never touched by chatd */
 	char *c_request; /* the request head so far; owned, freed after the handshake */
 
 	struct ws_reader c_reader;
@@ -129,6 +146,15 @@ struct conn {
 /* 0, or -1 when memory runs out. */
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
 		  size_t max_clients);
+
+/* Installs the handlers (count of them, at most CONN_MAX_HANDLERS; the array must outlive
+ * the env): those with a subprotocol are offered in the handshake, the one without is the
+ * default. api is what chatd_conn_server returns. */
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers,
+			   size_t count, struct chatd *api);
+
+/* The hub's delivery function: queues a frame on the member's connection. */
+void conn_deliver(struct hub_member *m, struct sbuf *frame);
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 

@@ -40,7 +40,6 @@
 #define FLUSH_IOV    64
 
 static void on_event(struct loop_watch *w, uint32_t events);
-static void deliver(struct hub_member *m, struct sbuf *frame);
 static void flush(struct conn *c);
 
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
@@ -68,6 +67,26 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 		return -1;
 	}
 	return 0;
+}
+
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers,
+			   size_t count, struct chatd *api)
+{
+	size_t protocols = 0;
+
+	env->ce_handlers = handlers;
+	env->ce_api = api;
+	env->ce_default = 0;
+	for (size_t i = 0; i < count && i < CONN_MAX_HANDLERS; i++) {
+		if (handlers[i].h_subprotocol != NULL) {
+			env->ce_protocol_handler[protocols] = (uint8_t)i;
+			env->ce_protocols[protocols++] = handlers[i].h_subprotocol;
+		} else {
+			env->ce_default = i;
+		}
+	}
+	env->ce_policy.hp_protocols = env->ce_protocols;
+	env->ce_policy.hp_protocol_count = protocols;
 }
 
 const char *conn_peer_name(const struct conn *c, char *buf, size_t len)
@@ -111,6 +130,10 @@ void conn_destroy(struct conn *c, const char *cause)
 			  conn_peer_name(c, peer, sizeof peer), cause);
 	}
 	if (c->c_state == CONN_OPEN) {
+		/* Closing, for the handler's on_close: its calls on c are refused from now,
+		 * while the room is still c's to read. */
+		c->c_state = CONN_CLOSING;
+		conn_app_closed(c);
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
@@ -162,7 +185,7 @@ void conn_queue(struct conn *c, struct sbuf *b)
 	if (c->c_out.oq_cost > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
 	    !c->c_cut_off) {
 		c->c_env->ce_metrics.mt_backpressure++;
-		conn_cut_off(c, "too slow: unsent data over the server's limit",
+		conn_cut_off(c, CHATD_ERROR_TOO_SLOW, "too slow: unsent data over the server's limit",
 			     "cut off for backpressure (--max-backlog)");
 	}
 }
@@ -180,12 +203,14 @@ void conn_queue_new(struct conn *c, struct sbuf *b)
 void conn_begin_close(struct conn *c)
 {
 	struct conn_env *env = c->c_env;
+	bool was_open = c->c_state == CONN_OPEN;
 
-	if (c->c_state == CONN_OPEN) {
+	c->c_state = CONN_CLOSING;
+	if (was_open) {
+		conn_app_closed(c);
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
-	c->c_state = CONN_CLOSING;
 	ws_reader_free(&c->c_reader);
 	conn_extra_free(c); /* held input and an owed pong go unanswered after a close */
 	if (c->c_request != NULL)
@@ -223,6 +248,7 @@ static void handle_readable(struct conn *c)
 				return;
 			char cause[96];
 			snprintf(cause, sizeof cause, "connection lost: %s", strerror(errno));
+			conn_app_error(c, CHATD_ERROR_CONNECTION, cause);
 			return input_ended(c, c->c_state == CONN_OPEN ? cause : "closed");
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -265,6 +291,7 @@ static void flush(struct conn *c)
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
+			conn_app_error(c, CHATD_ERROR_CONNECTION, "connection lost while writing");
 			return conn_destroy(c, c->c_state == CONN_OPEN
 						       ? "connection lost while writing"
 						       : "closed");
@@ -311,10 +338,14 @@ static void on_event(struct loop_watch *w, uint32_t events)
 		flush(c);
 }
 
-static void deliver(struct hub_member *m, struct sbuf *frame)
+void conn_deliver(struct hub_member *m, struct sbuf *frame)
 {
 	struct conn *c = container_of(m, struct conn, c_member);
 
+	/* A client closing (an on_close handler broadcasting to its own room) gets nothing
+	 * after its close frame. */
+	if (c->c_state != CONN_OPEN)
+		return;
 	c->c_env->ce_metrics.mt_frames_out++;
 	conn_queue(c, frame);
 }
@@ -334,7 +365,6 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	c->c_id = ++env->ce_next_id;
 	c->c_state = CONN_HANDSHAKE;
 	c->c_peer = *peer;
-	c->c_member.hm_deliver = deliver;
 	if (loop_watch_add(env->ce_loop, &c->c_watch, fd, EPOLLIN, on_event) < 0) {
 		log_error("cannot watch a new connection: %s", strerror(errno));
 		close(fd);

@@ -111,15 +111,20 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 		return conn_destroy(c, "out of memory");
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
+	c->c_handler = ans->ha_protocol_index >= 0
+			       ? env->ce_protocol_handler[ans->ha_protocol_index]
+			       : (uint8_t)env->ce_default;
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
 	c->c_last_rx = c->c_last_tx = conn_now32(c);
 	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, c->c_last_rx);
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
-	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
-		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+	log_info("connection %llu opened from %s, room %.*s%s%s", (unsigned long long)c->c_id,
+		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr,
+		 ans->ha_protocol ? ", subprotocol " : "", ans->ha_protocol ? ans->ha_protocol : "");
 	conn_arm_keepalive(c);
+	conn_app_open(c);
 }
 
 /* The buffer a request head is gathered in, charged to the budget. */

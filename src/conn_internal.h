@@ -69,9 +69,19 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len);
 /* Sends a close frame after everything queued and starts closing (code 0: none). */
 void conn_send_close(struct conn *c, uint16_t code, const char *reason, const char *cause);
 
-/* Drops what the client has not received and closes it with 1008; why goes in the close
- * frame, cause in the log. */
-void conn_cut_off(struct conn *c, const char *why, const char *cause);
+/* Drops what the client has not received and closes it with 1008; the handler hears
+ * error, why goes in the close frame, cause in the log. */
+void conn_cut_off(struct conn *c, enum chatd_error error, const char *why, const char *cause);
+
+/* The handler's callbacks. open: the upgrade is done. message: a complete message.
+ * closed: c just left CONN_OPEN (called exactly once per open). error: while c is open,
+ * before the close it explains. */
+void conn_app_open(struct conn *c);
+void conn_app_closed(struct conn *c);
+void conn_app_error(struct conn *c, enum chatd_error error, const char *detail);
+
+/* Queues one data message for c alone. */
+void conn_send_message(struct conn *c, uint8_t opcode, const void *data, size_t len);
 
 /* Queues the pong owed for the latest ping once the queue is empty; returns true if it did. */
 bool conn_ws_pong_due(struct conn *c);

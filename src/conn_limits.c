@@ -148,6 +148,7 @@ void conn_hold_input(struct conn *c, const uint8_t *data, size_t len)
 	conn_update_interest(c);
 	return;
 oom:
+	conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
 	conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
 }
 
@@ -221,6 +222,7 @@ bool conn_rate_exceeded(struct conn *c)
 		return false;
 	x = conn_extra_get(c);
 	if (x == NULL) {
+		conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
 		conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
 		return true;
 	}
@@ -228,6 +230,7 @@ bool conn_rate_exceeded(struct conn *c)
 		x->cx_flood_since = now ? now : 1;
 	if (cf->cf_flood_timeout_ms != 0 && now - x->cx_flood_since >= cf->cf_flood_timeout_ms) {
 		env->ce_metrics.mt_flood_closes++;
+		conn_app_error(c, CHATD_ERROR_FLOODING, "over the rate limit for too long");
 		conn_send_close(c, WS_CLOSE_POLICY, "flooding: over the rate limit for too long",
 				"closed for flooding (over --rate-limit for --flood-timeout)");
 		return true;
@@ -312,7 +315,7 @@ void conn_enforce_budget(struct conn_env *env)
 			 (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer), cost[i],
 			 membudget_used(), env->ce_max_memory);
 		if (c->c_state == CONN_OPEN)
-			conn_cut_off(c, "server memory budget exceeded",
+			conn_cut_off(c, CHATD_ERROR_OUT_OF_MEMORY, "server memory budget exceeded",
 				     "cut off: over --max-memory, holding the most");
 		else
 			conn_destroy(c, "evicted: over --max-memory, holding the most");

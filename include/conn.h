@@ -81,13 +81,13 @@ struct conn_env {
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
 
-	struct conn *ce_all;   /* every live connection (doubly linked) */
-	struct conn *ce_dirty; /* connections with output to flush this pass */
-	struct conn *ce_dead;  /* released connections, freed at the end of the pass */
+	struct conn *ce_all;         /* every live connection (doubly linked) */
+	struct conn *ce_dirty;       /* connections with output to flush this pass */
+	struct conn *ce_dead;        /* released connections, freed at the end of the pass */
 	struct conn_extra *ce_ready; /* connections with held input to resume next pass */
-	size_t ce_max_memory;  /* the process budget for every client's buffers */
-	size_t ce_conn_count;  /* live connections */
-	size_t ce_open_count;  /* connections in CONN_OPEN */
+	size_t ce_max_memory;        /* the process budget for every client's buffers */
+	size_t ce_conn_count;        /* live connections */
+	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
 };
 
@@ -102,7 +102,7 @@ struct conn_extra {
 	 * bytes [cx_held_off, cx_held_len) of cx_held, which is owned. */
 	uint8_t *cx_held;
 	size_t cx_held_len, cx_held_off, cx_held_cap;
-	struct sbuf *cx_pong;    /* owned: the pong for the latest ping, owed until the queue drains */
+	struct sbuf *cx_pong; /* owned: the pong for the latest ping, owed until the queue drains */
 	uint64_t cx_flood_since; /* loop time this client went over its rate; 0: it is not */
 	bool cx_parked;          /* over its rate: not read until the buckets refill */
 	bool cx_on_ready;        /* on the env's ready list */
@@ -121,12 +121,12 @@ struct conn {
 	uint64_t c_id;
 	enum conn_state c_state;
 	bool c_dirty;
-	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
-	bool c_peer_eof;           /* the peer shut its side: read nothing more */
-	bool c_cut_off;            /* being closed for backpressure */
-	uint8_t c_handler;         /* its handler: an index in ce_handlers */
-	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
-	uint32_t c_pings_out;      /* keepalive pings sent since the last bytes received */
+	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
+	bool c_peer_eof;       /* the peer shut its side: read nothing more */
+	bool c_cut_off;        /* being closed for backpressure */
+	uint8_t c_handler;     /* its handler: an index in ce_handlers */
+	uint16_t c_close_code; /* the code we sent or echoed, for the log; 0 none */
+	uint32_t c_pings_out;  /* keepalive pings sent since the last bytes received */
 	/* Loop times in wrapping 32-bit milliseconds (conn_since reads them): the last bytes
 	 * received, and the last time the queue moved or began to fill. */
 	uint32_t c_last_rx;
@@ -135,7 +135,7 @@ struct conn {
 	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
 	struct ratelimit c_rate;
 	uint32_t c_request_len;
-	void *c_data; /* the handler's own (chatd_conn_set_data); never touched by chatd */
+	void *c_data;    /* the handler's own (chatd_conn_set_data); never touched by chatd */
 	char *c_request; /* the request head so far; owned, freed after the handshake */
 
 	struct ws_reader c_reader;
@@ -150,8 +150,8 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 /* Installs the handlers (count of them, at most CONN_MAX_HANDLERS; the array must outlive
  * the env): those with a subprotocol are offered in the handshake, the one without is the
  * default. api is what chatd_conn_server returns. */
-void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers,
-			   size_t count, struct chatd *api);
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
+			   struct chatd *api);
 
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);

@@ -62,8 +62,7 @@ static char *keep(struct chatd *s, const char *str)
 	return copy;
 }
 
-int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err,
-		    size_t errlen)
+int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err, size_t errlen)
 {
 	char *args[64];
 

@@ -78,13 +78,16 @@ void config_usage(FILE *f)
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
 		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
-		"                         cut off with 1008 (default 4M, at least 2x --max-message)\n"
+		"                         cut off with 1008 (default 4M, at least 2x "
+		"--max-message)\n"
 		"      --max-memory BYTES  every client's buffers together; past it the clients\n"
 		"                         holding the most are cut off (default: 1/4 of memory)\n"
-		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts of\n"
+		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts "
+		"of\n"
 		"                         up to BURST; faster senders are slowed (default 50:200)\n"
 		"      --rate-limit-bytes BYTES[:BURST]  the same in bytes (default 1M:4M)\n"
-		"      --flood-timeout T  close a client kept over its rate this long (default 60s)\n"
+		"      --flood-timeout T  close a client kept over its rate this long (default "
+		"60s)\n"
 		"      --send-timeout T   cut off a client that reads nothing of its queued data\n"
 		"                         for this long (default 30s; 0: never)\n"
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
@@ -320,16 +323,17 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			break;
 		case OPT_RATE_LIMIT_BYTES:
 			if (!config_parse_rate(optarg, true, &cf->cf_rate.rp_bytes)) {
-				snprintf(err, errlen,
-					 "invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
-					 "second, e.g. 1M:4M, or off)",
-					 optarg);
+				snprintf(
+					err, errlen,
+					"invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
+					"second, e.g. 1M:4M, or off)",
+					optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
 		case OPT_FLOOD_TIMEOUT:
-			if (!duration_option("flood-timeout", optarg, true, &cf->cf_flood_timeout_ms,
-					     err, errlen))
+			if (!duration_option("flood-timeout", optarg, true,
+					     &cf->cf_flood_timeout_ms, err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_SEND_TIMEOUT:
@@ -375,7 +379,8 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_BUSY_POLL:
 			if (!parse_uint(optarg, 10000, &v)) {
 				snprintf(err, errlen,
-					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to "
+					 "10000)",
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}

@@ -69,8 +69,8 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	return 0;
 }
 
-void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers,
-			   size_t count, struct chatd *api)
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
+			   struct chatd *api)
 {
 	size_t protocols = 0;
 
@@ -185,7 +185,8 @@ void conn_queue(struct conn *c, struct sbuf *b)
 	if (c->c_out.oq_cost > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
 	    !c->c_cut_off) {
 		c->c_env->ce_metrics.mt_backpressure++;
-		conn_cut_off(c, CHATD_ERROR_TOO_SLOW, "too slow: unsent data over the server's limit",
+		conn_cut_off(c, CHATD_ERROR_TOO_SLOW,
+			     "too slow: unsent data over the server's limit",
 			     "cut off for backpressure (--max-backlog)");
 	}
 }

@@ -122,7 +122,8 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	env->ce_metrics.mt_handshakes++;
 	log_info("connection %llu opened from %s, room %.*s%s%s", (unsigned long long)c->c_id,
 		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr,
-		 ans->ha_protocol ? ", subprotocol " : "", ans->ha_protocol ? ans->ha_protocol : "");
+		 ans->ha_protocol ? ", subprotocol " : "",
+		 ans->ha_protocol ? ans->ha_protocol : "");
 	conn_arm_keepalive(c);
 	conn_app_open(c);
 }

@@ -102,8 +102,8 @@ void conn_extra_free(struct conn *c);
 /* True while input is held or the client is parked: the socket is not read. */
 static inline bool conn_input_held(const struct conn *c)
 {
-	return c->c_extra != NULL && (c->c_extra->cx_held_len > c->c_extra->cx_held_off ||
-				      c->c_extra->cx_parked);
+	return c->c_extra != NULL &&
+	       (c->c_extra->cx_held_len > c->c_extra->cx_held_off || c->c_extra->cx_parked);
 }
 
 /* Keeps len bytes of input for a later pass (after any already held). Ends the

@@ -260,10 +260,10 @@ long hub_publish(struct hub *h, const char *room, size_t room_len, const struct 
 {
 	/* The usual case, a message to the sender's own room named by the sender's own
 	 * hub_member_room pointer, needs no lookup. */
-	struct hub_room *r = except != NULL && except->hm_room != NULL &&
-					     room == except->hm_room->hr_name
-				     ? except->hm_room
-				     : find_room(h, room, room_len);
+	struct hub_room *r =
+		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
+			? except->hm_room
+			: find_room(h, room, room_len);
 	if (r == NULL)
 		return 0;
 	return room_publish(h, r, except, opcode, payload, len);

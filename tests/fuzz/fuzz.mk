@@ -18,17 +18,19 @@ FUZZ_CFLAGS   := -std=c17 -g -O1 -Iinclude -D_GNU_SOURCE \
                  -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 FUZZ_CRYPTO   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 FUZZ_RUNFLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_NAMES    := wsreader http utf8
+FUZZ_NAMES    := wsreader http utf8 json
 FUZZ_BINS     := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # What each harness links, and the longest input worth trying.
 FUZZ_SRCS_wsreader := src/wsreader.c src/frame.c src/utf8.c
 FUZZ_SRCS_http     := src/http.c src/handshake.c src/http_response.c
 FUZZ_SRCS_utf8     := src/utf8.c
+FUZZ_SRCS_json     := src/json.c src/utf8.c
 FUZZ_LIBS_http     := $(FUZZ_CRYPTO)
 FUZZ_MAXLEN_wsreader := 65536
 FUZZ_MAXLEN_http     := 16384
 FUZZ_MAXLEN_utf8     := 4096
+FUZZ_MAXLEN_json     := 16384
 
 .PHONY: fuzz fuzz-short fuzz-seeds fuzz-crashes fuzz-build
 
@@ -55,6 +57,7 @@ define fuzz_run
 		case $$name in \
 		wsreader) max_len=$(FUZZ_MAXLEN_wsreader);; \
 		http) max_len=$(FUZZ_MAXLEN_http);; \
+		json) max_len=$(FUZZ_MAXLEN_json);; \
 		*) max_len=$(FUZZ_MAXLEN_utf8);; \
 		esac; \
 		echo "== fuzz_$$name for $(1) s"; \

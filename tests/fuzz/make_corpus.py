@@ -7,6 +7,8 @@ http:     request heads as real clients send them (header sets and order written
 wsreader: the 4-byte prefix fuzz_wsreader.c reads (max_message, split pattern, seed) and
           masked client frames of every kind, valid and not.
 utf8:     strings around every boundary of RFC 3629, valid and not.
+json:     chatd.v1 frames as clients send them, every escape, and the hostile shapes
+          (deep nesting, lone surrogates, bad UTF-8 inside strings).
 """
 import os
 import struct
@@ -260,6 +262,23 @@ UTF8 = {
     "ff-byte": b"\xff",
 }
 
+# --- json --------------------------------------------------------------------------------
+
+JSON = {
+    "hello": b'{"type":"hello","name":"alice"}',
+    "message": b'{"type":"message","text":"hello, world"}',
+    "message-escapes": b'{"type":"message","text":"\\u00e9\\ud83d\\ude00 \\"q\\" \\\\ \\/\\b\\f\\n\\r\\t"}',
+    "message-utf8": '{"type":"message","text":"Grüße 👋🏽"}'.encode(),
+    "scalars": b'[0,-0,1.5,-2e10,3E+2,4e-1,true,false,null,"",{},[]]',
+    "nested": b'{"a":{"b":[1,2,{"c":[[],{}]}]}, "d" : "e" }',
+    "deep": b"[" * 40 + b"]" * 40,
+    "lone-high": b'{"type":"message","text":"\\ud800"}',
+    "lone-low": b'"\\udc00x"',
+    "bad-utf8-in-string": b'{"type":"message","text":"\xff\xfe"}',
+    "control-in-string": b'"a\tb"',
+    "trailing": b'{"type":"hello"} {}',
+}
+
 
 def write(name, files):
     d = os.path.join(CORPUS, name)
@@ -275,6 +294,7 @@ def main():
     write("http", HTTP)
     write("wsreader", WS)
     write("utf8", UTF8)
+    write("json", JSON)
 
 
 if __name__ == "__main__":

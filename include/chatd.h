@@ -87,6 +87,15 @@ struct chatd_handler {
  * any other (src/handler_broadcast.c): every message goes to everyone else in the room. */
 extern const struct chatd_handler chatd_broadcast_handler;
 
+/* chatd.v1 (docs/PROTOCOL.md), the chat the chatd binary runs, in two handlers to register
+ * together: chatd_v1_handler serves clients that ask for the subprotocol "chatd.v1" (JSON
+ * frames, names, presence, history), and chatd_v1_raw_handler, a default handler, serves
+ * those that ask for none as chatd_broadcast_handler does, with their messages shown to
+ * the v1 clients of their room and v1 messages reaching them as "name: text" lines
+ * (src/handler_v1.c). */
+extern const struct chatd_handler chatd_v1_handler;
+extern const struct chatd_handler chatd_v1_raw_handler;
+
 /* --- setting up and running --- */
 
 /* A server with the command line's defaults. NULL when memory runs out. */
@@ -120,6 +129,11 @@ void chatd_free(struct chatd *s);
 /* True when --echo was given: a broadcasting handler should then include the sender. */
 bool chatd_echo(const struct chatd *s);
 
+/* --history N and --history-bytes SIZE: how many messages, and how many bytes of them, a
+ * handler that keeps history should keep per room (0 messages: none). */
+size_t chatd_history_messages(const struct chatd *s);
+size_t chatd_history_bytes(const struct chatd *s);
+
 /* --- what a callback may do --- */
 
 /* Sends one message to c. Returns 0; -1 when c is closing (nothing is sent). A client that
@@ -131,6 +145,11 @@ int chatd_send(struct chatd_conn *c, enum chatd_type type, const void *data, siz
  * Returns the number of local recipients, or -1 when memory runs out. */
 long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn *except,
 		     enum chatd_type type, const void *data, size_t len);
+
+/* The same for the clients in `room` whose tag (chatd_conn_set_tag) is `tag` alone, so a
+ * handler can send each kind of client its own encoding of one event. */
+long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
+			 uint8_t tag, enum chatd_type type, const void *data, size_t len);
 
 /* Starts the close handshake with code and reason (at most 123 bytes; NULL for none).
  * on_close follows once the close is under way. */
@@ -146,6 +165,15 @@ uint64_t chatd_conn_id(const struct chatd_conn *c);
 /* The room c is in: "/" or "/name". Owned by chatd, valid until c changes rooms. */
 const char *chatd_conn_room(const struct chatd_conn *c);
 
+/* The query string of the request that opened c, without the '?' ("name=ann&x=1"), NUL-
+ * terminated and not decoded; NULL when it had none. Only during on_open: owned by chatd
+ * and gone when on_open returns, so copy what you keep. */
+const char *chatd_conn_query(const struct chatd_conn *c);
+
+/* A label of the program's for c, 0 until set, that chatd_broadcast_tag selects by. */
+void chatd_conn_set_tag(struct chatd_conn *c, uint8_t tag);
+uint8_t chatd_conn_tag(const struct chatd_conn *c);
+
 /* The negotiated subprotocol, or NULL. Owned by the handler (its h_subprotocol). */
 const char *chatd_conn_subprotocol(const struct chatd_conn *c);
 
@@ -159,6 +187,15 @@ void *chatd_conn_data(const struct chatd_conn *c);
 
 /* The server the connection belongs to. */
 struct chatd *chatd_conn_server(const struct chatd_conn *c);
+
+/* --- memory the program keeps for its clients --- */
+
+/* Memory a handler allocates on its clients' behalf (history, say) counts against
+ * --max-memory like chatd's own buffers: charge the size given to malloc after it
+ * succeeds, release the same size when it is freed. chatd charges what malloc really
+ * spends for a block of that size. */
+void chatd_memory_charge(size_t bytes);
+void chatd_memory_release(size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,10 @@
 #define CONFIG_DEFAULT_RATE_BYTES_BURST    ((uint32_t)4 << 20)
 #define CONFIG_DEFAULT_FLOOD_TIMEOUT_MS    60000
 #define CONFIG_DEFAULT_SEND_TIMEOUT_MS     30000
+/* History a handler keeps per room (chatd.v1): messages, and bytes of them. */
+#define CONFIG_DEFAULT_HISTORY       50
+#define CONFIG_DEFAULT_HISTORY_BYTES ((size_t)64 << 10)
+#define CONFIG_MAX_HISTORY           10000
 
 struct config {
 	uint16_t cf_port;
@@ -48,6 +52,8 @@ struct config {
 	struct ratelimit_policy cf_rate; /* per client; a rate of 0 is no limit */
 	uint32_t cf_flood_timeout_ms;    /* over the rate this long: closed; 0: never */
 	uint32_t cf_send_timeout_ms;     /* output stuck this long: cut off; 0: never */
+	size_t cf_history;               /* messages kept per room; 0: none */
+	size_t cf_history_bytes;         /* and at most this many bytes of them */
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;

@@ -66,6 +66,10 @@ struct conn_env {
 	const char *ce_protocols[CONN_MAX_HANDLERS];
 	uint8_t ce_protocol_handler[CONN_MAX_HANDLERS];
 	struct chatd *ce_api; /* what chatd_conn_server returns */
+	/* During a handler's on_open: the connection, and its request's query string
+	 * (chatd_conn_query; owned, freed when on_open returns; NULL for none). */
+	const struct conn *ce_opening;
+	char *ce_opening_query;
 	/* Deliveries made by handlers' calls, read around each callback to charge the
 	 * pass's budget. */
 	unsigned long ce_deliveries;

@@ -41,6 +41,8 @@ struct handshake_answer {
 	const char *ha_reason;     /* static text: the error body and the log's cause */
 	bool ha_head_only;         /* a HEAD request: the response, whatever it is, has no body */
 	struct http_slice ha_room; /* HANDSHAKE_UPGRADE: the room, a slice of the request */
+	/* HANDSHAKE_UPGRADE: what follows the '?' of the target (s_ptr NULL when no '?'). */
+	struct http_slice ha_query;
 	char ha_accept[HANDSHAKE_ACCEPT_LEN + 1]; /* HANDSHAKE_UPGRADE: NUL-terminated */
 	/* HANDSHAKE_UPGRADE: the subprotocol chosen, the first the client offers that the
 	 * policy has (section 4.2.2 item 5.4), as its index there; -1 and NULL for none. */

@@ -28,12 +28,15 @@ struct hub_member;
 /* Called once per recipient. The frame is borrowed: take a reference to keep it. */
 typedef void (*hub_deliver_fn)(struct hub_member *m, struct sbuf *frame);
 
-/* Embedded in whatever receives messages (a connection); the hub owns the fields. Every
- * member of a hub is delivered to by the one function given to hub_new, so a member costs
- * two words, not three. */
+/* Embedded in whatever receives messages (a connection); the hub owns hm_room and
+ * hm_index. Every member of a hub is delivered to by the one function given to hub_new,
+ * so a member costs two words, not three. */
 struct hub_member {
 	struct hub_room *hm_room; /* NULL while not joined */
-	size_t hm_index;          /* position in the room's member array */
+	uint32_t hm_index;        /* position in the room's member array */
+	/* The owner's label (0 until set), kept across rooms: hub_publish_tag reaches only
+	 * the members that carry a given one. */
+	uint8_t hm_tag;
 };
 
 struct hub_room_info {
@@ -63,6 +66,11 @@ const char *hub_member_room(const struct hub_member *m);
  * room has no members), or -1 when memory runs out (nobody got it). */
 long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
 		 uint8_t opcode, const uint8_t *payload, size_t len);
+
+/* The same, for the members of the room that carry tag alone. */
+long hub_publish_tag(struct hub *h, const char *room, size_t room_len,
+		     const struct hub_member *except, uint8_t tag, uint8_t opcode,
+		     const uint8_t *payload, size_t len);
 
 /* The same for a message from outside this process: every member of the named room.
  * Returns 0 when the room has no members here. */

@@ -15,6 +15,7 @@
 #include "conn_internal.h"
 #include "handshake.h"
 #include "log.h"
+#include "membudget.h"
 #include "server.h"
 
 /* Strings given to chatd_configure and chatd_set, kept for the config that points at
@@ -147,6 +148,26 @@ bool chatd_echo(const struct chatd *s)
 	return s->ch_config.cf_echo;
 }
 
+size_t chatd_history_messages(const struct chatd *s)
+{
+	return s->ch_config.cf_history;
+}
+
+size_t chatd_history_bytes(const struct chatd *s)
+{
+	return s->ch_config.cf_history_bytes;
+}
+
+void chatd_memory_charge(size_t bytes)
+{
+	membudget_charge(membudget_block(bytes));
+}
+
+void chatd_memory_release(size_t bytes)
+{
+	membudget_release(membudget_block(bytes));
+}
+
 int chatd_send(struct chatd_conn *cc, enum chatd_type type, const void *data, size_t len)
 {
 	struct conn *c = conn_of(cc);
@@ -157,21 +178,36 @@ int chatd_send(struct chatd_conn *cc, enum chatd_type type, const void *data, si
 	return 0;
 }
 
-long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn *except,
-		     enum chatd_type type, const void *data, size_t len)
+/* tag: a member's tag, or -1 for every member. */
+static long broadcast(struct chatd *s, const char *room, const struct chatd_conn *except, int tag,
+		      enum chatd_type type, const void *data, size_t len)
 {
+	const struct hub_member *skip = except != NULL ? &conn_of(except)->c_member : NULL;
+	uint8_t opcode = type == CHATD_BINARY ? WS_OP_BINARY : WS_OP_TEXT;
 	struct conn_env *env;
 	long n;
 
 	if (s->ch_running == NULL || room == NULL)
 		return -1;
 	env = server_env(s->ch_running);
-	n = hub_publish(env->ce_hub, room, strlen(room),
-			except != NULL ? &conn_of(except)->c_member : NULL,
-			type == CHATD_BINARY ? WS_OP_BINARY : WS_OP_TEXT, data, len);
+	n = tag < 0 ? hub_publish(env->ce_hub, room, strlen(room), skip, opcode, data, len)
+		    : hub_publish_tag(env->ce_hub, room, strlen(room), skip, (uint8_t)tag, opcode,
+				      data, len);
 	if (n > 0)
 		env->ce_deliveries += (unsigned long)n;
 	return n;
+}
+
+long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn *except,
+		     enum chatd_type type, const void *data, size_t len)
+{
+	return broadcast(s, room, except, -1, type, data, len);
+}
+
+long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
+			 uint8_t tag, enum chatd_type type, const void *data, size_t len)
+{
+	return broadcast(s, room, except, tag, type, data, len);
 }
 
 void chatd_close(struct chatd_conn *cc, uint16_t code, const char *reason)
@@ -210,6 +246,22 @@ uint64_t chatd_conn_id(const struct chatd_conn *c)
 const char *chatd_conn_room(const struct chatd_conn *c)
 {
 	return hub_member_room(&conn_of(c)->c_member);
+}
+
+const char *chatd_conn_query(const struct chatd_conn *cc)
+{
+	const struct conn *c = conn_of(cc);
+	return c->c_env->ce_opening == c ? c->c_env->ce_opening_query : NULL;
+}
+
+void chatd_conn_set_tag(struct chatd_conn *c, uint8_t tag)
+{
+	conn_of(c)->c_member.hm_tag = tag;
+}
+
+uint8_t chatd_conn_tag(const struct chatd_conn *c)
+{
+	return conn_of(c)->c_member.hm_tag;
 }
 
 const char *chatd_conn_subprotocol(const struct chatd_conn *cc)

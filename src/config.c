@@ -27,6 +27,8 @@ enum {
 	OPT_RATE_LIMIT_BYTES,
 	OPT_FLOOD_TIMEOUT,
 	OPT_SEND_TIMEOUT,
+	OPT_HISTORY,
+	OPT_HISTORY_BYTES,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +49,8 @@ static const struct option long_options[] = {
 	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
 	{"flood-timeout", required_argument, NULL, OPT_FLOOD_TIMEOUT},
 	{"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+	{"history", required_argument, NULL, OPT_HISTORY},
+	{"history-bytes", required_argument, NULL, OPT_HISTORY_BYTES},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -62,6 +66,7 @@ void config_usage(FILE *f)
 		"             [--rate-limit N[:BURST]|off] [--rate-limit-bytes BYTES[:BURST]|off]\n"
 		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
+		"             [--history N] [--history-bytes BYTES]\n"
 		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
 		"             [-q|--quiet] [--help] [--version]\n"
 		"\n"
@@ -96,6 +101,10 @@ void config_usage(FILE *f)
 		"                         (T: seconds, or a number with ms, s or m)\n"
 		"      --allow-origin ORIGIN  accept upgrades only from this Origin (repeatable;\n"
 		"                         default: any origin)\n"
+		"      --history N        chatd.v1: messages kept per room and replayed on join\n"
+		"                         (default 50; 0: none)\n"
+		"      --history-bytes BYTES  and at most this much memory of them per room\n"
+		"                         (default 64K)\n"
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
@@ -121,6 +130,8 @@ void config_defaults(struct config *cf)
 	cf->cf_rate.rp_bytes.rr_burst = CONFIG_DEFAULT_RATE_BYTES_BURST;
 	cf->cf_flood_timeout_ms = CONFIG_DEFAULT_FLOOD_TIMEOUT_MS;
 	cf->cf_send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
+	cf->cf_history = CONFIG_DEFAULT_HISTORY;
+	cf->cf_history_bytes = CONFIG_DEFAULT_HISTORY_BYTES;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
 }
@@ -340,6 +351,25 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			if (!duration_option("send-timeout", optarg, true, &cf->cf_send_timeout_ms,
 					     err, errlen))
 				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_HISTORY:
+			if (!parse_uint(optarg, CONFIG_MAX_HISTORY, &v)) {
+				snprintf(err, errlen,
+					 "invalid --history '%s' (expected messages per room, 0 to "
+					 "%d)",
+					 optarg, CONFIG_MAX_HISTORY);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_history = v;
+			break;
+		case OPT_HISTORY_BYTES:
+			if (!config_parse_size(optarg, &cf->cf_history_bytes)) {
+				snprintf(err, errlen,
+					 "invalid --history-bytes '%s' (expected bytes, with an "
+					 "optional K, M or G suffix)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
 			break;
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (!duration_option("handshake-timeout", optarg, false,

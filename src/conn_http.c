@@ -95,6 +95,28 @@ static void serve_status(struct conn *c, enum handshake_kind kind, bool head_onl
 		conn_begin_close(c);
 }
 
+/* The handler's on_open, with the request's query string at hand (chatd_conn_query):
+ * copied to be NUL-terminated, and only for as long as on_open runs, since the request is
+ * gone after it. */
+static void open_handler(struct conn *c, const struct handshake_answer *ans)
+{
+	struct conn_env *env = c->c_env;
+
+	if (ans->ha_query.s_ptr != NULL) {
+		env->ce_opening_query = malloc(ans->ha_query.s_len + 1);
+		if (env->ce_opening_query == NULL)
+			return conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
+					       "out of memory");
+		memcpy(env->ce_opening_query, ans->ha_query.s_ptr, ans->ha_query.s_len);
+		env->ce_opening_query[ans->ha_query.s_len] = '\0';
+	}
+	env->ce_opening = c;
+	conn_app_open(c);
+	env->ce_opening = NULL;
+	free(env->ce_opening_query);
+	env->ce_opening_query = NULL;
+}
+
 static void upgrade(struct conn *c, const struct handshake_answer *ans)
 {
 	struct conn_env *env = c->c_env;
@@ -125,7 +147,7 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 		 ans->ha_protocol ? ", subprotocol " : "",
 		 ans->ha_protocol ? ans->ha_protocol : "");
 	conn_arm_keepalive(c);
-	conn_app_open(c);
+	open_handler(c, ans);
 }
 
 /* The buffer a request head is gathered in, charged to the budget. */

@@ -136,6 +136,12 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	if (req->rq_target.s_ptr[0] != '/')
 		return refuse(out, 400, "the request target must be a path");
 	out->ha_room = target_path(req->rq_target);
+	out->ha_query.s_ptr = NULL;
+	out->ha_query.s_len = 0;
+	if (out->ha_room.s_len < req->rq_target.s_len) {
+		out->ha_query.s_ptr = out->ha_room.s_ptr + out->ha_room.s_len + 1;
+		out->ha_query.s_len = req->rq_target.s_len - out->ha_room.s_len - 1;
+	}
 	if (!handshake_room_valid(out->ha_room))
 		return refuse(out, 400, "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
 	if (http_count_headers(req, "Host") != 1)

@@ -161,6 +161,11 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 		h->hb_rooms++;
 	}
 	if (r->hr_count == r->hr_cap) {
+		if (r->hr_cap >= UINT32_MAX / 2) {
+			if (r->hr_live == 0 && r->hr_walks == 0)
+				unlink_room(h, r);
+			return -1; /* an index past 32 bits; memory runs out long before */
+		}
 		size_t cap = r->hr_cap ? r->hr_cap * 2 : 4;
 		struct hub_member **p = realloc(r->hr_members, cap * sizeof(struct hub_member *));
 		if (p == NULL) {
@@ -172,7 +177,7 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 		r->hr_cap = cap;
 	}
 	m->hm_room = r;
-	m->hm_index = r->hr_count;
+	m->hm_index = (uint32_t)r->hr_count;
 	r->hr_members[r->hr_count++] = m;
 	r->hr_live++;
 	h->hb_members++;
@@ -186,7 +191,7 @@ static void compact(struct hub_room *r)
 		struct hub_member *m = r->hr_members[i];
 		if (m == NULL)
 			continue;
-		m->hm_index = out;
+		m->hm_index = (uint32_t)out;
 		r->hr_members[out++] = m;
 	}
 	r->hr_count = out;
@@ -215,8 +220,11 @@ void hub_leave(struct hub *h, struct hub_member *m)
 		unlink_room(h, r);
 }
 
+/* Any member, whatever its tag. */
+#define HUB_ANY_TAG (-1)
+
 static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *except,
-			 uint8_t opcode, const uint8_t *payload, size_t len)
+			 int tag, uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame;
@@ -235,7 +243,7 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	r->hr_walks++;
 	for (size_t i = 0, n = r->hr_count; i < n; i++) {
 		struct hub_member *m = r->hr_members[i];
-		if (m == NULL || m == except)
+		if (m == NULL || m == except || (tag != HUB_ANY_TAG && m->hm_tag != tag))
 			continue;
 		h->hb_deliver(m, frame);
 		delivered++;
@@ -255,8 +263,8 @@ const char *hub_member_room(const struct hub_member *m)
 	return m->hm_room != NULL ? m->hm_room->hr_name : NULL;
 }
 
-long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
-		 uint8_t opcode, const uint8_t *payload, size_t len)
+static struct hub_room *target_room(struct hub *h, const char *room, size_t room_len,
+				    const struct hub_member *except)
 {
 	/* The usual case, a message to the sender's own room named by the sender's own
 	 * hub_member_room pointer, needs no lookup. */
@@ -264,9 +272,22 @@ long hub_publish(struct hub *h, const char *room, size_t room_len, const struct 
 		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
 			? except->hm_room
 			: find_room(h, room, room_len);
-	if (r == NULL)
-		return 0;
-	return room_publish(h, r, except, opcode, payload, len);
+	return r;
+}
+
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len)
+{
+	struct hub_room *r = target_room(h, room, room_len, except);
+	return r != NULL ? room_publish(h, r, except, HUB_ANY_TAG, opcode, payload, len) : 0;
+}
+
+long hub_publish_tag(struct hub *h, const char *room, size_t room_len,
+		     const struct hub_member *except, uint8_t tag, uint8_t opcode,
+		     const uint8_t *payload, size_t len)
+{
+	struct hub_room *r = target_room(h, room, room_len, except);
+	return r != NULL ? room_publish(h, r, except, tag, opcode, payload, len) : 0;
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
@@ -275,7 +296,7 @@ long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t 
 	struct hub_room *r = find_room(h, room, room_len);
 	if (r == NULL)
 		return 0;
-	return room_publish(h, r, NULL, opcode, payload, len);
+	return room_publish(h, r, NULL, HUB_ANY_TAG, opcode, payload, len);
 }
 
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)

@@ -1,5 +1,6 @@
 /* chatd: a WebSocket chat server. main reads the command line and runs the library with
- * its default handler, the raw broadcast chat. */
+ * chatd.v1 (src/handler_v1.c): JSON chat for clients that ask for the subprotocol, and the
+ * raw broadcast, which sees the v1 clients' messages, for those that ask for none. */
 #include <stdio.h>
 
 #include "chatd.h"
@@ -23,7 +24,8 @@ int main(int argc, char **argv)
 	}
 	s = chatd_new();
 	if (s == NULL || chatd_configure(s, argc, (const char *const *)argv, err, sizeof err) < 0 ||
-	    chatd_add_handler(s, &chatd_broadcast_handler) < 0) {
+	    chatd_add_handler(s, &chatd_v1_raw_handler) < 0 ||
+	    chatd_add_handler(s, &chatd_v1_handler) < 0) {
 		fprintf(stderr, "chatd: cannot start: %s\n", s == NULL ? "out of memory" : err);
 		chatd_free(s);
 		return 1;

@@ -1,0 +1,768 @@
+/*
+ * chatd.v1 (docs/PROTOCOL.md): JSON frames with names the server vouches for, presence
+ * and history, for clients that ask for the subprotocol "chatd.v1"; and its raw face, the
+ * default handler for clients that ask for none, which chats exactly as the raw broadcast
+ * does while the v1 clients of the same room see its messages, and v1 messages reach it
+ * as "name: text" lines.
+ *
+ * Written against chatd.h alone (and the pure JSON codec). chatd's rooms deliver; this
+ * file keeps its own view of them, keyed by name: who is in each (with their names) and
+ * its history, freed with the room's last member. Each client is tagged with its kind, so
+ * one broadcast reaches only the clients of one encoding.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chatd.h"
+#include "json.h"
+
+#define V1_PROTOCOL  "chatd.v1"
+#define V1_NAME_MAX  24    /* a name's characters, all ASCII */
+#define V1_TEXT_MAX  4096  /* a message's text, bytes of UTF-8 */
+#define V1_FRAME_MAX 16384 /* a client frame longer than this is not parsed */
+/* A frame of ours is an object of a few strings: 32 values and 8 levels are plenty, and
+ * bound the parser's work on anything else. */
+#define V1_TOKENS     32
+#define V1_DEPTH      8
+#define V1_ERRORS_MAX 10   /* errors in a row before the connection is closed (1008) */
+#define V1_ONLINE_MAX 1000 /* people a welcome lists; its count is exact */
+#define V1_ROOM_NAME  64   /* chatd's longest room name */
+
+/* The tags that choose who a broadcast reaches. Raw is 0, chatd's default for every
+ * connection; a v1 client is pending, reached by nothing, until it has a name. */
+enum { V1_TAG_RAW = 0, V1_TAG_V1 = 1, V1_TAG_PENDING = 2 };
+
+struct v1_entry { /* one message of a room's history */
+	uint64_t ve_id;
+	uint64_t ve_time;
+	size_t ve_name_len;
+	size_t ve_text_len;
+	char ve_data[]; /* the name, then the text */
+};
+
+struct v1_person;
+
+struct v1_room {
+	struct v1_room *vr_next_in_bucket;
+	struct chatd *vr_server;
+	struct v1_person *vr_people; /* everyone with a name, raw and v1 (doubly linked) */
+	size_t vr_named;             /* on vr_people */
+	size_t vr_v1;                /* of them, v1 clients */
+	size_t vr_members;           /* every person, named or pending: the room's life */
+	uint64_t vr_last_id;         /* the id of the latest message */
+	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
+	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
+	struct v1_entry **vr_hist;
+	size_t vr_hist_cap, vr_hist_head, vr_hist_len, vr_hist_bytes;
+	char vr_name[V1_ROOM_NAME + 1];
+};
+
+struct v1_person { /* a connection's data (chatd_conn_set_data), freed after on_close */
+	struct v1_person *vp_prev, *vp_next; /* vr_people */
+	struct v1_room *vp_room;
+	struct chatd_conn *vp_conn;
+	uint64_t vp_id;
+	unsigned vp_busy;  /* our callbacks for it on the stack: its freeing waits for them */
+	unsigned vp_errors; /* errors in a row */
+	bool vp_v1;
+	bool vp_named;
+	bool vp_gone; /* on_close came: it has left the room; freed once not busy */
+	char vp_name[V1_NAME_MAX + 1];
+};
+
+/* Rooms by name in a chained table that doubles with them. */
+static struct v1_room **rooms;
+static size_t room_buckets, room_count;
+
+/* The frame being written: one buffer reused by every frame (owned, charged). */
+static char *out_buf;
+static size_t out_len, out_cap;
+static bool out_failed;
+
+/* --- the frame writer --- */
+
+static bool out_reserve(size_t n)
+{
+	if (out_failed)
+		return false;
+	if (out_cap - out_len >= n)
+		return true;
+	size_t cap = out_cap ? out_cap : 1024;
+	while (cap - out_len < n)
+		cap *= 2;
+	char *p = realloc(out_buf, cap);
+	if (p == NULL) {
+		out_failed = true;
+		return false;
+	}
+	if (out_cap != 0)
+		chatd_memory_release(out_cap);
+	chatd_memory_charge(cap);
+	out_buf = p;
+	out_cap = cap;
+	return true;
+}
+
+static void out_start(void)
+{
+	out_len = 0;
+	out_failed = false;
+}
+
+static void out_bytes(const char *s, size_t n)
+{
+	if (out_reserve(n)) {
+		memcpy(out_buf + out_len, s, n);
+		out_len += n;
+	}
+}
+
+static void out_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out_format(const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out_bytes(tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void out_string(const char *s, size_t n)
+{
+	if (out_reserve(JSON_STRING_MAX(n)))
+		out_len += json_write_string(out_buf + out_len, out_cap - out_len, s, n);
+}
+
+/* --- rooms --- */
+
+static size_t hash_name(const char *name)
+{
+	size_t x = 14695981039346656037ULL & SIZE_MAX;
+	for (; *name != '\0'; name++)
+		x = (x ^ (unsigned char)*name) * (1099511628211ULL & SIZE_MAX);
+	return x;
+}
+
+static struct v1_room **bucket_of(const char *name)
+{
+	return &rooms[hash_name(name) & (room_buckets - 1)];
+}
+
+/* Doubles the table when rooms outnumber buckets; keeps it as it is when memory runs out. */
+static bool rooms_grow(void)
+{
+	size_t count = room_buckets ? room_buckets * 2 : 64;
+	struct v1_room **b = calloc(count, sizeof *b);
+
+	if (b == NULL)
+		return room_buckets != 0;
+	for (size_t i = 0; i < room_buckets; i++) {
+		while (rooms[i] != NULL) {
+			struct v1_room *r = rooms[i];
+			rooms[i] = r->vr_next_in_bucket;
+			size_t k = hash_name(r->vr_name) & (count - 1);
+			r->vr_next_in_bucket = b[k];
+			b[k] = r;
+		}
+	}
+	free(rooms);
+	if (room_buckets != 0)
+		chatd_memory_release(room_buckets * sizeof *b);
+	chatd_memory_charge(count * sizeof *b);
+	rooms = b;
+	room_buckets = count;
+	return true;
+}
+
+/* The room of that name on server s, made on first use; NULL when memory runs out. */
+static struct v1_room *room_get(struct chatd *s, const char *name)
+{
+	struct v1_room *r;
+
+	if (room_buckets == 0 && !rooms_grow())
+		return NULL;
+	for (r = *bucket_of(name); r != NULL; r = r->vr_next_in_bucket)
+		if (r->vr_server == s && strcmp(r->vr_name, name) == 0)
+			return r;
+	if (room_count >= room_buckets)
+		rooms_grow();
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	chatd_memory_charge(sizeof *r);
+	r->vr_server = s;
+	snprintf(r->vr_name, sizeof r->vr_name, "%s", name);
+	r->vr_next_in_bucket = *bucket_of(name);
+	*bucket_of(name) = r;
+	room_count++;
+	return r;
+}
+
+static void history_drop_oldest(struct v1_room *r)
+{
+	struct v1_entry *e = r->vr_hist[r->vr_hist_head];
+	size_t size = sizeof *e + e->ve_name_len + e->ve_text_len;
+
+	r->vr_hist_bytes -= size;
+	chatd_memory_release(size);
+	free(e);
+	r->vr_hist_head = (r->vr_hist_head + 1) % r->vr_hist_cap;
+	r->vr_hist_len--;
+}
+
+/* A room with nobody left goes, its history with it. */
+static void room_free(struct v1_room *r)
+{
+	struct v1_room **p = bucket_of(r->vr_name);
+
+	while (*p != r)
+		p = &(*p)->vr_next_in_bucket;
+	*p = r->vr_next_in_bucket;
+	room_count--;
+	while (r->vr_hist_len > 0)
+		history_drop_oldest(r);
+	if (r->vr_hist != NULL)
+		chatd_memory_release(r->vr_hist_cap * sizeof *r->vr_hist);
+	free(r->vr_hist);
+	chatd_memory_release(sizeof *r);
+	free(r);
+}
+
+/* The i-th oldest message kept. */
+static const struct v1_entry *history_at(const struct v1_room *r, size_t i)
+{
+	return r->vr_hist[(r->vr_hist_head + i) % r->vr_hist_cap];
+}
+
+/* Keeps a message, dropping the oldest while the room is over --history or
+ * --history-bytes. A message larger than the byte bound alone is not kept. */
+static void history_add(struct v1_room *r, uint64_t id, uint64_t time, const char *name,
+			size_t name_len, const char *text, size_t text_len)
+{
+	size_t max = chatd_history_messages(r->vr_server), bound = chatd_history_bytes(r->vr_server);
+	size_t size = sizeof(struct v1_entry) + name_len + text_len;
+	struct v1_entry *e;
+
+	if (max == 0 || size > bound)
+		return;
+	if (r->vr_hist == NULL) {
+		r->vr_hist = calloc(max, sizeof *r->vr_hist);
+		if (r->vr_hist == NULL)
+			return;
+		r->vr_hist_cap = max;
+		chatd_memory_charge(max * sizeof *r->vr_hist);
+	}
+	while (r->vr_hist_len > 0 &&
+	       (r->vr_hist_len == r->vr_hist_cap || r->vr_hist_bytes + size > bound))
+		history_drop_oldest(r);
+	e = malloc(size);
+	if (e == NULL)
+		return;
+	chatd_memory_charge(size);
+	e->ve_id = id;
+	e->ve_time = time;
+	e->ve_name_len = name_len;
+	e->ve_text_len = text_len;
+	memcpy(e->ve_data, name, name_len);
+	memcpy(e->ve_data + name_len, text, text_len);
+	r->vr_hist[(r->vr_hist_head + r->vr_hist_len) % r->vr_hist_cap] = e;
+	r->vr_hist_len++;
+	r->vr_hist_bytes += size;
+}
+
+/* --- people --- */
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+/* 1 to V1_NAME_MAX of A-Z a-z 0-9 _ - . and not "raw-...", which names raw clients. */
+static bool name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > V1_NAME_MAX || (len >= 4 && strncasecmp(s, "raw-", 4) == 0))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(s[i]))
+			return false;
+	return true;
+}
+
+/* Names compare without case: "Ann" cannot pass for "ann". */
+static bool name_taken(const struct v1_room *r, const char *name)
+{
+	for (const struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
+		if (strcasecmp(p->vp_name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Writes into out the first free name of: want, want2 ... want9, then want followed by
+ * the connection's id and up, the stem cut short to fit V1_NAME_MAX. */
+static void name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out)
+{
+	char suffix[24];
+
+	snprintf(out, V1_NAME_MAX + 1, "%s", want);
+	for (uint64_t k = 2; name_taken(r, out); k++) {
+		uint64_t n = k < 10 ? k : id + (k - 10);
+		int sl = snprintf(suffix, sizeof suffix, "%llu", (unsigned long long)n);
+		size_t stem = strlen(want);
+		if (stem + (size_t)sl > V1_NAME_MAX)
+			stem = V1_NAME_MAX - (size_t)sl;
+		snprintf(out, V1_NAME_MAX + 1, "%.*s%s", (int)stem, want, suffix);
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void send_out(struct chatd_conn *c)
+{
+	if (!out_failed)
+		chatd_send(c, CHATD_TEXT, out_buf, out_len);
+}
+
+/* An event for the room's v1 clients but except. */
+static long broadcast_v1(struct v1_room *r, const struct chatd_conn *except)
+{
+	if (out_failed || r->vr_v1 == 0)
+		return 0;
+	return chatd_broadcast_tag(r->vr_server, r->vr_name, except, V1_TAG_V1, CHATD_TEXT,
+				   out_buf, out_len);
+}
+
+static void write_presence(const char *type, const struct v1_person *p)
+{
+	out_start();
+	out_format("{\"type\":\"%s\",\"id\":%llu,\"name\":", type, (unsigned long long)p->vp_id);
+	out_string(p->vp_name, strlen(p->vp_name));
+	out_format(",\"count\":%zu}", p->vp_room->vr_named);
+}
+
+static void write_message(uint64_t id, uint64_t time, const char *name, size_t name_len,
+			  const char *text, size_t text_len, bool history)
+{
+	out_start();
+	out_format("{\"type\":\"message\",\"id\":%llu,\"time\":%llu,\"name\":",
+		   (unsigned long long)id, (unsigned long long)time);
+	out_string(name, name_len);
+	out_bytes(",\"text\":", 8);
+	out_string(text, text_len);
+	out_bytes(history ? ",\"history\":true}" : "}", history ? 16 : 1);
+}
+
+static void send_error(struct v1_person *p, const char *code, const char *message)
+{
+	out_start();
+	out_format("{\"type\":\"error\",\"code\":\"%s\",\"message\":", code);
+	out_string(message, strlen(message));
+	out_bytes("}", 1);
+	send_out(p->vp_conn);
+	if (++p->vp_errors >= V1_ERRORS_MAX)
+		chatd_close(p->vp_conn, 1008, "too many errors in a row");
+}
+
+/* The room's welcome to a v1 client: who it is, where, who is there, and how much
+ * history follows. */
+static void send_welcome(struct v1_person *p, const char *requested)
+{
+	struct v1_room *r = p->vp_room;
+	size_t listed = 0;
+
+	out_start();
+	out_format("{\"type\":\"welcome\",\"id\":%llu,\"name\":", (unsigned long long)p->vp_id);
+	out_string(p->vp_name, strlen(p->vp_name));
+	if (strcmp(requested, p->vp_name) != 0) {
+		out_bytes(",\"requested\":", 13);
+		out_string(requested, strlen(requested));
+	}
+	out_bytes(",\"room\":", 8);
+	out_string(r->vr_name, strlen(r->vr_name));
+	out_bytes(",\"online\":[", 11);
+	for (const struct v1_person *o = r->vr_people; o != NULL && listed < V1_ONLINE_MAX;
+	     o = o->vp_next, listed++) {
+		out_format("%s{\"id\":%llu,\"name\":", listed ? "," : "",
+			   (unsigned long long)o->vp_id);
+		out_string(o->vp_name, strlen(o->vp_name));
+		out_bytes(o->vp_v1 ? "}" : ",\"raw\":true}", o->vp_v1 ? 1 : 12);
+	}
+	out_format("],\"count\":%zu,\"history\":%zu,\"max_text\":%d}", r->vr_named,
+		   r->vr_hist_len, V1_TEXT_MAX);
+	send_out(p->vp_conn);
+}
+
+/* Gives p its name and its place in the room's list, and announces it. A v1 client gets
+ * its welcome and the history before the tag that lets live traffic reach it. */
+static void person_name(struct v1_person *p, const char *requested)
+{
+	struct v1_room *r = p->vp_room;
+
+	if (p->vp_v1)
+		name_pick(r, requested, p->vp_id, p->vp_name);
+	p->vp_named = true;
+	p->vp_next = r->vr_people;
+	if (r->vr_people != NULL)
+		r->vr_people->vp_prev = p;
+	r->vr_people = p;
+	r->vr_named++;
+	if (p->vp_v1) {
+		send_welcome(p, requested);
+		for (size_t i = 0; i < r->vr_hist_len && !p->vp_gone; i++) {
+			const struct v1_entry *e = history_at(r, i);
+			write_message(e->ve_id, e->ve_time, e->ve_data, e->ve_name_len,
+				      e->ve_data + e->ve_name_len, e->ve_text_len, true);
+			send_out(p->vp_conn);
+		}
+		if (p->vp_gone)
+			return;
+		chatd_conn_set_tag(p->vp_conn, V1_TAG_V1);
+		r->vr_v1++;
+	}
+	write_presence("join", p);
+	broadcast_v1(r, p->vp_conn);
+}
+
+/* on_close: p leaves the room's list, and the v1 clients hear of it. The room still
+ * counts p as a member until p is freed. */
+static void person_leave(struct v1_person *p)
+{
+	struct v1_room *r = p->vp_room;
+
+	p->vp_gone = true;
+	if (!p->vp_named)
+		return;
+	if (p->vp_prev != NULL)
+		p->vp_prev->vp_next = p->vp_next;
+	else
+		r->vr_people = p->vp_next;
+	if (p->vp_next != NULL)
+		p->vp_next->vp_prev = p->vp_prev;
+	r->vr_named--;
+	if (p->vp_v1 && chatd_conn_tag(p->vp_conn) == V1_TAG_V1)
+		r->vr_v1--;
+	p->vp_named = false;
+	write_presence("leave", p);
+	broadcast_v1(r, NULL); /* p itself is closing: chatd sends it nothing more */
+}
+
+static void person_free(struct v1_person *p)
+{
+	struct v1_room *r = p->vp_room;
+
+	if (--r->vr_members == 0)
+		room_free(r);
+	chatd_memory_release(sizeof *p);
+	free(p);
+}
+
+/* Every callback holds its person, so that an on_close running inside it (a send that
+ * cuts the client off, a close of ours) leaves it valid until the callback is done. */
+static void person_hold(struct v1_person *p)
+{
+	p->vp_busy++;
+}
+
+static void person_release(struct v1_person *p)
+{
+	if (--p->vp_busy == 0 && p->vp_gone)
+		person_free(p);
+}
+
+/* --- the query string --- */
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* The value of key in a query string ("a=1&b=2"), percent-decoded into out (cap bytes
+ * with the NUL). Returns its length, -1 when absent, or -2 when too long or badly
+ * encoded. */
+static long query_param(const char *query, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (const char *s = query; s != NULL && *s != '\0';) {
+		const char *end = strchr(s, '&');
+		size_t n = 0;
+		if (end == NULL)
+			end = s + strlen(s);
+		if ((size_t)(end - s) > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+			for (const char *v = s + klen + 1; v < end; v++) {
+				int hi, lo;
+				char ch = *v == '+' ? ' ' : *v;
+				if (*v == '%') {
+					if (end - v < 3 || (hi = hex_digit(v[1])) < 0 ||
+					    (lo = hex_digit(v[2])) < 0)
+						return -2;
+					ch = (char)(hi * 16 + lo);
+					v += 2;
+				}
+				if (n + 1 >= cap)
+					return -2;
+				out[n++] = ch;
+			}
+			out[n] = '\0';
+			return (long)n;
+		}
+		s = *end != '\0' ? end + 1 : end;
+	}
+	return -1;
+}
+
+/* --- the two handlers --- */
+
+static struct v1_person *person_open(struct chatd_conn *c, bool v1)
+{
+	struct v1_person *p = calloc(1, sizeof *p);
+	struct v1_room *r;
+
+	if (p == NULL || (r = room_get(chatd_conn_server(c), chatd_conn_room(c))) == NULL) {
+		free(p);
+		chatd_close(c, 1011, "out of memory");
+		return NULL;
+	}
+	chatd_memory_charge(sizeof *p);
+	p->vp_room = r;
+	p->vp_conn = c;
+	p->vp_id = chatd_conn_id(c);
+	p->vp_v1 = v1;
+	r->vr_members++;
+	chatd_conn_set_data(c, p);
+	return p;
+}
+
+static void on_close(struct chatd_conn *c, uint16_t code, void *user)
+{
+	struct v1_person *p = chatd_conn_data(c);
+	(void)code;
+	(void)user;
+
+	if (p == NULL)
+		return;
+	person_leave(p);
+	if (p->vp_busy == 0)
+		person_free(p);
+}
+
+/* A message from p, to everyone in its room: JSON to the v1 clients (the sender too:
+ * its copy carries the id and time the server gave it), a line to the raw ones. raw is
+ * the raw client's own bytes, which raw clients get unchanged. */
+static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
+{
+	struct v1_room *r = p->vp_room;
+	struct chatd *s = r->vr_server;
+	uint64_t id = ++r->vr_last_id, time = now_ms();
+	size_t name_len = strlen(p->vp_name);
+	long sent = 0;
+
+	history_add(r, id, time, p->vp_name, name_len, text, len);
+	if (r->vr_v1 > 0) {
+		write_message(id, time, p->vp_name, name_len, text, len, false);
+		sent = broadcast_v1(r, NULL);
+	}
+	if (sent >= 0 && raw && (r->vr_named - r->vr_v1 > 1 || chatd_echo(s))) {
+		sent = chatd_broadcast_tag(s, chatd_conn_room(p->vp_conn),
+					   chatd_echo(s) ? NULL : p->vp_conn, V1_TAG_RAW,
+					   CHATD_TEXT, text, len);
+	} else if (sent >= 0 && !raw && r->vr_named > r->vr_v1) {
+		out_start();
+		out_bytes(p->vp_name, name_len);
+		out_bytes(": ", 2);
+		out_bytes(text, len);
+		sent = out_failed ? -1
+				  : chatd_broadcast_tag(s, r->vr_name, NULL, V1_TAG_RAW,
+							CHATD_TEXT, out_buf, out_len);
+	}
+	if (sent < 0 || out_failed)
+		chatd_close(p->vp_conn, 1011, "out of memory");
+}
+
+static void raw_open(struct chatd_conn *c, void *user)
+{
+	struct v1_person *p = person_open(c, false);
+	const char *query = chatd_conn_query(c);
+	char want[16];
+	(void)user;
+
+	if (p == NULL)
+		return;
+	person_hold(p);
+	snprintf(p->vp_name, sizeof p->vp_name, "raw-%llu", (unsigned long long)p->vp_id);
+	/* History only when asked for: a script reading lines must not be surprised. */
+	if (query != NULL && query_param(query, "history", want, sizeof want) > 0) {
+		struct v1_room *r = p->vp_room;
+		unsigned long n = strtoul(want, NULL, 10);
+		size_t first = n < r->vr_hist_len ? r->vr_hist_len - n : 0;
+		for (size_t i = first; i < r->vr_hist_len && !p->vp_gone; i++) {
+			const struct v1_entry *e = history_at(r, i);
+			out_start();
+			out_bytes(e->ve_data, e->ve_name_len);
+			out_bytes(": ", 2);
+			out_bytes(e->ve_data + e->ve_name_len, e->ve_text_len);
+			send_out(c);
+		}
+	}
+	if (!p->vp_gone)
+		person_name(p, p->vp_name);
+	person_release(p);
+}
+
+static void raw_message(struct chatd_conn *c, enum chatd_type type, const void *data, size_t len,
+			void *user)
+{
+	struct v1_person *p = chatd_conn_data(c);
+	struct chatd *s = chatd_conn_server(c);
+	(void)user;
+
+	if (p == NULL)
+		return;
+	if (type == CHATD_BINARY) { /* raw clients' own business: v1 has no binary */
+		if (chatd_broadcast_tag(s, chatd_conn_room(c), chatd_echo(s) ? NULL : c,
+					V1_TAG_RAW, type, data, len) < 0)
+			chatd_close(c, 1011, "out of memory");
+		return;
+	}
+	person_hold(p);
+	publish(p, data, len, true);
+	person_release(p);
+}
+
+static void v1_open(struct chatd_conn *c, void *user)
+{
+	struct v1_person *p = person_open(c, true);
+	const char *query = chatd_conn_query(c);
+	char want[3 * V1_NAME_MAX + 1];
+	long n;
+	(void)user;
+
+	if (p == NULL)
+		return;
+	person_hold(p);
+	chatd_conn_set_tag(c, V1_TAG_PENDING);
+	n = query != NULL ? query_param(query, "name", want, sizeof want) : -1;
+	if (n > 0 && name_valid(want, (size_t)n))
+		person_name(p, want);
+	else if (n > 0 || n == -2)
+		send_error(p, "bad_name",
+			   "a name is 1 to 24 of A-Z a-z 0-9 _ - . and does not begin with raw-: "
+			   "send a hello");
+	person_release(p);
+}
+
+static void v1_hello(struct v1_person *p, const char *buf, const struct json_token *t, int name)
+{
+	char want[V1_NAME_MAX + 1];
+
+	if (p->vp_named)
+		return send_error(p, "already_named", "hello comes once, before anything else");
+	if (name < 0 || t[name].jt_kind != JSON_STRING)
+		return send_error(p, "bad_frame", "hello needs a string \"name\"");
+	if (t[name].jt_count > V1_NAME_MAX || json_string_decode(buf, &t[name], want) == 0 ||
+	    !name_valid(want, t[name].jt_count))
+		return send_error(p, "bad_name",
+				  "a name is 1 to 24 of A-Z a-z 0-9 _ - . and does not begin "
+				  "with raw-");
+	want[t[name].jt_count] = '\0';
+	p->vp_errors = 0;
+	person_name(p, want);
+}
+
+static void v1_text(struct v1_person *p, const char *buf, const struct json_token *t, int text)
+{
+	char decoded[V1_TEXT_MAX];
+
+	if (!p->vp_named)
+		return send_error(p, "not_named", "send a hello with your name first");
+	if (text < 0 || t[text].jt_kind != JSON_STRING)
+		return send_error(p, "bad_frame", "a message needs a string \"text\"");
+	if (t[text].jt_count > V1_TEXT_MAX)
+		return send_error(p, "too_long", "a message's text is at most 4096 bytes");
+	if (t[text].jt_count == 0)
+		return send_error(p, "bad_frame", "a message's text is empty");
+	json_string_decode(buf, &t[text], decoded);
+	p->vp_errors = 0;
+	publish(p, decoded, t[text].jt_count, false);
+}
+
+/* True when the string token decodes to word (short: the frame's type). */
+static bool token_is(const char *buf, const struct json_token *t, const char *word)
+{
+	char tmp[16];
+	size_t n = strlen(word);
+
+	if (t->jt_kind != JSON_STRING || t->jt_count != n || t->jt_len > sizeof tmp)
+		return false;
+	json_string_decode(buf, t, tmp);
+	return memcmp(tmp, word, n) == 0;
+}
+
+static void v1_frame(struct v1_person *p, enum chatd_type type, const char *buf, size_t len)
+{
+	struct json_token t[V1_TOKENS];
+	int n, kind;
+
+	if (type != CHATD_TEXT)
+		return send_error(p, "bad_frame", "chatd.v1 frames are JSON in text frames");
+	if (len > V1_FRAME_MAX)
+		return send_error(p, "too_long", "a frame is at most 16384 bytes");
+	n = json_parse(buf, len, t, V1_TOKENS, V1_DEPTH);
+	if (n < 0)
+		return send_error(p, "bad_json",
+				  n == JSON_ERR_DEPTH    ? "nested too deep"
+				  : n == JSON_ERR_TOKENS ? "too many values"
+				  : n == JSON_ERR_ESCAPE ? "a bad escape, or a lone surrogate"
+				  : n == JSON_ERR_UTF8   ? "a string that is not UTF-8"
+							 : "not JSON");
+	kind = json_object_get(buf, t, 0, "type");
+	if (kind < 0 || t[kind].jt_kind != JSON_STRING)
+		return send_error(p, "bad_frame", "a frame is an object with a string \"type\"");
+	if (token_is(buf, &t[kind], "hello"))
+		return v1_hello(p, buf, t, json_object_get(buf, t, 0, "name"));
+	if (token_is(buf, &t[kind], "message"))
+		return v1_text(p, buf, t, json_object_get(buf, t, 0, "text"));
+	send_error(p, "unknown_type", "the types are hello and message");
+}
+
+static void v1_message(struct chatd_conn *c, enum chatd_type type, const void *data, size_t len,
+		       void *user)
+{
+	struct v1_person *p = chatd_conn_data(c);
+	(void)user;
+
+	if (p == NULL)
+		return;
+	person_hold(p);
+	v1_frame(p, type, data, len);
+	person_release(p);
+}
+
+const struct chatd_handler chatd_v1_handler = {
+	.h_subprotocol = V1_PROTOCOL,
+	.h_open = v1_open,
+	.h_message = v1_message,
+	.h_close = on_close,
+};
+
+const struct chatd_handler chatd_v1_raw_handler = {
+	.h_subprotocol = NULL,
+	.h_open = raw_open,
+	.h_message = raw_message,
+	.h_close = on_close,
+};

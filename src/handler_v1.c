@@ -10,17 +10,16 @@
  * its history, freed with the room's last member. Each client is tagged with its kind, so
  * one broadcast reaches only the clients of one encoding.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "chatd.h"
+#include "handler_v1_room.h"
 #include "json.h"
 
 #define V1_PROTOCOL  "chatd.v1"
-#define V1_NAME_MAX  24    /* a name's characters, all ASCII */
 #define V1_TEXT_MAX  4096  /* a message's text, bytes of UTF-8 */
 #define V1_FRAME_MAX 16384 /* a client frame longer than this is not parsed */
 /* A frame of ours is an object of a few strings: 32 values and 8 levels are plenty, and
@@ -29,53 +28,10 @@
 #define V1_DEPTH      8
 #define V1_ERRORS_MAX 10   /* errors in a row before the connection is closed (1008) */
 #define V1_ONLINE_MAX 1000 /* people a welcome lists; its count is exact */
-#define V1_ROOM_NAME  64   /* chatd's longest room name */
 
 /* The tags that choose who a broadcast reaches. Raw is 0, chatd's default for every
  * connection; a v1 client is pending, reached by nothing, until it has a name. */
 enum { V1_TAG_RAW = 0, V1_TAG_V1 = 1, V1_TAG_PENDING = 2 };
-
-struct v1_entry { /* one message of a room's history */
-	uint64_t ve_id;
-	uint64_t ve_time;
-	size_t ve_name_len;
-	size_t ve_text_len;
-	char ve_data[]; /* the name, then the text */
-};
-
-struct v1_person;
-
-struct v1_room {
-	struct v1_room *vr_next_in_bucket;
-	struct chatd *vr_server;
-	struct v1_person *vr_people; /* everyone with a name, raw and v1 (doubly linked) */
-	size_t vr_named;             /* on vr_people */
-	size_t vr_v1;                /* of them, v1 clients */
-	size_t vr_members;           /* every person, named or pending: the room's life */
-	uint64_t vr_last_id;         /* the id of the latest message */
-	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
-	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
-	struct v1_entry **vr_hist;
-	size_t vr_hist_cap, vr_hist_head, vr_hist_len, vr_hist_bytes;
-	char vr_name[V1_ROOM_NAME + 1];
-};
-
-struct v1_person { /* a connection's data (chatd_conn_set_data), freed after on_close */
-	struct v1_person *vp_prev, *vp_next; /* vr_people */
-	struct v1_room *vp_room;
-	struct chatd_conn *vp_conn;
-	uint64_t vp_id;
-	unsigned vp_busy;  /* our callbacks for it on the stack: its freeing waits for them */
-	unsigned vp_errors; /* errors in a row */
-	bool vp_v1;
-	bool vp_named;
-	bool vp_gone; /* on_close came: it has left the room; freed once not busy */
-	char vp_name[V1_NAME_MAX + 1];
-};
-
-/* Rooms by name in a chained table that doubles with them. */
-static struct v1_room **rooms;
-static size_t room_buckets, room_count;
 
 /* The frame being written: one buffer reused by every frame (owned, charged). */
 static char *out_buf;
@@ -120,206 +76,27 @@ static void out_bytes(const char *s, size_t n)
 	}
 }
 
-static void out_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out_format(const char *fmt, ...)
+static void out_text(const char *s)
 {
-	char tmp[128];
-	va_list ap;
-	int n;
+	out_bytes(s, strlen(s));
+}
 
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_bytes(tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+static void out_number(uint64_t v)
+{
+	char tmp[24];
+	size_t n = sizeof tmp;
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	out_bytes(tmp + n, sizeof tmp - n);
 }
 
 static void out_string(const char *s, size_t n)
 {
 	if (out_reserve(JSON_STRING_MAX(n)))
 		out_len += json_write_string(out_buf + out_len, out_cap - out_len, s, n);
-}
-
-/* --- rooms --- */
-
-static size_t hash_name(const char *name)
-{
-	size_t x = 14695981039346656037ULL & SIZE_MAX;
-	for (; *name != '\0'; name++)
-		x = (x ^ (unsigned char)*name) * (1099511628211ULL & SIZE_MAX);
-	return x;
-}
-
-static struct v1_room **bucket_of(const char *name)
-{
-	return &rooms[hash_name(name) & (room_buckets - 1)];
-}
-
-/* Doubles the table when rooms outnumber buckets; keeps it as it is when memory runs out. */
-static bool rooms_grow(void)
-{
-	size_t count = room_buckets ? room_buckets * 2 : 64;
-	struct v1_room **b = calloc(count, sizeof *b);
-
-	if (b == NULL)
-		return room_buckets != 0;
-	for (size_t i = 0; i < room_buckets; i++) {
-		while (rooms[i] != NULL) {
-			struct v1_room *r = rooms[i];
-			rooms[i] = r->vr_next_in_bucket;
-			size_t k = hash_name(r->vr_name) & (count - 1);
-			r->vr_next_in_bucket = b[k];
-			b[k] = r;
-		}
-	}
-	free(rooms);
-	if (room_buckets != 0)
-		chatd_memory_release(room_buckets * sizeof *b);
-	chatd_memory_charge(count * sizeof *b);
-	rooms = b;
-	room_buckets = count;
-	return true;
-}
-
-/* The room of that name on server s, made on first use; NULL when memory runs out. */
-static struct v1_room *room_get(struct chatd *s, const char *name)
-{
-	struct v1_room *r;
-
-	if (room_buckets == 0 && !rooms_grow())
-		return NULL;
-	for (r = *bucket_of(name); r != NULL; r = r->vr_next_in_bucket)
-		if (r->vr_server == s && strcmp(r->vr_name, name) == 0)
-			return r;
-	if (room_count >= room_buckets)
-		rooms_grow();
-	r = calloc(1, sizeof *r);
-	if (r == NULL)
-		return NULL;
-	chatd_memory_charge(sizeof *r);
-	r->vr_server = s;
-	snprintf(r->vr_name, sizeof r->vr_name, "%s", name);
-	r->vr_next_in_bucket = *bucket_of(name);
-	*bucket_of(name) = r;
-	room_count++;
-	return r;
-}
-
-static void history_drop_oldest(struct v1_room *r)
-{
-	struct v1_entry *e = r->vr_hist[r->vr_hist_head];
-	size_t size = sizeof *e + e->ve_name_len + e->ve_text_len;
-
-	r->vr_hist_bytes -= size;
-	chatd_memory_release(size);
-	free(e);
-	r->vr_hist_head = (r->vr_hist_head + 1) % r->vr_hist_cap;
-	r->vr_hist_len--;
-}
-
-/* A room with nobody left goes, its history with it. */
-static void room_free(struct v1_room *r)
-{
-	struct v1_room **p = bucket_of(r->vr_name);
-
-	while (*p != r)
-		p = &(*p)->vr_next_in_bucket;
-	*p = r->vr_next_in_bucket;
-	room_count--;
-	while (r->vr_hist_len > 0)
-		history_drop_oldest(r);
-	if (r->vr_hist != NULL)
-		chatd_memory_release(r->vr_hist_cap * sizeof *r->vr_hist);
-	free(r->vr_hist);
-	chatd_memory_release(sizeof *r);
-	free(r);
-}
-
-/* The i-th oldest message kept. */
-static const struct v1_entry *history_at(const struct v1_room *r, size_t i)
-{
-	return r->vr_hist[(r->vr_hist_head + i) % r->vr_hist_cap];
-}
-
-/* Keeps a message, dropping the oldest while the room is over --history or
- * --history-bytes. A message larger than the byte bound alone is not kept. */
-static void history_add(struct v1_room *r, uint64_t id, uint64_t time, const char *name,
-			size_t name_len, const char *text, size_t text_len)
-{
-	size_t max = chatd_history_messages(r->vr_server), bound = chatd_history_bytes(r->vr_server);
-	size_t size = sizeof(struct v1_entry) + name_len + text_len;
-	struct v1_entry *e;
-
-	if (max == 0 || size > bound)
-		return;
-	if (r->vr_hist == NULL) {
-		r->vr_hist = calloc(max, sizeof *r->vr_hist);
-		if (r->vr_hist == NULL)
-			return;
-		r->vr_hist_cap = max;
-		chatd_memory_charge(max * sizeof *r->vr_hist);
-	}
-	while (r->vr_hist_len > 0 &&
-	       (r->vr_hist_len == r->vr_hist_cap || r->vr_hist_bytes + size > bound))
-		history_drop_oldest(r);
-	e = malloc(size);
-	if (e == NULL)
-		return;
-	chatd_memory_charge(size);
-	e->ve_id = id;
-	e->ve_time = time;
-	e->ve_name_len = name_len;
-	e->ve_text_len = text_len;
-	memcpy(e->ve_data, name, name_len);
-	memcpy(e->ve_data + name_len, text, text_len);
-	r->vr_hist[(r->vr_hist_head + r->vr_hist_len) % r->vr_hist_cap] = e;
-	r->vr_hist_len++;
-	r->vr_hist_bytes += size;
-}
-
-/* --- people --- */
-
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-' || c == '.';
-}
-
-/* 1 to V1_NAME_MAX of A-Z a-z 0-9 _ - . and not "raw-...", which names raw clients. */
-static bool name_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > V1_NAME_MAX || (len >= 4 && strncasecmp(s, "raw-", 4) == 0))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!name_char(s[i]))
-			return false;
-	return true;
-}
-
-/* Names compare without case: "Ann" cannot pass for "ann". */
-static bool name_taken(const struct v1_room *r, const char *name)
-{
-	for (const struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
-		if (strcasecmp(p->vp_name, name) == 0)
-			return true;
-	return false;
-}
-
-/* Writes into out the first free name of: want, want2 ... want9, then want followed by
- * the connection's id and up, the stem cut short to fit V1_NAME_MAX. */
-static void name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out)
-{
-	char suffix[24];
-
-	snprintf(out, V1_NAME_MAX + 1, "%s", want);
-	for (uint64_t k = 2; name_taken(r, out); k++) {
-		uint64_t n = k < 10 ? k : id + (k - 10);
-		int sl = snprintf(suffix, sizeof suffix, "%llu", (unsigned long long)n);
-		size_t stem = strlen(want);
-		if (stem + (size_t)sl > V1_NAME_MAX)
-			stem = V1_NAME_MAX - (size_t)sl;
-		snprintf(out, V1_NAME_MAX + 1, "%.*s%s", (int)stem, want, suffix);
-	}
 }
 
 static uint64_t now_ms(void)
@@ -340,36 +117,47 @@ static long broadcast_v1(struct v1_room *r, const struct chatd_conn *except)
 {
 	if (out_failed || r->vr_v1 == 0)
 		return 0;
-	return chatd_broadcast_tag(r->vr_server, r->vr_name, except, V1_TAG_V1, CHATD_TEXT,
-				   out_buf, out_len);
+	return chatd_broadcast_tag(r->vr_server, r->vr_name, except, V1_TAG_V1, CHATD_TEXT, out_buf,
+				   out_len);
 }
 
 static void write_presence(const char *type, const struct v1_person *p)
 {
 	out_start();
-	out_format("{\"type\":\"%s\",\"id\":%llu,\"name\":", type, (unsigned long long)p->vp_id);
+	out_text("{\"type\":\"");
+	out_text(type);
+	out_text("\",\"id\":");
+	out_number(p->vp_id);
+	out_text(",\"name\":");
 	out_string(p->vp_name, strlen(p->vp_name));
-	out_format(",\"count\":%zu}", p->vp_room->vr_named);
+	out_text(",\"count\":");
+	out_number(p->vp_room->vr_named);
+	out_text("}");
 }
 
 static void write_message(uint64_t id, uint64_t time, const char *name, size_t name_len,
 			  const char *text, size_t text_len, bool history)
 {
 	out_start();
-	out_format("{\"type\":\"message\",\"id\":%llu,\"time\":%llu,\"name\":",
-		   (unsigned long long)id, (unsigned long long)time);
+	out_text("{\"type\":\"message\",\"id\":");
+	out_number(id);
+	out_text(",\"time\":");
+	out_number(time);
+	out_text(",\"name\":");
 	out_string(name, name_len);
-	out_bytes(",\"text\":", 8);
+	out_text(",\"text\":");
 	out_string(text, text_len);
-	out_bytes(history ? ",\"history\":true}" : "}", history ? 16 : 1);
+	out_text(history ? ",\"history\":true}" : "}");
 }
 
 static void send_error(struct v1_person *p, const char *code, const char *message)
 {
 	out_start();
-	out_format("{\"type\":\"error\",\"code\":\"%s\",\"message\":", code);
+	out_text("{\"type\":\"error\",\"code\":\"");
+	out_text(code);
+	out_text("\",\"message\":");
 	out_string(message, strlen(message));
-	out_bytes("}", 1);
+	out_text("}");
 	send_out(p->vp_conn);
 	if (++p->vp_errors >= V1_ERRORS_MAX)
 		chatd_close(p->vp_conn, 1008, "too many errors in a row");
@@ -383,24 +171,32 @@ static void send_welcome(struct v1_person *p, const char *requested)
 	size_t listed = 0;
 
 	out_start();
-	out_format("{\"type\":\"welcome\",\"id\":%llu,\"name\":", (unsigned long long)p->vp_id);
+	out_text("{\"type\":\"welcome\",\"id\":");
+	out_number(p->vp_id);
+	out_text(",\"name\":");
 	out_string(p->vp_name, strlen(p->vp_name));
 	if (strcmp(requested, p->vp_name) != 0) {
-		out_bytes(",\"requested\":", 13);
+		out_text(",\"requested\":");
 		out_string(requested, strlen(requested));
 	}
-	out_bytes(",\"room\":", 8);
+	out_text(",\"room\":");
 	out_string(r->vr_name, strlen(r->vr_name));
-	out_bytes(",\"online\":[", 11);
+	out_text(",\"online\":[");
 	for (const struct v1_person *o = r->vr_people; o != NULL && listed < V1_ONLINE_MAX;
 	     o = o->vp_next, listed++) {
-		out_format("%s{\"id\":%llu,\"name\":", listed ? "," : "",
-			   (unsigned long long)o->vp_id);
+		out_text(listed ? ",{\"id\":" : "{\"id\":");
+		out_number(o->vp_id);
+		out_text(",\"name\":");
 		out_string(o->vp_name, strlen(o->vp_name));
-		out_bytes(o->vp_v1 ? "}" : ",\"raw\":true}", o->vp_v1 ? 1 : 12);
+		out_text(o->vp_v1 ? "}" : ",\"raw\":true}");
 	}
-	out_format("],\"count\":%zu,\"history\":%zu,\"max_text\":%d}", r->vr_named,
-		   r->vr_hist_len, V1_TEXT_MAX);
+	out_text("],\"count\":");
+	out_number(r->vr_named);
+	out_text(",\"history\":");
+	out_number(r->vr_hist_len);
+	out_text(",\"max_text\":");
+	out_number(V1_TEXT_MAX);
+	out_text("}");
 	send_out(p->vp_conn);
 }
 
@@ -411,17 +207,13 @@ static void person_name(struct v1_person *p, const char *requested)
 	struct v1_room *r = p->vp_room;
 
 	if (p->vp_v1)
-		name_pick(r, requested, p->vp_id, p->vp_name);
+		v1_name_pick(r, requested, p->vp_id, p->vp_name);
 	p->vp_named = true;
-	p->vp_next = r->vr_people;
-	if (r->vr_people != NULL)
-		r->vr_people->vp_prev = p;
-	r->vr_people = p;
-	r->vr_named++;
+	v1_room_link(r, p);
 	if (p->vp_v1) {
 		send_welcome(p, requested);
 		for (size_t i = 0; i < r->vr_hist_len && !p->vp_gone; i++) {
-			const struct v1_entry *e = history_at(r, i);
+			const struct v1_entry *e = v1_history_at(r, i);
 			write_message(e->ve_id, e->ve_time, e->ve_data, e->ve_name_len,
 				      e->ve_data + e->ve_name_len, e->ve_text_len, true);
 			send_out(p->vp_conn);
@@ -444,13 +236,7 @@ static void person_leave(struct v1_person *p)
 	p->vp_gone = true;
 	if (!p->vp_named)
 		return;
-	if (p->vp_prev != NULL)
-		p->vp_prev->vp_next = p->vp_next;
-	else
-		r->vr_people = p->vp_next;
-	if (p->vp_next != NULL)
-		p->vp_next->vp_prev = p->vp_prev;
-	r->vr_named--;
+	v1_room_unlink(r, p);
 	if (p->vp_v1 && chatd_conn_tag(p->vp_conn) == V1_TAG_V1)
 		r->vr_v1--;
 	p->vp_named = false;
@@ -463,7 +249,7 @@ static void person_free(struct v1_person *p)
 	struct v1_room *r = p->vp_room;
 
 	if (--r->vr_members == 0)
-		room_free(r);
+		v1_room_free(r);
 	chatd_memory_release(sizeof *p);
 	free(p);
 }
@@ -533,7 +319,7 @@ static struct v1_person *person_open(struct chatd_conn *c, bool v1)
 	struct v1_person *p = calloc(1, sizeof *p);
 	struct v1_room *r;
 
-	if (p == NULL || (r = room_get(chatd_conn_server(c), chatd_conn_room(c))) == NULL) {
+	if (p == NULL || (r = v1_room_get(chatd_conn_server(c), chatd_conn_room(c))) == NULL) {
 		free(p);
 		chatd_close(c, 1011, "out of memory");
 		return NULL;
@@ -572,7 +358,7 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 	size_t name_len = strlen(p->vp_name);
 	long sent = 0;
 
-	history_add(r, id, time, p->vp_name, name_len, text, len);
+	v1_history_add(r, id, time, p->vp_name, name_len, text, len);
 	if (r->vr_v1 > 0) {
 		write_message(id, time, p->vp_name, name_len, text, len, false);
 		sent = broadcast_v1(r, NULL);
@@ -587,8 +373,8 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 		out_bytes(": ", 2);
 		out_bytes(text, len);
 		sent = out_failed ? -1
-				  : chatd_broadcast_tag(s, r->vr_name, NULL, V1_TAG_RAW,
-							CHATD_TEXT, out_buf, out_len);
+				  : chatd_broadcast_tag(s, r->vr_name, NULL, V1_TAG_RAW, CHATD_TEXT,
+							out_buf, out_len);
 	}
 	if (sent < 0 || out_failed)
 		chatd_close(p->vp_conn, 1011, "out of memory");
@@ -611,7 +397,7 @@ static void raw_open(struct chatd_conn *c, void *user)
 		unsigned long n = strtoul(want, NULL, 10);
 		size_t first = n < r->vr_hist_len ? r->vr_hist_len - n : 0;
 		for (size_t i = first; i < r->vr_hist_len && !p->vp_gone; i++) {
-			const struct v1_entry *e = history_at(r, i);
+			const struct v1_entry *e = v1_history_at(r, i);
 			out_start();
 			out_bytes(e->ve_data, e->ve_name_len);
 			out_bytes(": ", 2);
@@ -634,8 +420,8 @@ static void raw_message(struct chatd_conn *c, enum chatd_type type, const void *
 	if (p == NULL)
 		return;
 	if (type == CHATD_BINARY) { /* raw clients' own business: v1 has no binary */
-		if (chatd_broadcast_tag(s, chatd_conn_room(c), chatd_echo(s) ? NULL : c,
-					V1_TAG_RAW, type, data, len) < 0)
+		if (chatd_broadcast_tag(s, chatd_conn_room(c), chatd_echo(s) ? NULL : c, V1_TAG_RAW,
+					type, data, len) < 0)
 			chatd_close(c, 1011, "out of memory");
 		return;
 	}
@@ -657,7 +443,7 @@ static void v1_open(struct chatd_conn *c, void *user)
 	person_hold(p);
 	chatd_conn_set_tag(c, V1_TAG_PENDING);
 	n = query != NULL ? query_param(query, "name", want, sizeof want) : -1;
-	if (n > 0 && name_valid(want, (size_t)n))
+	if (n > 0 && v1_name_valid(want, (size_t)n))
 		person_name(p, want);
 	else if (n > 0 || n == -2)
 		send_error(p, "bad_name",
@@ -675,7 +461,7 @@ static void v1_hello(struct v1_person *p, const char *buf, const struct json_tok
 	if (name < 0 || t[name].jt_kind != JSON_STRING)
 		return send_error(p, "bad_frame", "hello needs a string \"name\"");
 	if (t[name].jt_count > V1_NAME_MAX || json_string_decode(buf, &t[name], want) == 0 ||
-	    !name_valid(want, t[name].jt_count))
+	    !v1_name_valid(want, t[name].jt_count))
 		return send_error(p, "bad_name",
 				  "a name is 1 to 24 of A-Z a-z 0-9 _ - . and does not begin "
 				  "with raw-");

@@ -287,7 +287,7 @@ int json_parse(const char *buf, size_t len, struct json_token *tokens, size_t ma
 		}
 		if (!at(&p, tokens[open].jt_kind == JSON_OBJECT ? '}' : ']'))
 			return JSON_ERR_SYNTAX;
-	close: {
+	close : {
 		struct json_token *c = &tokens[open];
 		uint32_t parent = c->jt_next;
 		p.jp_pos++;

@@ -3,7 +3,8 @@
 # internal headers. Such code sees chatd through include/chatd.h alone; system headers are
 # fine. An internal header is any other file in include/ or src/, except the pure codecs
 # listed in PURE: they depend on nothing of chatd's (no connection, hub or server), so a
-# handler may use them as it would any library (src/handler_v1.c parses JSON with json.h).
+# handler may use them as it would any library (src/handler_v1.c parses JSON with json.h),
+# and a handler's own private headers (src/handler_*.h), which are checked themselves.
 set -eu
 cd "$(dirname "$0")/.."
 PURE="json.h"
@@ -13,6 +14,7 @@ for f in "$@"; do
 	for h in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]\([^>"]*\)[>"].*/\1/p' "$f"); do
 		[ "$h" = chatd.h ] && continue
 		case " $PURE " in *" $h "*) continue ;; esac
+		case "$h" in handler_*.h) [ -e "src/$h" ] && continue ;; esac
 		if [ -e "include/$h" ] || [ -e "src/$h" ]; then
 			echo "$f: includes the internal header $h; handlers use chatd.h only" >&2
 			status=1

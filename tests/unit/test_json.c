@@ -87,11 +87,22 @@ static void test_scalars_at_top(void **state)
 static void test_syntax_errors(void **state)
 {
 	static const char *bad[] = {
-		"",        " ",        "{",         "}",        "[1,]",     "[,1]",    "{\"a\"}",
-		"{\"a\":}", "{\"a\":1,}", "{a:1}",     "{'a':1}",  "01",       "1.",      ".5",
-		"1e",      "+1",       "-",         "tru",      "nul",      "True",    "[1 2]",
-		"{} {}",   "1 x",      "\"abc",     "\"\t\"",   "[\"a\":1]", "{\"a\" 1}", "NaN",
-		"\"\\",    "{\"a\":1 \"b\":2}",      "[1]]",     "\xef\xbb\xbf{}",
+		"",           " ",
+		"{",          "}",
+		"[1,]",       "[,1]",
+		"{\"a\"}",    "{\"a\":}",
+		"{\"a\":1,}", "{a:1}",
+		"{'a':1}",    "01",
+		"1.",         ".5",
+		"1e",         "+1",
+		"-",          "tru",
+		"nul",        "True",
+		"[1 2]",      "{} {}",
+		"1 x",        "\"abc",
+		"\"\t\"",     "[\"a\":1]",
+		"{\"a\" 1}",  "NaN",
+		"\"\\",       "{\"a\":1 \"b\":2}",
+		"[1]]",       "\xef\xbb\xbf{}",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -116,11 +127,11 @@ static void test_escapes(void **state)
 static void test_bad_escapes(void **state)
 {
 	static const char *bad[] = {
-		"\"\\ud800\"",         /* a high surrogate alone */
-		"\"\\udc00\"",         /* a low one alone */
-		"\"\\ud800\\u0041\"",  /* a high one followed by something else */
-		"\"\\ud800x\"",        "\"\\udbff\\ud800\"", "\"\\x41\"", "\"\\u12\"",
-		"\"\\u12g4\"",         "\"\\U0041\"",        "\"\\ud800\\\"",
+		"\"\\ud800\"",        /* a high surrogate alone */
+		"\"\\udc00\"",        /* a low one alone */
+		"\"\\ud800\\u0041\"", /* a high one followed by something else */
+		"\"\\ud800x\"",       "\"\\udbff\\ud800\"", "\"\\x41\"",     "\"\\u12\"",
+		"\"\\u12g4\"",        "\"\\U0041\"",        "\"\\ud800\\\"",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -133,8 +144,8 @@ static void test_bad_escapes(void **state)
 static void test_invalid_utf8(void **state)
 {
 	static const char *bad[] = {
-		"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xe2\x82\"", "\"\xf4\x90\x80\x80\"",
-		"{\"k\xc3\":1}",
+		"\"\xff\"",     "\"\xc0\xaf\"",         "\"\xed\xa0\x80\"",
+		"\"\xe2\x82\"", "\"\xf4\x90\x80\x80\"", "{\"k\xc3\":1}",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -171,8 +182,9 @@ static void test_token_bound(void **state)
 /* Every proper prefix of a valid document is refused, and none reads past its end. */
 static void test_every_prefix(void **state)
 {
-	const char *doc = "{\"type\":\"message\",\"text\":\"h\\u00e9 \\ud83d\\ude00\",\"n\":[-1.5e+3,"
-			  "true,false,null]}";
+	const char *doc =
+		"{\"type\":\"message\",\"text\":\"h\\u00e9 \\ud83d\\ude00\",\"n\":[-1.5e+3,"
+		"true,false,null]}";
 	size_t len = strlen(doc);
 	(void)state;
 	assert_true(parse(doc) > 0);
@@ -218,11 +230,16 @@ static void test_first_duplicate_key_wins(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_object_layout),    cmocka_unit_test(test_scalars_at_top),
-		cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_escapes),
-		cmocka_unit_test(test_bad_escapes),      cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_depth_bound),      cmocka_unit_test(test_token_bound),
-		cmocka_unit_test(test_every_prefix),     cmocka_unit_test(test_writer_round_trip),
+		cmocka_unit_test(test_object_layout),
+		cmocka_unit_test(test_scalars_at_top),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_bad_escapes),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_depth_bound),
+		cmocka_unit_test(test_token_bound),
+		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_writer_round_trip),
 		cmocka_unit_test(test_first_duplicate_key_wins),
 	};
 	int rc;

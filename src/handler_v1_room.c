@@ -1,0 +1,219 @@
+/*
+ * chatd.v1's rooms (src/handler_v1_room.h): a chained table by name that doubles with the
+ * rooms, each with its list of named people and its history, a ring of messages. Every
+ * block is charged to chatd's memory budget at its malloc'd size and released with it.
+ */
+#include "handler_v1_room.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "chatd.h"
+
+/* Rooms by name in a chained table that doubles with them. */
+static struct v1_room **rooms;
+static size_t room_buckets, room_count;
+
+/* FNV-1a: room names are short and valid by chatd's rule; a collision costs a longer
+ * chain, and the table grows with the rooms. */
+static size_t hash_name(const char *name)
+{
+	size_t x = 14695981039346656037ULL & SIZE_MAX;
+	for (; *name != '\0'; name++)
+		x = (x ^ (unsigned char)*name) * (1099511628211ULL & SIZE_MAX);
+	return x;
+}
+
+static struct v1_room **bucket_of(const char *name)
+{
+	return &rooms[hash_name(name) & (room_buckets - 1)];
+}
+
+/* Doubles the table when rooms outnumber buckets; keeps it as it is when memory runs out. */
+static bool rooms_grow(void)
+{
+	size_t count = room_buckets ? room_buckets * 2 : 64;
+	struct v1_room **b = calloc(count, sizeof(struct v1_room *));
+
+	if (b == NULL)
+		return room_buckets != 0;
+	for (size_t i = 0; i < room_buckets; i++) {
+		while (rooms[i] != NULL) {
+			struct v1_room *r = rooms[i];
+			rooms[i] = r->vr_next_in_bucket;
+			size_t k = hash_name(r->vr_name) & (count - 1);
+			r->vr_next_in_bucket = b[k];
+			b[k] = r;
+		}
+	}
+	free(rooms);
+	if (room_buckets != 0)
+		chatd_memory_release(room_buckets * sizeof(struct v1_room *));
+	chatd_memory_charge(count * sizeof(struct v1_room *));
+	rooms = b;
+	room_buckets = count;
+	return true;
+}
+
+/* The room of that name on server s, made on first use; NULL when memory runs out. */
+struct v1_room *v1_room_get(struct chatd *s, const char *name)
+{
+	struct v1_room *r;
+
+	if (room_buckets == 0 && !rooms_grow())
+		return NULL;
+	for (r = *bucket_of(name); r != NULL; r = r->vr_next_in_bucket)
+		if (r->vr_server == s && strcmp(r->vr_name, name) == 0)
+			return r;
+	if (room_count >= room_buckets)
+		rooms_grow();
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	chatd_memory_charge(sizeof *r);
+	r->vr_server = s;
+	snprintf(r->vr_name, sizeof r->vr_name, "%s", name);
+	r->vr_next_in_bucket = *bucket_of(name);
+	*bucket_of(name) = r;
+	room_count++;
+	return r;
+}
+
+static void history_drop_oldest(struct v1_room *r)
+{
+	struct v1_entry *e = r->vr_hist[r->vr_hist_head];
+	size_t size = sizeof *e + e->ve_name_len + e->ve_text_len;
+
+	r->vr_hist_bytes -= size;
+	chatd_memory_release(size);
+	free(e);
+	r->vr_hist_head = (r->vr_hist_head + 1) % r->vr_hist_cap;
+	r->vr_hist_len--;
+}
+
+/* A room with nobody left goes, its history with it. */
+void v1_room_free(struct v1_room *r)
+{
+	struct v1_room **p = bucket_of(r->vr_name);
+
+	while (*p != r)
+		p = &(*p)->vr_next_in_bucket;
+	*p = r->vr_next_in_bucket;
+	room_count--;
+	while (r->vr_hist_len > 0)
+		history_drop_oldest(r);
+	if (r->vr_hist != NULL)
+		chatd_memory_release(r->vr_hist_cap * sizeof(struct v1_entry *));
+	free(r->vr_hist);
+	chatd_memory_release(sizeof *r);
+	free(r);
+}
+
+/* The i-th oldest message kept. */
+const struct v1_entry *v1_history_at(const struct v1_room *r, size_t i)
+{
+	return r->vr_hist[(r->vr_hist_head + i) % r->vr_hist_cap];
+}
+
+/* Keeps a message, dropping the oldest while the room is over --history or
+ * --history-bytes. A message larger than the byte bound alone is not kept. */
+void v1_history_add(struct v1_room *r, uint64_t id, uint64_t time, const char *name,
+		    size_t name_len, const char *text, size_t text_len)
+{
+	size_t max = chatd_history_messages(r->vr_server),
+	       bound = chatd_history_bytes(r->vr_server);
+	size_t size = sizeof(struct v1_entry) + name_len + text_len;
+	struct v1_entry *e;
+
+	if (max == 0 || size > bound)
+		return;
+	if (r->vr_hist == NULL) {
+		r->vr_hist = calloc(max, sizeof(struct v1_entry *));
+		if (r->vr_hist == NULL)
+			return;
+		r->vr_hist_cap = max;
+		chatd_memory_charge(max * sizeof(struct v1_entry *));
+	}
+	while (r->vr_hist_len > 0 &&
+	       (r->vr_hist_len == r->vr_hist_cap || r->vr_hist_bytes + size > bound))
+		history_drop_oldest(r);
+	e = malloc(size);
+	if (e == NULL)
+		return;
+	chatd_memory_charge(size);
+	e->ve_id = id;
+	e->ve_time = time;
+	e->ve_name_len = name_len;
+	e->ve_text_len = text_len;
+	memcpy(e->ve_data, name, name_len);
+	memcpy(e->ve_data + name_len, text, text_len);
+	r->vr_hist[(r->vr_hist_head + r->vr_hist_len) % r->vr_hist_cap] = e;
+	r->vr_hist_len++;
+	r->vr_hist_bytes += size;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+/* 1 to V1_NAME_MAX of A-Z a-z 0-9 _ - . and not "raw-...", which names raw clients. */
+bool v1_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > V1_NAME_MAX || (len >= 4 && strncasecmp(s, "raw-", 4) == 0))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(s[i]))
+			return false;
+	return true;
+}
+
+/* Names compare without case: "Ann" cannot pass for "ann". */
+static bool name_taken(const struct v1_room *r, const char *name)
+{
+	for (const struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
+		if (strcasecmp(p->vp_name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Writes into out the first free name of: want, want2 ... want9, then want followed by
+ * the connection's id and up, the stem cut short to fit V1_NAME_MAX. */
+void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out)
+{
+	char suffix[24];
+
+	snprintf(out, V1_NAME_MAX + 1, "%s", want);
+	for (uint64_t k = 2; name_taken(r, out); k++) {
+		uint64_t n = k < 10 ? k : id + (k - 10);
+		int sl = snprintf(suffix, sizeof suffix, "%llu", (unsigned long long)n);
+		size_t stem = strlen(want);
+		if (stem + (size_t)sl > V1_NAME_MAX)
+			stem = V1_NAME_MAX - (size_t)sl;
+		snprintf(out, V1_NAME_MAX + 1, "%.*s%s", (int)stem, want, suffix);
+	}
+}
+
+void v1_room_link(struct v1_room *r, struct v1_person *p)
+{
+	p->vp_prev = NULL;
+	p->vp_next = r->vr_people;
+	if (r->vr_people != NULL)
+		r->vr_people->vp_prev = p;
+	r->vr_people = p;
+	r->vr_named++;
+}
+
+void v1_room_unlink(struct v1_room *r, struct v1_person *p)
+{
+	if (p->vp_prev != NULL)
+		p->vp_prev->vp_next = p->vp_next;
+	else
+		r->vr_people = p->vp_next;
+	if (p->vp_next != NULL)
+		p->vp_next->vp_prev = p->vp_prev;
+	r->vr_named--;
+}

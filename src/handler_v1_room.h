@@ -1,0 +1,81 @@
+/*
+ * handler_v1_room.h: chatd.v1's view of its rooms: who is in each, under which name, and
+ * what was said. Private to the chatd.v1 handler (src/handler_v1*.c), which sees chatd
+ * through chatd.h alone; chatd's own rooms do the delivering. A room is kept by name
+ * while it has members and freed, its history with it, after the last one.
+ */
+#ifndef CHATD_HANDLER_V1_ROOM_H
+#define CHATD_HANDLER_V1_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chatd.h"
+
+#define V1_NAME_MAX  24 /* a name's characters, all ASCII */
+#define V1_ROOM_NAME 64 /* chatd's longest room name */
+
+struct v1_entry { /* one message of a room's history */
+	uint64_t ve_id;
+	uint64_t ve_time;
+	size_t ve_name_len;
+	size_t ve_text_len;
+	char ve_data[]; /* the name, then the text */
+};
+
+struct v1_person;
+
+struct v1_room {
+	struct v1_room *vr_next_in_bucket;
+	struct chatd *vr_server;
+	struct v1_person *vr_people; /* everyone with a name, raw and v1 (doubly linked) */
+	size_t vr_named;             /* on vr_people */
+	size_t vr_v1;                /* of them, v1 clients */
+	size_t vr_members;           /* every person, named or pending: the room's life */
+	uint64_t vr_last_id;         /* the id of the latest message */
+	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
+	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
+	struct v1_entry **vr_hist;
+	size_t vr_hist_cap, vr_hist_head, vr_hist_len, vr_hist_bytes;
+	char vr_name[V1_ROOM_NAME + 1];
+};
+
+struct v1_person { /* a connection's data (chatd_conn_set_data), freed after on_close */
+	struct v1_person *vp_prev, *vp_next; /* vr_people */
+	struct v1_room *vp_room;
+	struct chatd_conn *vp_conn;
+	uint64_t vp_id;
+	unsigned vp_busy;   /* our callbacks for it on the stack: its freeing waits for them */
+	unsigned vp_errors; /* errors in a row */
+	bool vp_v1;
+	bool vp_named;
+	bool vp_gone; /* on_close came: it has left the room; freed once not busy */
+	char vp_name[V1_NAME_MAX + 1];
+};
+
+/* The room of that name on server s, made on first use (with no members: the caller
+ * counts its own in vr_members); NULL when memory runs out. */
+struct v1_room *v1_room_get(struct chatd *s, const char *name);
+/* Frees a room and its history; its last member has gone. */
+void v1_room_free(struct v1_room *r);
+
+/* Puts p on, or takes it off, the room's list of named people. */
+void v1_room_link(struct v1_room *r, struct v1_person *p);
+void v1_room_unlink(struct v1_room *r, struct v1_person *p);
+
+/* Keeps a message (name and text are copied), dropping the oldest while the room is
+ * over --history or --history-bytes. One larger than the byte bound alone is not kept. */
+void v1_history_add(struct v1_room *r, uint64_t id, uint64_t time, const char *name,
+		    size_t name_len, const char *text, size_t text_len);
+/* The i-th oldest message kept (i < vr_hist_len). */
+const struct v1_entry *v1_history_at(const struct v1_room *r, size_t i);
+
+/* 1 to V1_NAME_MAX of A-Z a-z 0-9 _ - . and not "raw-..." (raw clients' names). */
+bool v1_name_valid(const char *s, size_t len);
+/* Writes into out (V1_NAME_MAX + 1 bytes) the first name free in r of: want, want2 to
+ * want9, then want and a number from id up; the stem is cut short to fit. Names compare
+ * without case, so "Ann" cannot pass for "ann". */
+void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out);
+
+#endif

@@ -362,6 +362,8 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 	if (r->vr_v1 > 0) {
 		write_message(id, time, p->vp_name, name_len, text, len, false);
 		sent = broadcast_v1(r, NULL);
+		if (p->vp_gone)
+			return; /* cut off by its own copy: its on_close has run */
 	}
 	if (sent >= 0 && raw && (r->vr_named - r->vr_v1 > 1 || chatd_echo(s))) {
 		sent = chatd_broadcast_tag(s, chatd_conn_room(p->vp_conn),
@@ -376,7 +378,7 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 				  : chatd_broadcast_tag(s, r->vr_name, NULL, V1_TAG_RAW, CHATD_TEXT,
 							out_buf, out_len);
 	}
-	if (sent < 0 || out_failed)
+	if ((sent < 0 || out_failed) && !p->vp_gone)
 		chatd_close(p->vp_conn, 1011, "out of memory");
 }
 

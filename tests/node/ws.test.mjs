@@ -156,3 +156,61 @@ test('SIGTERM sends 1001 to Node ws clients', { timeout: 30000 }, async () => {
   await stopChatd(chatd);
   assert.equal((await done).code, 1001);
 });
+
+// chatd.v1 (docs/PROTOCOL.md) with ws asking for the subprotocol, beside a raw ws client.
+function openV1(port, path) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, 'chatd.v1', { perMessageDeflate: false });
+  ws.inbox = [];
+  ws.waiters = [];
+  ws.on('message', (data) => {
+    const m = JSON.parse(data.toString());
+    const w = ws.waiters.shift();
+    if (w) w(m); else ws.inbox.push(m);
+  });
+  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), 'open');
+}
+
+test('chatd.v1 with Node ws clients', { timeout: 30000 }, async () => {
+  const chatd = await startChatd();
+  try {
+    const ann = await openV1(chatd.port, '/v1?name=ann');
+    assert.equal(ann.protocol, 'chatd.v1');
+    const w = await next(ann);
+    assert.equal(w.type, 'welcome');
+    assert.equal(w.name, 'ann');
+    assert.equal(w.count, 1);
+    ann.send(JSON.stringify({ type: 'message', text: 'first' }));
+    assert.deepEqual([(await next(ann)).text], ['first']);
+
+    const bob = await openV1(chatd.port, '/v1');
+    bob.send(JSON.stringify({ type: 'hello', name: 'ANN' }));
+    const wb = await next(bob);
+    assert.equal(wb.name, 'ANN2');
+    assert.equal(wb.requested, 'ANN');
+    const h = await next(bob);
+    assert.equal(h.history, true);
+    assert.equal(h.text, 'first');
+    assert.equal(h.name, 'ann');
+    const join = await next(ann);
+    assert.deepEqual([join.type, join.name, join.count], ['join', 'ANN2', 2]);
+
+    const raw = await open(chatd.port, '/v1');
+    assert.equal((await next(ann)).type, 'join');
+    assert.equal((await next(bob)).type, 'join');
+    raw.send('from raw');
+    const m = await next(bob);
+    assert.equal(m.type, 'message');
+    assert.equal(m.text, 'from raw');
+    assert.match(m.name, /^raw-\d+$/);
+    bob.send(JSON.stringify({ type: 'message', text: 'to raw' }));
+    assert.equal((await next(raw)).data.toString(), 'ANN2: to raw');
+    assert.equal((await next(bob)).text, 'to raw');
+
+    bob.send('{"type":"message","text":"\\ud800"}');
+    const err = await next(bob);
+    assert.deepEqual([err.type, err.code], ['error', 'bad_json']);
+    for (const ws of [ann, bob, raw]) ws.close();
+  } finally {
+    await stopChatd(chatd);
+  }
+});

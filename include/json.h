@@ -68,4 +68,7 @@ size_t json_string_decode(const char *buf, const struct json_token *t, char *out
  * bytes). Returns the bytes written, or 0 when cap is too small (out is then garbage). */
 size_t json_write_string(char *out, size_t cap, const char *s, size_t len);
 
+/* Exactly what json_write_string writes for s, quotes included. */
+size_t json_string_size(const char *s, size_t len);
+
 #endif

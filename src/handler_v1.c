@@ -62,10 +62,20 @@ static bool out_reserve(size_t n)
 	return true;
 }
 
+/* A buffer grown past this for one large frame (a raw client's long message, a crowded
+ * room's welcome) is freed rather than kept. */
+#define V1_OUT_KEEP ((size_t)64 << 10)
+
 static void out_start(void)
 {
 	out_len = 0;
 	out_failed = false;
+	if (out_cap > V1_OUT_KEEP) {
+		free(out_buf);
+		chatd_memory_release(out_cap);
+		out_buf = NULL;
+		out_cap = 0;
+	}
 }
 
 static void out_bytes(const char *s, size_t n)
@@ -95,7 +105,9 @@ static void out_number(uint64_t v)
 
 static void out_string(const char *s, size_t n)
 {
-	if (out_reserve(JSON_STRING_MAX(n)))
+	size_t size = json_string_size(s, n);
+
+	if (out_reserve(size))
 		out_len += json_write_string(out_buf + out_len, out_cap - out_len, s, n);
 }
 

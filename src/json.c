@@ -400,6 +400,33 @@ int json_object_get(const char *buf, const struct json_token *tokens, int object
 	return -1;
 }
 
+/* The letter of a two-character escape for c, 0 when c needs \u00XX, or 1 when c goes
+ * as it is. */
+static char escape_of(unsigned char c)
+{
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '\b': return 'b';
+	case '\f': return 'f';
+	case '\n': return 'n';
+	case '\r': return 'r';
+	case '\t': return 't';
+	default: return c < 0x20 ? 0 : 1;
+	}
+}
+
+size_t json_string_size(const char *s, size_t len)
+{
+	size_t n = 2;
+
+	for (size_t i = 0; i < len; i++) {
+		char e = escape_of((unsigned char)s[i]);
+		n += e == 1 ? 1 : e == 0 ? 6 : 2;
+	}
+	return n;
+}
+
 size_t json_write_string(char *out, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -410,34 +437,21 @@ size_t json_write_string(char *out, size_t cap, const char *s, size_t len)
 	out[n++] = '"';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc = 0;
-		switch (c) {
-		case '"': esc = '"'; break;
-		case '\\': esc = '\\'; break;
-		case '\b': esc = 'b'; break;
-		case '\f': esc = 'f'; break;
-		case '\n': esc = 'n'; break;
-		case '\r': esc = 'r'; break;
-		case '\t': esc = 't'; break;
-		default: break;
-		}
-		if (esc != 0 || c < 0x20) {
-			if (cap - n < (esc ? 2u : 6u) + 1)
-				return 0;
+		char e = escape_of(c);
+		size_t need = e == 1 ? 1 : e == 0 ? 6 : 2;
+		if (cap - n < need + 1)
+			return 0; /* the closing quote must fit too */
+		if (e == 1) {
+			out[n++] = (char)c;
+		} else if (e != 0) {
 			out[n++] = '\\';
-			if (esc) {
-				out[n++] = esc;
-			} else {
-				memcpy(out + n, "u00", 3);
-				out[n + 3] = hex[c >> 4];
-				out[n + 4] = hex[c & 15];
-				n += 5;
-			}
-			continue;
+			out[n++] = e;
+		} else {
+			memcpy(out + n, "\\u00", 4);
+			out[n + 4] = hex[c >> 4];
+			out[n + 5] = hex[c & 15];
+			n += 6;
 		}
-		if (cap - n < 2)
-			return 0;
-		out[n++] = (char)c;
 	}
 	out[n++] = '"';
 	return n;

@@ -46,6 +46,8 @@ static void check_string(const char *buf, const struct json_token *t, size_t i)
 	if (written == NULL)
 		abort();
 	wn = json_write_string(written, JSON_STRING_MAX(n), decoded, n);
+	if (wn != json_string_size(decoded, n))
+		fuzz_fail("json_string_size disagrees with json_write_string", i);
 	if (wn == 0 || json_parse(written, wn, back, 1, 1) != 1 || back[0].jt_count != n)
 		fuzz_fail("json_write_string does not parse back", i);
 	char *again = malloc(n + 1);

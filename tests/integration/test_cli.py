@@ -53,6 +53,11 @@ def test_version_prints_name_and_version_and_exits_0(chatd_bin):
         (["--max-message"], "--max-message"),
         (["--max-clients", "many"], "many"),
         (["--bind"], "--bind"),
+        (["--history", "-1"], "-1"),
+        (["--history", "10001"], "10001"),
+        (["--history", "some"], "some"),
+        (["--history-bytes", "0"], "0"),
+        (["--history-bytes", "1X"], "1X"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )

@@ -483,3 +483,16 @@ async def test_pending_client_gets_no_live_traffic_before_its_welcome(chatd):
         assert [m["text"] for m in history] == [f"while pending {i}" for i in range(3)]
         await say(ann, "live")
         await expect(late, "message", text="live", id=4)
+
+
+async def test_a_long_raw_message_reaches_v1_clients_whole(chatd):
+    server = chatd()
+    big = 'a "quoted"\n' + "x" * 300000
+    async with v1(server, "/big", "ann") as ann, raw(server, "/big") as r:
+        await welcomed(ann)
+        await expect(ann, "join")
+        await r.send(big)
+        await expect(ann, "message", text=big)
+        # Past the byte bound: not kept, and the next joiner gets no history of it.
+        async with v1(server, "/big", "bob") as bob:
+            await welcomed(bob, history=0)

@@ -216,6 +216,12 @@ static void test_writer_round_trip(void **state)
 	assert_int_equal(json_write_string(out, JSON_STRING_MAX(3), "\x01\x02\x03", 3), 20);
 	assert_int_equal(json_write_string(out, JSON_STRING_MAX(3) - 1, "\x01\x02\x03", 3), 0);
 	assert_int_equal(json_write_string(out, 1, "", 0), 0);
+	assert_int_equal(json_string_size(in, 143), json_write_string(out, sizeof out, in, 143));
+	assert_int_equal(json_string_size("\x01\x02\x03", 3), 20);
+	/* Exactly its size fits; one byte less does not. */
+	n = json_string_size(in, 143);
+	assert_int_equal(json_write_string(out, n, in, 143), n);
+	assert_int_equal(json_write_string(out, n - 1, in, 143), 0);
 	assert_int_equal(json_write_string(out, 2, "", 0), 2);
 }
 

@@ -161,15 +161,18 @@ static void output(const char *line, size_t len)
 		(void)!write(STDERR_FILENO, line, len);
 		return;
 	}
-	if (buffer.lb_unreported > 0 && LOG_BUFFER_BYTES - buffer.lb_len >= len + LOG_REPORT_ROOM) {
-		unsigned long long k = buffer.lb_unreported;
-		buffer.lb_unreported = 0;
-		log_warn("log: %llu lines dropped: stderr was not writable fast enough", k);
-	}
-	if (LOG_BUFFER_BYTES - buffer.lb_len < len) {
+	/* Once lines are dropped, the next line kept must have room for the report too, so
+	 * that a reader learns of the gap where it is. */
+	size_t need = len + (buffer.lb_unreported > 0 ? LOG_REPORT_ROOM : 0);
+	if (LOG_BUFFER_BYTES - buffer.lb_len < need) {
 		buffer.lb_dropped++;
 		buffer.lb_unreported++;
 		return;
+	}
+	if (buffer.lb_unreported > 0) {
+		unsigned long long k = buffer.lb_unreported;
+		buffer.lb_unreported = 0;
+		log_warn("log: %llu lines dropped: stderr was not writable fast enough", k);
 	}
 	/* Nothing waiting: try the descriptor at once, as an unbuffered log would. */
 	if (buffer.lb_len == 0) {

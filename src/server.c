@@ -209,6 +209,7 @@ int server_run(const struct config *cf)
 		goto done;
 	}
 	status = 0;
+	stop_log_buffer(&sv); /* first: the last line is written after all the others */
 	log_info("stopped");
 done:
 	stop_log_buffer(&sv);

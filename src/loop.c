@@ -186,6 +186,8 @@ int loop_timeout_at(struct loop *l, uint64_t now)
 		return -1;
 	if (l->lp_next_tick <= l->lp_tick_done)
 		l->lp_next_tick = next_tick(l);
+	if (l->lp_next_tick > UINT64_MAX / LOOP_TICK_MS)
+		return INT_MAX;
 	uint64_t due = l->lp_next_tick * LOOP_TICK_MS;
 	if (due <= now)
 		return 0;

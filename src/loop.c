@@ -285,13 +285,11 @@ int loop_run(struct loop *l)
 
 	l->lp_stop = false;
 	while (!l->lp_stop) {
-		int timeout;
 		if (l->lp_hook != NULL)
 			l->lp_hook(l->lp_hook_arg);
 		if (l->lp_stop)
 			break;
-		timeout = loop_timeout_at(l, monotonic_ms());
-		int n = wait_for_events(l, events, timeout);
+		int n = wait_for_events(l, events, loop_timeout_at(l, monotonic_ms()));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

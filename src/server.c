@@ -134,7 +134,8 @@ static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
-	conn_flush_dirty(&sv->sv_env);
+	if (conn_flush_dirty(&sv->sv_env))
+		loop_keep_awake(sv->sv_loop);
 	/* Writability is asked for only while lines wait: an idle loop is not woken for it. */
 	if (sv->sv_log_watched)
 		(void)loop_watch_set(sv->sv_loop, &sv->sv_log_watch,

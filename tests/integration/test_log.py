@@ -19,11 +19,14 @@ import wsclient
 STOP_TIMEOUT = 5.0
 MESSAGE_LINE = re.compile(r"connection \d+: text message, \d+ bytes")
 DROPPED_LINE = re.compile(r"log: (\d+) lines dropped")
+# These tests log a line per message by sending thousands of them as fast as they can:
+# flood control would slow the sender, which is not what they are about.
+NO_RATE_LIMIT = ("--rate-limit", "off")
 
 
 def start(chatd_bin, stderr, *args):
     return subprocess.Popen(
-        [str(chatd_bin), "--port", "0", "--bind", "127.0.0.1", *args],
+        [str(chatd_bin), "--port", "0", "--bind", "127.0.0.1", *NO_RATE_LIMIT, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=stderr,
@@ -110,7 +113,7 @@ async def test_unread_stderr_never_stalls_the_server(chatd_bin):
 
 
 async def test_log_read_as_it_comes_loses_nothing(chatd):
-    server = chatd("-v")
+    server = chatd("-v", *NO_RATE_LIMIT)
     await chat(server.url, 3000)
     count = 0
     deadline = time.monotonic() + 5

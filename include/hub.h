@@ -41,6 +41,8 @@ struct hub_room_info {
 	size_t ri_members;
 };
 
+/* One deliver function for every member. NULL (errno) when memory runs out or the kernel
+ * gives no random key for the room-name hash (getrandom(2)). */
 struct hub *hub_new(hub_deliver_fn deliver);
 /* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);

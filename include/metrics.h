@@ -14,9 +14,9 @@
 /* The statuses a refused request can get, in a fixed order for the exposition. */
 #define METRICS_REFUSAL_STATUSES                                                                   \
 	{                                                                                          \
-		400, 403, 404, 405, 408, 426, 431, 503                                             \
+		400, 403, 404, 405, 408, 426, 431, 500, 503                                        \
 	}
-#define METRICS_REFUSAL_KINDS 8
+#define METRICS_REFUSAL_KINDS 9
 /* Close codes counted one by one; others are counted as "other". */
 #define METRICS_CLOSE_CODES                                                                        \
 	{                                                                                          \

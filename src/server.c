@@ -35,6 +35,8 @@ struct server {
 	struct conn_env sv_env;
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
+	struct loop_watch sv_log_watch; /* the log's descriptor, while its lines are buffered */
+	bool sv_log_watched;
 	bool sv_stopping;
 };
 
@@ -99,12 +101,55 @@ struct conn_env *server_env(struct server *sv)
 	return &sv->sv_env;
 }
 
+/* Log lines wait in the log's buffer while stderr is not writable (log.h). */
+static void on_log_event(struct loop_watch *w, uint32_t events)
+{
+	struct server *sv = container_of(w, struct server, sv_log_watch);
+
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* The reader is gone, and epoll would say so on every pass: stop watching.
+		 * Lines are written at once again (and fail at once, SIGPIPE being ignored). */
+		loop_watch_del(sv->sv_loop, w);
+		sv->sv_log_watched = false;
+		log_buffer_stop();
+		return;
+	}
+	log_flush();
+}
+
+static void start_log_buffer(struct server *sv)
+{
+	int fd = log_buffer_start();
+
+	if (fd < 0)
+		return;
+	/* Watched for nothing until lines wait. epoll refuses what it cannot watch (EPERM:
+	 * /dev/null, say): writes to such a descriptor never wait, write them at once. */
+	if (loop_watch_add(sv->sv_loop, &sv->sv_log_watch, fd, 0, on_log_event) < 0) {
+		log_buffer_stop();
+		return;
+	}
+	sv->sv_log_watched = true;
+}
+
+static void stop_log_buffer(struct server *sv)
+{
+	if (sv->sv_log_watched)
+		loop_watch_del(sv->sv_loop, &sv->sv_log_watch);
+	sv->sv_log_watched = false;
+	log_buffer_stop();
+}
+
 static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
 	if (conn_flush_dirty(&sv->sv_env))
 		loop_keep_awake(sv->sv_loop);
+	/* Writability is asked for only while lines wait: an idle loop is not woken for it. */
+	if (sv->sv_log_watched)
+		(void)loop_watch_set(sv->sv_loop, &sv->sv_log_watch,
+				     log_pending() > 0 ? EPOLLOUT : 0);
 	if (sv->sv_stopping && sv->sv_env.ce_conn_count == 0)
 		loop_stop(sv->sv_loop);
 }
@@ -170,6 +215,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
+	start_log_buffer(&sv);
 	*app->sa_running = &sv;
 	int rc = loop_run(sv.sv_loop);
 	*app->sa_running = NULL;
@@ -178,8 +224,10 @@ int server_run(const struct config *cf, const struct server_app *app)
 		goto done;
 	}
 	status = 0;
+	stop_log_buffer(&sv); /* first: the last line is written after all the others */
 	log_info("stopped");
 done:
+	stop_log_buffer(&sv);
 	listener_close(&sv.sv_listener);
 	if (sv.sv_loop != NULL) {
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);

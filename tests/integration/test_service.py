@@ -53,6 +53,7 @@ def test_metrics_parse_and_count(chatd):
         "process_open_fds",
         "chatd_close_codes_sent_total{code=1002}",
         "chatd_handshakes_failed_total{status=400}",
+        "chatd_handshakes_failed_total{status=500}",  # out of memory for a request
     ]:
         assert name in before, name
     assert before["process_resident_memory_bytes"] > 1_000_000

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addrlimit.h"
 #include "config.h"
 #include "handshake.h"
 #include "hub.h"
@@ -36,6 +37,9 @@
 #define HANDSHAKE_MAX_BYTES 8192
 /* How long we wait for the peer after our close frame, or for its FIN. */
 #define CLOSE_TIMEOUT_MS 2000
+/* Connections at once on the operator's listener: a scraper and a person or two. Its own
+ * allowance, so a flood on the public port never blinds the operator. */
+#define CONN_ADMIN_MAX 16
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -54,8 +58,17 @@ struct conn_env {
 	struct sbuf *ce_page_head; /* the bundled client's 200 response head and body, */
 	struct sbuf *ce_page_body; /* built once and shared by every response; owned */
 	size_t ce_max_clients;
-	struct handshake_policy ce_policy;
+	struct handshake_policy ce_policy;       /* the public listener's */
+	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+
+	/* Connections from each source address (--max-per-ip), public listener only. */
+	struct addrlimit ce_addrs;
+	size_t ce_handshake_count;     /* public connections in CONN_HANDSHAKE (--max-handshakes) */
+	size_t ce_admin_count;         /* connections accepted on the operator's listener */
+	size_t ce_base_fds;            /* descriptors open before any connection, for /metrics */
+	uint64_t ce_refusal_log_at;    /* loop time before which no refusal is logged */
+	uint64_t ce_refusals_unlogged; /* refusals since the last logged one */
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
@@ -82,6 +95,7 @@ struct conn {
 	enum conn_state c_state;
 	bool c_dirty;
 	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
+	bool c_admin;              /* accepted on the operator's listener (--admin-listen) */
 	bool c_peer_eof;           /* the peer shut its side: read nothing more */
 	bool c_ping_sent;          /* a keepalive ping is out since the last frame */
 	bool c_cut_off;            /* being closed for backpressure */
@@ -91,6 +105,7 @@ struct conn {
 
 	char *c_request; /* the request head so far; owned, freed after the handshake */
 	size_t c_request_len;
+	size_t c_request_cap; /* grows with what arrives, up to HANDSHAKE_MAX_BYTES */
 
 	struct ws_reader c_reader;
 	struct outq c_out;
@@ -103,8 +118,13 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 
-/* Adopts an accepted socket (the env owns it from now on, even on failure). */
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer);
+/* Adopts an accepted socket (the env owns it from now on, even on failure). admin: it came
+ * to the operator's listener. A connection over a limit (--max-per-ip, --max-handshakes)
+ * is closed at once, after a 503 if its request is already there. */
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin);
+
+/* The gauges /metrics shows, each read from a counter: no walk over the connections. */
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
 
 /* The before-wait hook: flushes every dirty connection, then frees released ones. */
 void conn_flush_dirty(struct conn_env *env);

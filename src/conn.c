@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn_internal.h"
@@ -38,6 +40,19 @@ static void on_event(struct loop_watch *w, uint32_t events);
 static void deliver(struct hub_member *m, struct sbuf *frame);
 static void flush(struct conn *c);
 
+/* A secret for the per-address table's hash. Should the kernel have no entropy to give
+ * yet (early boot), the time and the stack's address are a weaker secret, not none. */
+static uint64_t hash_seed(void)
+{
+	uint64_t seed = 0;
+	struct timespec ts;
+
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+		return seed;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)&seed;
+}
+
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
 		  size_t max_clients)
 {
@@ -51,6 +66,8 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	env->ce_max_clients = max_clients;
 	env->ce_policy.hp_origins = cf->cf_origins;
 	env->ce_policy.hp_origin_count = cf->cf_origin_count;
+	env->ce_admin_policy.hp_admin = true;
+	addrlimit_init(&env->ce_addrs, hash_seed());
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
 	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
@@ -88,6 +105,23 @@ static void update_interest(struct conn *c)
 	loop_watch_set(c->c_env->ce_loop, &c->c_watch, events);
 }
 
+void conn_handshake_done(struct conn *c)
+{
+	if (c->c_state == CONN_HANDSHAKE && !c->c_admin)
+		c->c_env->ce_handshake_count--;
+}
+
+/* Gives back what admit (below) counted for a connection but its handshake. */
+static void release_limits(struct conn_env *env, const union net_addr *peer, bool admin)
+{
+	struct addrlimit_key key;
+
+	if (admin)
+		env->ce_admin_count--;
+	else if (addrlimit_key_of(&peer->sa, &key))
+		addrlimit_release(&env->ce_addrs, &key);
+}
+
 /* Releases everything the connection holds. Every "opened" gets exactly one "closed". */
 void conn_destroy(struct conn *c, const char *cause)
 {
@@ -108,6 +142,8 @@ void conn_destroy(struct conn *c, const char *cause)
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
+	conn_handshake_done(c);
+	release_limits(env, &c->c_peer, c->c_admin);
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	loop_watch_del(env->ce_loop, &c->c_watch);
 	transport_close(&c->c_transport);
@@ -172,6 +208,7 @@ void conn_begin_close(struct conn *c)
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
+	conn_handshake_done(c);
 	c->c_state = CONN_CLOSING;
 	ws_reader_free(&c->c_reader);
 	free(c->c_request);
@@ -415,12 +452,102 @@ static void deliver(struct hub_member *m, struct sbuf *frame)
 	conn_queue(c, frame);
 }
 
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
+/* One line a second at most: a flood of refused connections must not become a flood of
+ * log lines. The count of those not logged goes in the next line (and all are in
+ * chatd_connections_refused_total). */
+static void log_refusal(struct conn_env *env, const union net_addr *peer, const char *why)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	uint64_t now = loop_now(env->ce_loop);
+	char name[64];
 
+	if (now < env->ce_refusal_log_at) {
+		env->ce_refusals_unlogged++;
+		return;
+	}
+	listener_format_addr(peer, name, sizeof name);
+	if (env->ce_refusals_unlogged > 0)
+		log_warn("connection from %s refused: %s (and %llu more refused, not logged, "
+			 "since the last such line)",
+			 name, why, (unsigned long long)env->ce_refusals_unlogged);
+	else
+		log_warn("connection from %s refused: %s", name, why);
+	env->ce_refusal_log_at = now + 1000;
+	env->ce_refusals_unlogged = 0;
+}
+
+/* Closes a connection over a limit before it costs anything. A client that already sent
+ * its request (it was queued while chatd was busy) is told why with a 503; what it sent is
+ * read first, so closing does not turn into a reset that would destroy that answer. */
+static void refuse_connection(struct conn_env *env, int fd, const union net_addr *peer,
+			      enum metrics_limit limit, const char *why)
+{
+	struct transport t;
+	char buf[512];
+
+	env->ce_metrics.mt_limit_refused[limit]++;
+	log_refusal(env, peer, why);
+	transport_init_tcp(&t, fd);
+	if (transport_read(&t, env->ce_read_buf, env->ce_read_cap) > 0) {
+		struct iovec iov = {buf, http_response_error(buf, sizeof buf, 503, why)};
+		if (iov.iov_len > 0)
+			(void)transport_writev(&t, &iov, 1);
+		metrics_count_refusal(&env->ce_metrics, 503);
+	}
+	transport_close(&t);
+}
+
+/* Counts the connection against its limits; false when it is over one (and closed). */
+static bool admit(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	const struct config *cf = env->ce_config;
+	struct addrlimit_key key;
+	char why[96];
+
+	if (admin) {
+		if (env->ce_admin_count >= CONN_ADMIN_MAX) {
+			refuse_connection(env, fd, peer, METRICS_LIMIT_ADMIN,
+					  "the admin listener is busy");
+			return false;
+		}
+		env->ce_admin_count++;
+		return true;
+	}
+	if (cf->cf_max_handshakes != 0 && env->ce_handshake_count >= cf->cf_max_handshakes) {
+		snprintf(why, sizeof why, "%zu connections in their handshake (--max-handshakes)",
+			 env->ce_handshake_count);
+		refuse_connection(env, fd, peer, METRICS_LIMIT_HANDSHAKES, why);
+		return false;
+	}
+	if (addrlimit_key_of(&peer->sa, &key)) {
+		switch (addrlimit_acquire(&env->ce_addrs, &key, (uint32_t)cf->cf_max_per_ip)) {
+		case ADDRLIMIT_OK: break;
+		case ADDRLIMIT_FULL:
+			snprintf(why, sizeof why,
+				 "%zu connections from this address (--max-per-ip)",
+				 cf->cf_max_per_ip);
+			refuse_connection(env, fd, peer, METRICS_LIMIT_PER_IP, why);
+			return false;
+		case ADDRLIMIT_NO_MEM:
+			refuse_connection(env, fd, peer, METRICS_LIMIT_NO_MEMORY, "out of memory");
+			return false;
+		}
+	}
+	env->ce_handshake_count++;
+	return true;
+}
+
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	struct conn *c;
+
+	if (!admit(env, fd, peer, admin))
+		return;
+	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		log_error("out of memory: refusing a connection");
+		if (!admin)
+			env->ce_handshake_count--;
+		release_limits(env, peer, admin);
 		close(fd);
 		return;
 	}
@@ -428,10 +555,13 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	c->c_env = env;
 	c->c_id = ++env->ce_next_id;
 	c->c_state = CONN_HANDSHAKE;
+	c->c_admin = admin;
 	c->c_peer = *peer;
 	c->c_member.hm_deliver = deliver;
 	if (loop_watch_add(env->ce_loop, &c->c_watch, fd, EPOLLIN, on_event) < 0) {
 		log_error("cannot watch a new connection: %s", strerror(errno));
+		conn_handshake_done(c);
+		release_limits(env, peer, admin);
 		close(fd);
 		free(c);
 		return;
@@ -444,6 +574,16 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	env->ce_metrics.mt_accepted++;
 	loop_timer_start(env->ce_loop, &c->c_timer, env->ce_config->cf_handshake_timeout_ms,
 			 conn_http_timeout);
+}
+
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
+{
+	g->mg_connections = env->ce_conn_count;
+	g->mg_clients = env->ce_open_count;
+	g->mg_rooms = hub_room_count(env->ce_hub);
+	g->mg_handshaking = env->ce_handshake_count;
+	g->mg_addresses = env->ce_addrs.al_used;
+	g->mg_open_fds = env->ce_base_fds + env->ce_conn_count;
 }
 
 void conn_flush_dirty(struct conn_env *env)
@@ -484,5 +624,6 @@ void conn_env_free(struct conn_env *env)
 	if (env->ce_page_body != NULL)
 		sbuf_unref(env->ce_page_body);
 	free(env->ce_read_buf);
+	addrlimit_free(&env->ce_addrs);
 	memset(env, 0, sizeof *env);
 }

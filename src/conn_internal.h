@@ -11,6 +11,10 @@
 /* Releases everything the connection holds; the struct is freed at the end of the pass. */
 void conn_destroy(struct conn *c, const char *cause);
 
+/* The connection leaves CONN_HANDSHAKE (call before changing c_state): it no longer
+ * counts against --max-handshakes. No-op in any other state. */
+void conn_handshake_done(struct conn *c);
+
 /* Queues b (borrowed), or ends the connection when b is NULL (a failed allocation). */
 void conn_queue(struct conn *c, struct sbuf *b);
 /* The same for a buffer the caller just made: its reference is handed over. */

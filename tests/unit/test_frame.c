@@ -53,17 +53,17 @@ struct header_case {
 };
 
 static const struct header_case header_cases[] = {
-	{0x81, 7, 0, false, 2},
-	{0x81, 7, 5, false, 2},
-	{0x82, 7, 125, true, 6},
-	{0x01, 16, 126, false, 4},
-	{0x80, 16, 65535, true, 8},
-	{0x02, 64, 65536, false, 10},
-	{0x89, 64, UINT64_C(1) << 32, true, 14},
-	{0x82, 64, UINT64_MAX >> 1, true, 14}, /* the largest legal length */
-	/* Non-minimal forms are accepted (frame.c explains why). */
-	{0x81, 16, 5, true, 8},
-	{0x81, 64, 5, true, 14},
+    {0x81, 7, 0, false, 2},
+    {0x81, 7, 5, false, 2},
+    {0x82, 7, 125, true, 6},
+    {0x01, 16, 126, false, 4},
+    {0x80, 16, 65535, true, 8},
+    {0x02, 64, 65536, false, 10},
+    {0x89, 64, UINT64_C(1) << 32, true, 14},
+    {0x82, 64, UINT64_MAX >> 1, true, 14}, /* the largest legal length */
+    /* Non-minimal forms are accepted (frame.c explains why). */
+    {0x81, 16, 5, true, 8},
+    {0x81, 64, 5, true, 14},
 };
 
 static void expect_header(const struct frame_header *fh, const struct header_case *hc)
@@ -99,7 +99,7 @@ static void test_parse_length_forms(void **state)
 		memset(raw + n, 0xEE, 8);
 		memset(&fh, 0x5A, sizeof fh);
 		assert_int_equal(frame_parse_header(guard_put(&g, raw, n + 8), n + 8, &fh),
-				 FRAME_PARSE_OK);
+		                 FRAME_PARSE_OK);
 		expect_header(&fh, hc);
 	}
 	guard_close(&g);
@@ -156,7 +156,7 @@ static void test_every_prefix_incomplete(void **state)
 			if (frame_parse_header(guard_put(&g, raw, cut), cut, &fh) !=
 			    FRAME_PARSE_INCOMPLETE)
 				fail_msg("case %zu: prefix of %zu of %zu bytes not INCOMPLETE", i,
-					 cut, n);
+				         cut, n);
 		}
 	}
 	guard_close(&g);
@@ -175,11 +175,11 @@ static void test_64bit_top_bit_is_bad_length(void **state)
 			struct frame_header fh;
 			size_t n = build_header(raw, 0x82, 64, lens[i], masked);
 			assert_int_equal(frame_parse_header(guard_put(&g, raw, n), n, &fh),
-					 FRAME_PARSE_BAD_LENGTH);
+			                 FRAME_PARSE_BAD_LENGTH);
 			/* The prefixes are still just incomplete (nothing is wrong yet with 2
 			 * bytes). */
 			assert_int_equal(frame_parse_header(guard_put(&g, raw, 2), 2, &fh),
-					 FRAME_PARSE_INCOMPLETE);
+			                 FRAME_PARSE_INCOMPLETE);
 		}
 	}
 	guard_close(&g);
@@ -188,10 +188,10 @@ static void test_64bit_top_bit_is_bad_length(void **state)
 static void test_encode_parse_round_trip(void **state)
 {
 	static const uint64_t lens[] = {
-		0, 1, 125, 126, 127, 65535, 65536, UINT64_C(1) << 32, UINT64_MAX >> 1};
+	    0, 1, 125, 126, 127, 65535, 65536, UINT64_C(1) << 32, UINT64_MAX >> 1};
 	static const size_t sizes[] = {2, 2, 2, 4, 4, 4, 10, 10, 10};
 	static const uint8_t opcodes[] = {WS_OP_TEXT, WS_OP_BINARY, WS_OP_CLOSE,
-					  WS_OP_PING, WS_OP_PONG,   WS_OP_CONTINUATION};
+	                                  WS_OP_PING, WS_OP_PONG,   WS_OP_CONTINUATION};
 	struct guard g;
 	(void)state;
 
@@ -214,7 +214,7 @@ static void test_encode_parse_round_trip(void **state)
 				assert_int_equal(out[0] & 0x70, 0);
 
 				assert_int_equal(frame_parse_header(guard_put(&g, out, n), n, &fh),
-						 FRAME_PARSE_OK);
+				                 FRAME_PARSE_OK);
 				assert_int_equal(fh.fh_fin, fin);
 				assert_int_equal(fh.fh_rsv, 0);
 				assert_int_equal(fh.fh_opcode, opcodes[o]);
@@ -276,7 +276,7 @@ static void test_unmask_matches_reference(void **state)
 				frame_unmask(buf, len, key, offset);
 				if (memcmp(buf, expect, len) != 0)
 					fail_msg("align %zu offset %llu len %zu differs", align,
-						 (unsigned long long)offset, len);
+					         (unsigned long long)offset, len);
 				assert_int_equal(buf[len], 0x5C);
 			}
 		}
@@ -338,9 +338,9 @@ static void test_unmask_rfc_example(void **state)
 static void test_close_code_valid_table(void **state)
 {
 	static const uint16_t valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
-					 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+	                                 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
 	static const uint16_t invalid[] = {0,    1,    999,  1004, 1005, 1006, 1015,
-					   1016, 1100, 2000, 2999, 5000, 6000, 65535};
+	                                   1016, 1100, 2000, 2999, 5000, 6000, 65535};
 	(void)state;
 
 	for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++)
@@ -352,7 +352,7 @@ static void test_close_code_valid_table(void **state)
 	/* Exhaustively, against the rule written in the header. */
 	for (uint32_t c = 0; c <= 0xFFFF; c++) {
 		bool expect = (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) ||
-			      (c >= 3000 && c <= 4999);
+		              (c >= 3000 && c <= 4999);
 		if (frame_close_code_valid((uint16_t)c) != expect)
 			fail_msg("code %u: expected %d", c, expect);
 	}
@@ -374,18 +374,18 @@ static void test_opcode_helpers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_length_forms),
-		cmocka_unit_test(test_unmasked_mask_is_zero),
-		cmocka_unit_test(test_flags),
-		cmocka_unit_test(test_every_prefix_incomplete),
-		cmocka_unit_test(test_64bit_top_bit_is_bad_length),
-		cmocka_unit_test(test_encode_parse_round_trip),
-		cmocka_unit_test(test_encode_exact_bytes),
-		cmocka_unit_test(test_unmask_matches_reference),
-		cmocka_unit_test(test_unmask_in_pieces_equals_at_once),
-		cmocka_unit_test(test_unmask_rfc_example),
-		cmocka_unit_test(test_close_code_valid_table),
-		cmocka_unit_test(test_opcode_helpers),
+	    cmocka_unit_test(test_parse_length_forms),
+	    cmocka_unit_test(test_unmasked_mask_is_zero),
+	    cmocka_unit_test(test_flags),
+	    cmocka_unit_test(test_every_prefix_incomplete),
+	    cmocka_unit_test(test_64bit_top_bit_is_bad_length),
+	    cmocka_unit_test(test_encode_parse_round_trip),
+	    cmocka_unit_test(test_encode_exact_bytes),
+	    cmocka_unit_test(test_unmask_matches_reference),
+	    cmocka_unit_test(test_unmask_in_pieces_equals_at_once),
+	    cmocka_unit_test(test_unmask_rfc_example),
+	    cmocka_unit_test(test_close_code_valid_table),
+	    cmocka_unit_test(test_opcode_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ static int teardown(void **state)
 /* Parses len bytes of s placed against the guard page. The slices in *req point into the
  * guarded copy, which stays valid until the next parse. */
 static enum http_parse_status parse_n(const char *s, size_t len, struct http_request *req,
-				      size_t *consumed)
+                                      size_t *consumed)
 {
 	const char *at = (const char *)guard_put(&page, s, len);
 	return http_parse_request(at, len, req, consumed);
@@ -60,20 +60,20 @@ static struct http_slice slice(const char *s)
 }
 
 static const char upgrade_crlf[] = "GET /chat HTTP/1.1\r\n"
-				   "Host: example.com:8080\r\n"
-				   "Upgrade: websocket\r\n"
-				   "Connection: Upgrade\r\n"
-				   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-				   "Sec-WebSocket-Version: 13\r\n"
-				   "\r\n";
+                                   "Host: example.com:8080\r\n"
+                                   "Upgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\n"
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n"
+                                   "\r\n";
 
 static const char upgrade_lf[] = "GET /chat HTTP/1.1\n"
-				 "Host: example.com:8080\n"
-				 "Upgrade: websocket\n"
-				 "Connection: Upgrade\n"
-				 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n"
-				 "Sec-WebSocket-Version: 13\n"
-				 "\n";
+                                 "Host: example.com:8080\n"
+                                 "Upgrade: websocket\n"
+                                 "Connection: Upgrade\n"
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n"
+                                 "Sec-WebSocket-Version: 13\n"
+                                 "\n";
 
 static void check_upgrade_request(const struct http_request *req)
 {
@@ -152,7 +152,7 @@ static void test_no_headers_and_versions(void **state)
 static void test_every_prefix_incomplete(void **state)
 {
 	const char *const heads[] = {upgrade_crlf, upgrade_lf, "GET / HTTP/1.1\r\n\r\n",
-				     "GET /?q=a%20b HTTP/1.1\r\nX-Empty:\r\nX-Sp:  v  \r\n\r\n"};
+	                             "GET /?q=a%20b HTTP/1.1\r\nX-Empty:\r\nX-Sp:  v  \r\n\r\n"};
 	(void)state;
 
 	for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
@@ -203,7 +203,7 @@ static void test_leading_empty_line(void **state)
 	(void)state;
 
 	assert_int_equal(parse("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &req, &consumed),
-			 HTTP_PARSE_OK);
+	                 HTTP_PARSE_OK);
 	assert_int_equal(consumed, 29);
 	assert_slice(req.rq_method, "GET");
 	assert_int_equal(parse("\nGET / HTTP/1.1\nHost: a\n\n", &req, &consumed), HTTP_PARSE_OK);
@@ -220,7 +220,7 @@ static void test_bare_cr_before_request_line(void **state)
 	(void)state;
 
 	assert_int_equal(parse("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", &req, &consumed),
-			 HTTP_PARSE_BAD_REQUEST_LINE);
+	                 HTTP_PARSE_BAD_REQUEST_LINE);
 }
 
 static void test_value_trimming(void **state)
@@ -228,13 +228,13 @@ static void test_value_trimming(void **state)
 	struct http_request req;
 	size_t consumed = 0;
 	static const char s[] = "GET / HTTP/1.1\r\n"
-				"A:   spaced   \r\n"
-				"B:\t\ttabbed\t \r\n"
-				"C:\r\n"
-				"D:    \r\n"
-				"E:inner  space\r\n"
-				"F: caf\xc3\xa9\r\n" /* obs-text is allowed in values */
-				"\r\n";
+	                        "A:   spaced   \r\n"
+	                        "B:\t\ttabbed\t \r\n"
+	                        "C:\r\n"
+	                        "D:    \r\n"
+	                        "E:inner  space\r\n"
+	                        "F: caf\xc3\xa9\r\n" /* obs-text is allowed in values */
+	                        "\r\n";
 	(void)state;
 
 	assert_int_equal(parse(s, &req, &consumed), HTTP_PARSE_OK);
@@ -252,11 +252,11 @@ static void test_lookup_case_insensitive(void **state)
 	struct http_request req;
 	size_t consumed = 0;
 	static const char s[] = "GET / HTTP/1.1\r\n"
-				"host: one\r\n"
-				"X-Dup: a\r\n"
-				"x-dup: b\r\n"
-				"X-DUP: c\r\n"
-				"\r\n";
+	                        "host: one\r\n"
+	                        "X-Dup: a\r\n"
+	                        "x-dup: b\r\n"
+	                        "X-DUP: c\r\n"
+	                        "\r\n";
 	(void)state;
 
 	assert_int_equal(parse(s, &req, &consumed), HTTP_PARSE_OK);
@@ -313,7 +313,7 @@ static void test_list_has_token(void **state)
 	assert_false(http_list_has_token(slice("up grade"), "upgrade"));
 	/* The value's length bounds the search, not a NUL. */
 	assert_false(
-		http_list_has_token((struct http_slice){"keep-alive, upgrade", 11}, "upgrade"));
+	    http_list_has_token((struct http_slice){"keep-alive, upgrade", 11}, "upgrade"));
 	assert_true(http_list_has_token((struct http_slice){"upgradeX", 7}, "upgrade"));
 }
 
@@ -325,45 +325,45 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	/* Request lines. */
-	{"GET /\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "missing version"},
-	{"GET / \r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "empty version"},
-	{"GET\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "method only"},
-	{"GET / HTTP/2.0\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "HTTP/2.0"},
-	{"GET / HTTP/1.1x\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "junk after version"},
-	{"GET / HTTP/1.\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "no minor version"},
-	{"GET / HTTP/1.x\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "non-digit minor"},
-	{"GET / http/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "lowercase http"},
-	{"GET / HTTP/1.1 \r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "trailing space"},
-	{"GET  / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "double space"},
-	{"GET /  HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "double space 2"},
-	{" GET / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "leading space"},
-	{"GET\t/ HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "tab separator"},
-	{"GET /a\x01 HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "control char in target"},
-	{"GET /a\x7f HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "DEL in target"},
-	{"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "raw UTF-8 in target"},
-	{"GET /a\0 HTTP/1.1\r\n\r\n", 20, HTTP_PARSE_BAD_REQUEST_LINE, "NUL in target"},
-	{"G(T / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "non-token method"},
-	{"\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "two empty lines"},
-	{"GET / HTTP/1.1\r\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "CR CR LF"},
-	{"GET /\rX HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "bare CR in line"},
-	/* Header lines. */
-	{"GET / HTTP/1.1\r\nHost\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "no colon"},
-	{"GET / HTTP/1.1\r\nHost example.com\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "no colon 2"},
-	{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "space before colon"},
-	{"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "tab before colon"},
-	{"GET / HTTP/1.1\r\n: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "empty name"},
-	{"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "non-token name"},
-	{"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "obs-fold space"},
-	{"GET / HTTP/1.1\r\nHost: a\r\n\tb\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "obs-fold tab"},
-	{"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "first header folded"},
-	{"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26, HTTP_PARSE_BAD_HEADER, "NUL in value"},
-	{"GET / HTTP/1.1\r\nX: a\x01 b\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "SOH in value"},
-	{"GET / HTTP/1.1\r\nX: a\x1b[0m\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "ESC in value"},
-	{"GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "DEL in value"},
-	{"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR inside value"},
-	{"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR CR LF"},
-	{"GET / HTTP/1.1\r\nX: a\r\n\rY\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR then text"},
+    /* Request lines. */
+    {"GET /\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "missing version"},
+    {"GET / \r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "empty version"},
+    {"GET\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "method only"},
+    {"GET / HTTP/2.0\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "HTTP/2.0"},
+    {"GET / HTTP/1.1x\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "junk after version"},
+    {"GET / HTTP/1.\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "no minor version"},
+    {"GET / HTTP/1.x\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "non-digit minor"},
+    {"GET / http/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "lowercase http"},
+    {"GET / HTTP/1.1 \r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "trailing space"},
+    {"GET  / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "double space"},
+    {"GET /  HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "double space 2"},
+    {" GET / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "leading space"},
+    {"GET\t/ HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "tab separator"},
+    {"GET /a\x01 HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "control char in target"},
+    {"GET /a\x7f HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "DEL in target"},
+    {"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "raw UTF-8 in target"},
+    {"GET /a\0 HTTP/1.1\r\n\r\n", 20, HTTP_PARSE_BAD_REQUEST_LINE, "NUL in target"},
+    {"G(T / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "non-token method"},
+    {"\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "two empty lines"},
+    {"GET / HTTP/1.1\r\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "CR CR LF"},
+    {"GET /\rX HTTP/1.1\r\n\r\n", 0, HTTP_PARSE_BAD_REQUEST_LINE, "bare CR in line"},
+    /* Header lines. */
+    {"GET / HTTP/1.1\r\nHost\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "no colon"},
+    {"GET / HTTP/1.1\r\nHost example.com\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "no colon 2"},
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "space before colon"},
+    {"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "tab before colon"},
+    {"GET / HTTP/1.1\r\n: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "empty name"},
+    {"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "non-token name"},
+    {"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "obs-fold space"},
+    {"GET / HTTP/1.1\r\nHost: a\r\n\tb\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "obs-fold tab"},
+    {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "first header folded"},
+    {"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26, HTTP_PARSE_BAD_HEADER, "NUL in value"},
+    {"GET / HTTP/1.1\r\nX: a\x01 b\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "SOH in value"},
+    {"GET / HTTP/1.1\r\nX: a\x1b[0m\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "ESC in value"},
+    {"GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "DEL in value"},
+    {"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR inside value"},
+    {"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR CR LF"},
+    {"GET / HTTP/1.1\r\nX: a\r\n\rY\r\n", 0, HTTP_PARSE_BAD_HEADER, "CR then text"},
 };
 
 static void test_malformed(void **state)
@@ -389,7 +389,7 @@ static void test_bare_cr_reported_early(void **state)
 	(void)state;
 
 	assert_int_equal(parse("GET / HTTP/1.1\r\nX: a\rb", &req, &consumed),
-			 HTTP_PARSE_BAD_HEADER);
+	                 HTTP_PARSE_BAD_HEADER);
 	assert_int_equal(parse("GET / HTTP/1.1\r\nX: a\r", &req, &consumed), HTTP_PARSE_INCOMPLETE);
 	assert_int_equal(parse("GET / HTTP/1.1\rX", &req, &consumed), HTTP_PARSE_BAD_REQUEST_LINE);
 }
@@ -453,7 +453,7 @@ static void test_stateless(void **state)
 	(void)state;
 
 	assert_int_equal(parse("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n", &req, &consumed),
-			 HTTP_PARSE_INCOMPLETE);
+	                 HTTP_PARSE_INCOMPLETE);
 	assert_int_equal(parse("GET / HTTP/1.1\r\n\r\n", &req, &consumed), HTTP_PARSE_OK);
 	assert_int_equal(req.rq_header_count, 0);
 }
@@ -461,23 +461,23 @@ static void test_stateless(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_complete_crlf),
-		cmocka_unit_test(test_complete_bare_lf),
-		cmocka_unit_test(test_mixed_line_ends),
-		cmocka_unit_test(test_no_headers_and_versions),
-		cmocka_unit_test(test_every_prefix_incomplete),
-		cmocka_unit_test(test_consumed_with_trailing_bytes),
-		cmocka_unit_test(test_leading_empty_line),
-		cmocka_unit_test(test_bare_cr_before_request_line),
-		cmocka_unit_test(test_value_trimming),
-		cmocka_unit_test(test_lookup_case_insensitive),
-		cmocka_unit_test(test_slice_equals),
-		cmocka_unit_test(test_list_has_token),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_bare_cr_reported_early),
-		cmocka_unit_test(test_binary_garbage_rejected_early),
-		cmocka_unit_test(test_header_cap),
-		cmocka_unit_test(test_stateless),
+	    cmocka_unit_test(test_complete_crlf),
+	    cmocka_unit_test(test_complete_bare_lf),
+	    cmocka_unit_test(test_mixed_line_ends),
+	    cmocka_unit_test(test_no_headers_and_versions),
+	    cmocka_unit_test(test_every_prefix_incomplete),
+	    cmocka_unit_test(test_consumed_with_trailing_bytes),
+	    cmocka_unit_test(test_leading_empty_line),
+	    cmocka_unit_test(test_bare_cr_before_request_line),
+	    cmocka_unit_test(test_value_trimming),
+	    cmocka_unit_test(test_lookup_case_insensitive),
+	    cmocka_unit_test(test_slice_equals),
+	    cmocka_unit_test(test_list_has_token),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_bare_cr_reported_early),
+	    cmocka_unit_test(test_binary_garbage_rejected_early),
+	    cmocka_unit_test(test_header_cap),
+	    cmocka_unit_test(test_stateless),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -146,7 +146,7 @@ static void check_split(const uint8_t *s, size_t len, const size_t *cuts, size_t
 		bool got = utf8_feed(&v, s + start, end - start);
 		if (got != expect_ok)
 			fail_msg("len %zu piece [%zu,%zu): feed returned %d, first bad byte at %zu",
-				 len, start, end, got, rr.rr_first_bad);
+			         len, start, end, got, rr.rr_first_bad);
 		start = end;
 	}
 	if (rr.rr_first_bad == len)
@@ -171,8 +171,8 @@ static void check_all_splits(const uint8_t *s, size_t len)
 /* --- tests ------------------------------------------------------------------------------- */
 
 static const uint32_t boundary_code_points[] = {
-	0x0000, 0x007F, 0x0080,  0x07FF,  0x0800,   0xD7FF,   0xE000,
-	0xFFFD, 0xFFFF, 0x10000, 0xFFFFF, 0x100000, 0x10FFFF,
+    0x0000, 0x007F, 0x0080,  0x07FF,  0x0800,   0xD7FF,   0xE000,
+    0xFFFD, 0xFFFF, 0x10000, 0xFFFFF, 0x100000, 0x10FFFF,
 };
 
 static void test_valid_boundaries(void **state)
@@ -222,34 +222,34 @@ struct bad_case {
 	}
 
 static const struct bad_case bad_cases[] = {
-	BAD("\xc0\x80", 0, "overlong U+0000"),
-	BAD("\xc1\xbf", 0, "overlong U+007F"),
-	BAD("\xe0\x80\x80", 1, "overlong U+0000 in 3"),
-	BAD("\xe0\x9f\xbf", 1, "overlong U+07FF"),
-	BAD("\xf0\x80\x80\x80", 1, "overlong U+0000 in 4"),
-	BAD("\xf0\x8f\xbf\xbf", 1, "overlong U+FFFF"),
-	BAD("\xed\xa0\x80", 1, "surrogate U+D800"),
-	BAD("\xed\xbf\xbf", 1, "surrogate U+DFFF"),
-	BAD("\xed\xb0\x80", 1, "surrogate U+DC00"),
-	BAD("\xf4\x90\x80\x80", 1, "U+110000"),
-	BAD("\xf4\xbf\xbf\xbf", 1, "U+13FFFF"),
-	BAD("\xf5\x80\x80\x80", 0, "lead F5"),
-	BAD("\xf6", 0, "lead F6"),
-	BAD("\xf7\xbf\xbf\xbf", 0, "lead F7"),
-	BAD("\xf8\x88\x80\x80\x80", 0, "5-byte lead"),
-	BAD("\xfc\x84\x80\x80\x80\x80", 0, "6-byte lead"),
-	BAD("\xfe", 0, "FE"),
-	BAD("\xff", 0, "FF"),
-	BAD("\x80", 0, "lone continuation 80"),
-	BAD("\xbf", 0, "lone continuation BF"),
-	BAD("a\x80", 1, "continuation after ASCII"),
-	BAD("\xc2\x80\x80", 2, "one continuation too many"),
-	BAD("\xc2\x41", 1, "ASCII where a continuation is due"),
-	BAD("\xe2\x82\x41", 2, "ASCII as third byte"),
-	BAD("\xf0\x9f\x98\x41", 3, "ASCII as fourth byte"),
-	BAD("\xe2\x82\xc2\xa2", 2, "new lead inside a sequence"),
-	BAD("\xc2\xc2", 1, "two leads"),
-	BAD("\xed\xa0\x80\xed\xb0\x80", 1, "surrogate pair (CESU-8)"),
+    BAD("\xc0\x80", 0, "overlong U+0000"),
+    BAD("\xc1\xbf", 0, "overlong U+007F"),
+    BAD("\xe0\x80\x80", 1, "overlong U+0000 in 3"),
+    BAD("\xe0\x9f\xbf", 1, "overlong U+07FF"),
+    BAD("\xf0\x80\x80\x80", 1, "overlong U+0000 in 4"),
+    BAD("\xf0\x8f\xbf\xbf", 1, "overlong U+FFFF"),
+    BAD("\xed\xa0\x80", 1, "surrogate U+D800"),
+    BAD("\xed\xbf\xbf", 1, "surrogate U+DFFF"),
+    BAD("\xed\xb0\x80", 1, "surrogate U+DC00"),
+    BAD("\xf4\x90\x80\x80", 1, "U+110000"),
+    BAD("\xf4\xbf\xbf\xbf", 1, "U+13FFFF"),
+    BAD("\xf5\x80\x80\x80", 0, "lead F5"),
+    BAD("\xf6", 0, "lead F6"),
+    BAD("\xf7\xbf\xbf\xbf", 0, "lead F7"),
+    BAD("\xf8\x88\x80\x80\x80", 0, "5-byte lead"),
+    BAD("\xfc\x84\x80\x80\x80\x80", 0, "6-byte lead"),
+    BAD("\xfe", 0, "FE"),
+    BAD("\xff", 0, "FF"),
+    BAD("\x80", 0, "lone continuation 80"),
+    BAD("\xbf", 0, "lone continuation BF"),
+    BAD("a\x80", 1, "continuation after ASCII"),
+    BAD("\xc2\x80\x80", 2, "one continuation too many"),
+    BAD("\xc2\x41", 1, "ASCII where a continuation is due"),
+    BAD("\xe2\x82\x41", 2, "ASCII as third byte"),
+    BAD("\xf0\x9f\x98\x41", 3, "ASCII as fourth byte"),
+    BAD("\xe2\x82\xc2\xa2", 2, "new lead inside a sequence"),
+    BAD("\xc2\xc2", 1, "two leads"),
+    BAD("\xed\xa0\x80\xed\xb0\x80", 1, "surrogate pair (CESU-8)"),
 };
 
 static void test_invalid_sequences(void **state)
@@ -324,8 +324,8 @@ static void test_truncated_at_end(void **state)
 static void test_open_sequence_is_not_an_error(void **state)
 {
 	static const char *const open[] = {"\xc2",     "\xe0",        "\xe0\xa0", "\xed",
-					   "\xed\x9f", "\xf0",        "\xf0\x90", "\xf0\x90\x80",
-					   "\xf4",     "\xf4\x8f\xbf"};
+	                                   "\xed\x9f", "\xf0",        "\xf0\x90", "\xf0\x90\x80",
+	                                   "\xf4",     "\xf4\x8f\xbf"};
 	(void)state;
 	for (size_t i = 0; i < sizeof open / sizeof open[0]; i++) {
 		struct utf8_validator v;
@@ -432,20 +432,20 @@ static void test_ascii_runs_with_bad_byte_everywhere(void **state)
 					buf[at] = bad_bytes[b];
 					if (utf8_valid(buf, total))
 						fail_msg("byte %02x at %zu of %zu accepted",
-							 bad_bytes[b], at, total);
+						         bad_bytes[b], at, total);
 					utf8_reset(&v);
 					assert_true(utf8_feed(&v, buf, at));
 					assert_false(utf8_feed(&v, buf + at, total - at));
 				}
 				/* A valid 2-, 3- and 4-byte sequence at the same offset passes. */
 				static const char *const good[] = {"\xc3\xa9", "\xe2\x82\xac",
-								   "\xf0\x9f\x98\x80"};
+				                                   "\xf0\x9f\x98\x80"};
 				for (size_t g = 0; g < 3; g++) {
 					memset(buf, 'z', total);
 					memcpy(buf + at, good[g], strlen(good[g]));
 					if (!utf8_valid(buf, total))
 						fail_msg("valid sequence %zu at %zu rejected", g,
-							 at);
+						         at);
 					/* ...and truncated at the end of the input it leaves a
 					 * boundary open. */
 					struct utf8_validator v;
@@ -490,8 +490,8 @@ static void test_random_against_reference(void **state)
 			case 3: /* the interesting lead bytes */
 			{
 				static const uint8_t leads[] = {0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1,
-								0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1,
-								0xF3, 0xF4, 0xF5, 0xF8, 0xFF};
+				                                0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1,
+				                                0xF3, 0xF4, 0xF5, 0xF8, 0xFF};
 				buf[n++] = leads[rng_below(sizeof leads)];
 				break;
 			}
@@ -526,7 +526,7 @@ static void test_random_against_reference(void **state)
 			bool got = utf8_feed(&v, buf + i, 1);
 			if (got != (i < rr.rr_first_bad))
 				fail_msg("iteration %d byte %zu: got %d, first bad %zu", iter, i,
-					 got, rr.rr_first_bad);
+				         got, rr.rr_first_bad);
 		}
 		if (rr.rr_first_bad == len)
 			assert_int_equal(utf8_at_boundary(&v), rr.rr_at_boundary);
@@ -541,19 +541,19 @@ static void test_random_against_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_boundaries),
-		cmocka_unit_test(test_reference_agrees_on_encoder),
-		cmocka_unit_test(test_invalid_sequences),
-		cmocka_unit_test(test_fail_fast_two_byte_prefixes),
-		cmocka_unit_test(test_truncated_at_end),
-		cmocka_unit_test(test_open_sequence_is_not_an_error),
-		cmocka_unit_test(test_split_every_position),
-		cmocka_unit_test(test_failure_is_sticky_until_reset),
-		cmocka_unit_test(test_zero_initialised),
-		cmocka_unit_test(test_empty_input),
-		cmocka_unit_test(test_ascii_runs_with_bad_byte_everywhere),
-		cmocka_unit_test(test_nul_bytes_are_valid),
-		cmocka_unit_test(test_random_against_reference),
+	    cmocka_unit_test(test_valid_boundaries),
+	    cmocka_unit_test(test_reference_agrees_on_encoder),
+	    cmocka_unit_test(test_invalid_sequences),
+	    cmocka_unit_test(test_fail_fast_two_byte_prefixes),
+	    cmocka_unit_test(test_truncated_at_end),
+	    cmocka_unit_test(test_open_sequence_is_not_an_error),
+	    cmocka_unit_test(test_split_every_position),
+	    cmocka_unit_test(test_failure_is_sticky_until_reset),
+	    cmocka_unit_test(test_zero_initialised),
+	    cmocka_unit_test(test_empty_input),
+	    cmocka_unit_test(test_ascii_runs_with_bad_byte_everywhere),
+	    cmocka_unit_test(test_nul_bytes_are_valid),
+	    cmocka_unit_test(test_random_against_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,7 +62,7 @@ static unsigned key_counter;
  * (USE_LEN: the payload's length), in which case only the given payload bytes follow.
  * Every frame gets a different mask key, so a reader that reuses a stale key is caught. */
 static void add_frame_ex(struct bytes *b, bool fin, uint8_t byte0_extra, uint8_t opcode,
-			 bool masked, const void *payload, size_t len, uint64_t announced)
+                         bool masked, const void *payload, size_t len, uint64_t announced)
 {
 	uint8_t head[14];
 	size_t n = 2;
@@ -142,7 +142,7 @@ struct recs {
 };
 
 static void recs_add(struct recs *rs, enum ws_event_type type, uint8_t opcode, uint16_t code,
-		     const void *data, size_t len)
+                     const void *data, size_t len)
 {
 	assert_true(rs->rs_n < MAX_RECS);
 	struct rec *r = &rs->rs_ev[rs->rs_n++];
@@ -205,9 +205,9 @@ static void record(struct recs *rs, const struct ws_event *ev)
 	case WS_EVENT_ERROR:
 		assert_non_null(ev->ev_error);
 		assert_true(ev->ev_close_code == WS_CLOSE_PROTOCOL_ERROR ||
-			    ev->ev_close_code == WS_CLOSE_INVALID_DATA ||
-			    ev->ev_close_code == WS_CLOSE_TOO_BIG ||
-			    ev->ev_close_code == WS_CLOSE_INTERNAL_ERROR);
+		            ev->ev_close_code == WS_CLOSE_INVALID_DATA ||
+		            ev->ev_close_code == WS_CLOSE_TOO_BIG ||
+		            ev->ev_close_code == WS_CLOSE_INTERNAL_ERROR);
 		recs_add(rs, ev->ev_type, 0, ev->ev_close_code, NULL, 0);
 		return;
 	}
@@ -225,20 +225,20 @@ static void recs_compare(const struct recs *got, const struct recs *want, const 
 	for (size_t i = 0; i < got->rs_n || i < want->rs_n; i++) {
 		if (i >= got->rs_n)
 			fail_msg("%s: event %zu missing (want %s)", how, i,
-				 type_name(want->rs_ev[i].rc_type));
+			         type_name(want->rs_ev[i].rc_type));
 		if (i >= want->rs_n)
 			fail_msg("%s: unexpected event %zu %s code %u", how, i,
-				 type_name(got->rs_ev[i].rc_type), got->rs_ev[i].rc_code);
+			         type_name(got->rs_ev[i].rc_type), got->rs_ev[i].rc_code);
 		const struct rec *g = &got->rs_ev[i], *w = &want->rs_ev[i];
 		if (g->rc_type != w->rc_type || g->rc_opcode != w->rc_opcode ||
 		    g->rc_code != w->rc_code)
 			fail_msg("%s: event %zu is %s op %u code %u, want %s op %u code %u", how, i,
-				 type_name(g->rc_type), g->rc_opcode, g->rc_code,
-				 type_name(w->rc_type), w->rc_opcode, w->rc_code);
+			         type_name(g->rc_type), g->rc_opcode, g->rc_code,
+			         type_name(w->rc_type), w->rc_opcode, w->rc_code);
 		if (w->rc_type != WS_EVENT_ERROR &&
 		    (g->rc_len != w->rc_len || memcmp(g->rc_data, w->rc_data, w->rc_len) != 0))
 			fail_msg("%s: event %zu (%s) payload differs: %zu bytes, want %zu", how, i,
-				 type_name(g->rc_type), g->rc_len, w->rc_len);
+			         type_name(g->rc_type), g->rc_len, w->rc_len);
 	}
 }
 
@@ -247,7 +247,7 @@ static void recs_compare(const struct recs *got, const struct recs *want, const 
 /* Feeds wire[0..len) to a fresh reader in pieces that end at cuts[] and at len; each piece is
  * copied to the end of the guarded page first. Checks the API's invariants on every call. */
 static void feed_pieces(size_t max_message, const struct bytes *wire, const size_t *cuts,
-			size_t ncuts, struct guard *g, struct recs *out)
+                        size_t ncuts, struct guard *g, struct recs *out)
 {
 	struct ws_reader r;
 	size_t start = 0;
@@ -286,7 +286,7 @@ static uint32_t rng_below(uint32_t n)
 
 /* Feeds the stream every way the tests care about and compares each run with want. */
 static void check_stream(size_t max_message, const struct bytes *wire, const struct recs *want,
-			 const char *name)
+                         const char *name)
 {
 	struct guard g;
 	struct recs got = {0};
@@ -427,7 +427,7 @@ static void sc_big_fragmented(struct bytes *w, struct recs *want)
 	static const size_t parts[] = {1, 300, 0, 5000, 126, 20000, 14573};
 	for (size_t i = 0; i < 7; i++) {
 		add_frame(w, i == 6, i == 0 ? WS_OP_TEXT : WS_OP_CONTINUATION, all + total,
-			  parts[i]);
+		          parts[i]);
 		total += parts[i];
 		if (i == 3)
 			add_frame(w, FIN, WS_OP_PING, "mid", 3);
@@ -743,45 +743,45 @@ static void sc_close_truncated_reason(struct bytes *w, struct recs *want)
 }
 
 static const struct scenario scenarios[] = {
-	{"text", MIB, sc_text},
-	{"binary lengths", MIB, sc_binary_lengths},
-	{"fragments with controls", MIB, sc_fragments_with_controls},
-	{"big fragmented", MIB, sc_big_fragmented},
-	{"non-minimal lengths", MIB, sc_non_minimal_lengths},
-	{"unmasked", MIB, sc_unmasked},
-	{"unmasked ping", MIB, sc_unmasked_ping},
-	{"rsv1", MIB, sc_rsv1},
-	{"rsv2", MIB, sc_rsv2},
-	{"rsv3 on ping", MIB, sc_rsv3_on_ping},
-	{"rsv on continuation", MIB, sc_rsv_on_continuation},
-	{"reserved opcode 3", MIB, sc_reserved_opcodes},
-	{"ping not fin", MIB, sc_ping_not_fin},
-	{"close not fin", MIB, sc_close_not_fin},
-	{"pong not fin inside message", MIB, sc_pong_not_fin_inside_message},
-	{"ping 126", MIB, sc_ping_126},
-	{"close 126", MIB, sc_close_126},
-	{"continuation without start", MIB, sc_continuation_without_start},
-	{"continuation after complete message", MIB, sc_continuation_after_complete_message},
-	{"text during fragmented", MIB, sc_text_during_fragmented},
-	{"binary during fragmented", MIB, sc_binary_during_fragmented},
-	{"64-bit top bit", MIB, sc_64bit_top_bit},
-	{"bad utf8 whole", MIB, sc_bad_utf8_whole},
-	{"bad utf8 truncated", MIB, sc_bad_utf8_truncated},
-	{"bad utf8 in fragment", MIB, sc_bad_utf8_in_fragment},
-	{"fragments end inside sequence", MIB, sc_fragments_end_inside_sequence},
-	{"binary is not checked", MIB, sc_binary_is_not_checked},
-	{"utf8 state reset between messages", MIB, sc_utf8_state_reset_between_messages},
-	{"exactly max", 100, sc_exactly_max},
-	{"one over max", 100, sc_one_over_max},
-	{"fragments over max", 100, sc_fragments_over_max},
-	{"2^62 announcement", 100, sc_huge_announcement},
-	{"huge continuation", 100, sc_huge_continuation},
-	{"close empty", MIB, sc_close_empty},
-	{"close code and reason", MIB, sc_close_code_reason},
-	{"close code only", MIB, sc_close_code_only},
-	{"close longest reason", MIB, sc_close_longest_reason},
-	{"close bad reason", MIB, sc_close_bad_reason},
-	{"close truncated reason", MIB, sc_close_truncated_reason},
+    {"text", MIB, sc_text},
+    {"binary lengths", MIB, sc_binary_lengths},
+    {"fragments with controls", MIB, sc_fragments_with_controls},
+    {"big fragmented", MIB, sc_big_fragmented},
+    {"non-minimal lengths", MIB, sc_non_minimal_lengths},
+    {"unmasked", MIB, sc_unmasked},
+    {"unmasked ping", MIB, sc_unmasked_ping},
+    {"rsv1", MIB, sc_rsv1},
+    {"rsv2", MIB, sc_rsv2},
+    {"rsv3 on ping", MIB, sc_rsv3_on_ping},
+    {"rsv on continuation", MIB, sc_rsv_on_continuation},
+    {"reserved opcode 3", MIB, sc_reserved_opcodes},
+    {"ping not fin", MIB, sc_ping_not_fin},
+    {"close not fin", MIB, sc_close_not_fin},
+    {"pong not fin inside message", MIB, sc_pong_not_fin_inside_message},
+    {"ping 126", MIB, sc_ping_126},
+    {"close 126", MIB, sc_close_126},
+    {"continuation without start", MIB, sc_continuation_without_start},
+    {"continuation after complete message", MIB, sc_continuation_after_complete_message},
+    {"text during fragmented", MIB, sc_text_during_fragmented},
+    {"binary during fragmented", MIB, sc_binary_during_fragmented},
+    {"64-bit top bit", MIB, sc_64bit_top_bit},
+    {"bad utf8 whole", MIB, sc_bad_utf8_whole},
+    {"bad utf8 truncated", MIB, sc_bad_utf8_truncated},
+    {"bad utf8 in fragment", MIB, sc_bad_utf8_in_fragment},
+    {"fragments end inside sequence", MIB, sc_fragments_end_inside_sequence},
+    {"binary is not checked", MIB, sc_binary_is_not_checked},
+    {"utf8 state reset between messages", MIB, sc_utf8_state_reset_between_messages},
+    {"exactly max", 100, sc_exactly_max},
+    {"one over max", 100, sc_one_over_max},
+    {"fragments over max", 100, sc_fragments_over_max},
+    {"2^62 announcement", 100, sc_huge_announcement},
+    {"huge continuation", 100, sc_huge_continuation},
+    {"close empty", MIB, sc_close_empty},
+    {"close code and reason", MIB, sc_close_code_reason},
+    {"close code only", MIB, sc_close_code_only},
+    {"close longest reason", MIB, sc_close_longest_reason},
+    {"close bad reason", MIB, sc_close_bad_reason},
+    {"close truncated reason", MIB, sc_close_truncated_reason},
 };
 
 static void run_scenario(const struct scenario *sc)
@@ -851,7 +851,7 @@ SCENARIO_TEST(test_sc_close_truncated_reason, 38)
 /* Feeds one piece to r (copied to the guard page) and returns the event, checking it
  * consumed exactly want_used bytes (or see FEED_ALL, FEED_ANY). */
 static struct ws_event feed_once(struct ws_reader *r, struct guard *g, const uint8_t *p, size_t len,
-				 size_t want_used)
+                                 size_t want_used)
 {
 	struct ws_event ev;
 	uint8_t *piece = guard_put(g, p, len);
@@ -880,7 +880,7 @@ static void test_reserved_opcodes(void **state)
 			if (ev.ev_type != WS_EVENT_ERROR ||
 			    ev.ev_close_code != WS_CLOSE_PROTOCOL_ERROR)
 				fail_msg("opcode %#x: got %s code %u", reserved[i],
-					 type_name(ev.ev_type), ev.ev_close_code);
+				         type_name(ev.ev_type), ev.ev_close_code);
 			ws_reader_free(&r);
 			bytes_free(&w);
 		}
@@ -1015,7 +1015,7 @@ static void test_utf8_fail_fast_inside_frame(void **state)
 static void test_too_big_fails_on_header(void **state)
 {
 	static const uint64_t announced[] = {101, 65536, UINT64_C(1) << 32, UINT64_C(1) << 62,
-					     UINT64_MAX >> 1};
+	                                     UINT64_MAX >> 1};
 	struct guard g;
 	(void)state;
 
@@ -1096,7 +1096,7 @@ static void test_everything_ignored_after_close_and_error(void **state)
 static void test_close_invalid_codes(void **state)
 {
 	static const uint16_t invalid[] = {0,    999,  1004, 1005, 1006, 1015,
-					   1016, 1100, 2000, 2999, 5000, 65535};
+	                                   1016, 1100, 2000, 2999, 5000, 65535};
 	static const uint16_t valid[] = {1000, 1001, 1002, 1003, 1007, 1011, 1014, 3000, 4999};
 	struct guard g;
 	(void)state;
@@ -1106,7 +1106,7 @@ static void test_close_invalid_codes(void **state)
 	     i++) {
 		bool is_valid = i >= sizeof invalid / sizeof invalid[0];
 		uint16_t code =
-			is_valid ? valid[i - sizeof invalid / sizeof invalid[0]] : invalid[i];
+		    is_valid ? valid[i - sizeof invalid / sizeof invalid[0]] : invalid[i];
 		struct bytes w = {0};
 		struct ws_reader r;
 		add_close(&w, code, "why", 3);
@@ -1116,11 +1116,11 @@ static void test_close_invalid_codes(void **state)
 			if (ev.ev_type != WS_EVENT_CLOSE || ev.ev_close_code != code ||
 			    ev.ev_len != 3 || memcmp(ev.ev_data, "why", 3) != 0)
 				fail_msg("valid close code %u: got %s code %u", code,
-					 type_name(ev.ev_type), ev.ev_close_code);
+				         type_name(ev.ev_type), ev.ev_close_code);
 		} else if (ev.ev_type != WS_EVENT_ERROR ||
-			   ev.ev_close_code != WS_CLOSE_PROTOCOL_ERROR) {
+		           ev.ev_close_code != WS_CLOSE_PROTOCOL_ERROR) {
 			fail_msg("invalid close code %u: got %s code %u", code,
-				 type_name(ev.ev_type), ev.ev_close_code);
+			         type_name(ev.ev_type), ev.ev_close_code);
 		}
 		ws_reader_free(&r);
 		bytes_free(&w);
@@ -1258,58 +1258,58 @@ static void test_free_after_partial_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sc_text),
-		cmocka_unit_test(test_sc_binary_lengths),
-		cmocka_unit_test(test_sc_fragments_with_controls),
-		cmocka_unit_test(test_sc_big_fragmented),
-		cmocka_unit_test(test_sc_non_minimal_lengths),
-		cmocka_unit_test(test_sc_unmasked),
-		cmocka_unit_test(test_sc_unmasked_ping),
-		cmocka_unit_test(test_sc_rsv1),
-		cmocka_unit_test(test_sc_rsv2),
-		cmocka_unit_test(test_sc_rsv3_on_ping),
-		cmocka_unit_test(test_sc_rsv_on_continuation),
-		cmocka_unit_test(test_sc_reserved_opcode_3),
-		cmocka_unit_test(test_sc_ping_not_fin),
-		cmocka_unit_test(test_sc_close_not_fin),
-		cmocka_unit_test(test_sc_pong_not_fin_inside_message),
-		cmocka_unit_test(test_sc_ping_126),
-		cmocka_unit_test(test_sc_close_126),
-		cmocka_unit_test(test_sc_continuation_without_start),
-		cmocka_unit_test(test_sc_continuation_after_complete_message),
-		cmocka_unit_test(test_sc_text_during_fragmented),
-		cmocka_unit_test(test_sc_binary_during_fragmented),
-		cmocka_unit_test(test_sc_64bit_top_bit),
-		cmocka_unit_test(test_sc_bad_utf8_whole),
-		cmocka_unit_test(test_sc_bad_utf8_truncated),
-		cmocka_unit_test(test_sc_bad_utf8_in_fragment),
-		cmocka_unit_test(test_sc_fragments_end_inside_sequence),
-		cmocka_unit_test(test_sc_binary_is_not_checked),
-		cmocka_unit_test(test_sc_utf8_state_reset_between_messages),
-		cmocka_unit_test(test_sc_exactly_max),
-		cmocka_unit_test(test_sc_one_over_max),
-		cmocka_unit_test(test_sc_fragments_over_max),
-		cmocka_unit_test(test_sc_huge_announcement),
-		cmocka_unit_test(test_sc_huge_continuation),
-		cmocka_unit_test(test_sc_close_empty),
-		cmocka_unit_test(test_sc_close_code_and_reason),
-		cmocka_unit_test(test_sc_close_code_only),
-		cmocka_unit_test(test_sc_close_longest_reason),
-		cmocka_unit_test(test_sc_close_bad_reason),
-		cmocka_unit_test(test_sc_close_truncated_reason),
-		cmocka_unit_test(test_reserved_opcodes),
-		cmocka_unit_test(test_two_messages_in_one_buffer),
-		cmocka_unit_test(test_busy_while_fragmented),
-		cmocka_unit_test(test_utf8_fail_fast_in_unfinished_fragmented_message),
-		cmocka_unit_test(test_utf8_fail_fast_inside_frame),
-		cmocka_unit_test(test_too_big_fails_on_header),
-		cmocka_unit_test(test_too_big_continuation_fails_on_header),
-		cmocka_unit_test(test_everything_ignored_after_close_and_error),
-		cmocka_unit_test(test_close_invalid_codes),
-		cmocka_unit_test(test_close_one_byte_at_end),
-		cmocka_unit_test(test_close_one_byte_followed_by_more),
-		cmocka_unit_test(test_close_one_byte_split),
-		cmocka_unit_test(test_free_after_partial_message),
+	    cmocka_unit_test(test_sc_text),
+	    cmocka_unit_test(test_sc_binary_lengths),
+	    cmocka_unit_test(test_sc_fragments_with_controls),
+	    cmocka_unit_test(test_sc_big_fragmented),
+	    cmocka_unit_test(test_sc_non_minimal_lengths),
+	    cmocka_unit_test(test_sc_unmasked),
+	    cmocka_unit_test(test_sc_unmasked_ping),
+	    cmocka_unit_test(test_sc_rsv1),
+	    cmocka_unit_test(test_sc_rsv2),
+	    cmocka_unit_test(test_sc_rsv3_on_ping),
+	    cmocka_unit_test(test_sc_rsv_on_continuation),
+	    cmocka_unit_test(test_sc_reserved_opcode_3),
+	    cmocka_unit_test(test_sc_ping_not_fin),
+	    cmocka_unit_test(test_sc_close_not_fin),
+	    cmocka_unit_test(test_sc_pong_not_fin_inside_message),
+	    cmocka_unit_test(test_sc_ping_126),
+	    cmocka_unit_test(test_sc_close_126),
+	    cmocka_unit_test(test_sc_continuation_without_start),
+	    cmocka_unit_test(test_sc_continuation_after_complete_message),
+	    cmocka_unit_test(test_sc_text_during_fragmented),
+	    cmocka_unit_test(test_sc_binary_during_fragmented),
+	    cmocka_unit_test(test_sc_64bit_top_bit),
+	    cmocka_unit_test(test_sc_bad_utf8_whole),
+	    cmocka_unit_test(test_sc_bad_utf8_truncated),
+	    cmocka_unit_test(test_sc_bad_utf8_in_fragment),
+	    cmocka_unit_test(test_sc_fragments_end_inside_sequence),
+	    cmocka_unit_test(test_sc_binary_is_not_checked),
+	    cmocka_unit_test(test_sc_utf8_state_reset_between_messages),
+	    cmocka_unit_test(test_sc_exactly_max),
+	    cmocka_unit_test(test_sc_one_over_max),
+	    cmocka_unit_test(test_sc_fragments_over_max),
+	    cmocka_unit_test(test_sc_huge_announcement),
+	    cmocka_unit_test(test_sc_huge_continuation),
+	    cmocka_unit_test(test_sc_close_empty),
+	    cmocka_unit_test(test_sc_close_code_and_reason),
+	    cmocka_unit_test(test_sc_close_code_only),
+	    cmocka_unit_test(test_sc_close_longest_reason),
+	    cmocka_unit_test(test_sc_close_bad_reason),
+	    cmocka_unit_test(test_sc_close_truncated_reason),
+	    cmocka_unit_test(test_reserved_opcodes),
+	    cmocka_unit_test(test_two_messages_in_one_buffer),
+	    cmocka_unit_test(test_busy_while_fragmented),
+	    cmocka_unit_test(test_utf8_fail_fast_in_unfinished_fragmented_message),
+	    cmocka_unit_test(test_utf8_fail_fast_inside_frame),
+	    cmocka_unit_test(test_too_big_fails_on_header),
+	    cmocka_unit_test(test_too_big_continuation_fails_on_header),
+	    cmocka_unit_test(test_everything_ignored_after_close_and_error),
+	    cmocka_unit_test(test_close_invalid_codes),
+	    cmocka_unit_test(test_close_one_byte_at_end),
+	    cmocka_unit_test(test_close_one_byte_followed_by_more),
+	    cmocka_unit_test(test_close_one_byte_split),
+	    cmocka_unit_test(test_free_after_partial_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

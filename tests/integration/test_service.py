@@ -1,4 +1,5 @@
-"""Running chatd as a service: health, metrics, stats, systemd notification, JSON logs."""
+"""Running chatd as a service: health, metrics and stats (on the admin listener), systemd
+notification, JSON logs."""
 
 import json
 import os
@@ -14,13 +15,15 @@ import wsclient
 import wsraw
 
 
-def get(server, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5) as r:
+def get(server, path, port=None):
+    port = port or server.port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return r.status, r.headers, r.read()
 
 
 def metrics(server) -> dict:
-    status, headers, body = get(server, "/metrics")
+    """The samples of /metrics, from the admin listener, read with Prometheus' own parser."""
+    status, headers, body = get(server, "/metrics", server.admin_port)
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = {}
@@ -81,8 +84,14 @@ def test_metrics_parse_and_count(chatd):
 
 
 def test_head_on_endpoints_sends_no_body(server):
-    for path in ["/healthz", "/metrics", "/stats"]:
-        response = wsraw.http_exchange(server.port, wsraw.http_request("HEAD", path))
+    for port, path in [
+        (server.port, "/healthz"),
+        (server.port, "/online/"),
+        (server.admin_port, "/healthz"),
+        (server.admin_port, "/metrics"),
+        (server.admin_port, "/stats"),
+    ]:
+        response = wsraw.http_exchange(port, wsraw.http_request("HEAD", path))
         assert response.status == 200
         assert int(response.headers["content-length"]) > 0
         assert response.body == b""

@@ -200,8 +200,11 @@ class RawConnection:
     """A TCP connection to the server with a read buffer, so bytes that arrive early (a
     frame right behind the 101 response) are never lost between reads."""
 
-    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT, source=None):
+        """`source`: the local address to connect from (e.g. "127.0.0.2")."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         # Without this Nagle would merge the one-byte writes of send_slowly.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
@@ -370,11 +373,12 @@ def parse_http_head(head: bytes) -> Response:
     return Response(version=version, status=int(status), reason=reason, headers=headers, head=head)
 
 
-def open_websocket(port: int, path="/", after=b"") -> RawConnection:
-    """Connect and complete a handshake, checking the 101 and the accept value. `after` is
-    sent in the same write as the request (pipelined frames)."""
+def open_websocket(port: int, path="/", after=b"", source=None) -> RawConnection:
+    """Connect (from the local address `source`, if given) and complete a handshake,
+    checking the 101 and the accept value. `after` is sent in the same write as the request
+    (pipelined frames)."""
     key = make_key()
-    conn = RawConnection(port)
+    conn = RawConnection(port, source=source)
     try:
         conn.send(handshake_request(key, path) + after)
         response = conn.read_http_head()

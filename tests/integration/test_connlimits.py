@@ -55,7 +55,7 @@ def test_sixth_connection_from_one_address_is_closed_while_another_address_chats
         assert_closed_at_once(sixth)
         sixth.close()
         # Another address is not affected (loopback answers on all of 127/8).
-        with wsraw.open_websocket(server.port, source="127.0.0.2") as other:
+        with wsraw.open_websocket(server.port, "/other", source="127.0.0.2") as other:
             other.send(wsraw.text(b"from 127.0.0.2"))
             assert other.recv_text() == "from 127.0.0.2"
         # The five already in are not disturbed.

@@ -115,13 +115,19 @@ listening_port() {
 	printf '%d\n' "0x$hex"
 }
 
+# Every client of a run comes from 127.0.0.1 and connects at once: the per-address and
+# handshake limits are lifted (their defaults are 64 and 1024), and the admin listener is
+# off, so that the only listening socket is the one measured and parallel runs never
+# collide on its default port.
+CHATD_LIMIT_FLAGS=(--admin-listen off --max-per-ip 0 --max-handshakes 0)
+
 # start_server chatd|node LOGNAME [--echo]: starts a fresh server on 127.0.0.1 and a free
 # port; sets SERVER_PID and SERVER_PORT.
 start_server() {
 	local kind=$1 log="$BENCH_OUT/$2.log"
 	shift 2
 	case $kind in
-	chatd) "${SERVER_PIN[@]}" ./chatd --port 0 --bind 127.0.0.1 -q "$@" 2>"$log" & ;;
+	chatd) "${SERVER_PIN[@]}" ./chatd --port 0 --bind 127.0.0.1 -q "${CHATD_LIMIT_FLAGS[@]}" "$@" 2>"$log" & ;;
 	node) "${SERVER_PIN[@]}" node bench/node/server.js --port 0 --bind 127.0.0.1 "$@" 2>"$log" & ;;
 	esac
 	SERVER_PID=$!

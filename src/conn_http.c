@@ -135,17 +135,19 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
  * reallocations. 0, or -1 when memory runs out. */
 static int request_reserve(struct conn *c, size_t need)
 {
-	size_t have = c->c_request != NULL ? c->c_request_cap : 0;
-	size_t cap = have ? have : REQUEST_MIN_CAP;
+	size_t cap = REQUEST_MIN_CAP;
 	char *p;
 
-	if (need <= have)
-		return 0;
+	if (c->c_request != NULL) {
+		if (need <= c->c_request_cap)
+			return 0;
+		cap = c->c_request_cap;
+	}
 	while (cap < need)
 		cap *= 2;
 	if (cap > HANDSHAKE_MAX_BYTES)
 		cap = HANDSHAKE_MAX_BYTES;
-	p = realloc(have ? c->c_request : NULL, cap);
+	p = realloc(c->c_request, cap);
 	if (p == NULL)
 		return -1;
 	c->c_request = p;

@@ -136,3 +136,37 @@ def test_metrics_gauges_follow_connections_without_walking_them(chatd):
     after = metrics(server)
     assert after["chatd_source_addresses"] == 0  # admin connections are not counted by address
     assert after["process_open_fds"] == before["process_open_fds"]
+
+
+def test_admin_listener_has_its_own_small_allowance(chatd):
+    """16 connections at once on the admin listener, counted apart from the chat port's
+    limits: the 17th is closed at once, and neither port's limits touch the other."""
+    server = chatd("--max-per-ip", "2")
+    held = [socket.create_connection(("127.0.0.1", server.admin_port)) for _ in range(16)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", server.admin_port), timeout=5)
+        extra.settimeout(1.0)
+        try:
+            assert extra.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        extra.close()
+        # The chat port's own allowance for 127.0.0.1 is untouched by the 16.
+        with wsraw.open_websocket(server.port) as a, wsraw.open_websocket(server.port) as b:
+            a.send(wsraw.text(b"hi"))
+            assert b.recv_text() == "hi"
+    finally:
+        for s in held:
+            s.close()
+    from test_service import metrics
+
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            m = metrics(server)
+            break
+        except (OSError, urllib.error.URLError):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert m["chatd_connections_refused_total{limit=admin}"] == 1
+    assert m["chatd_connections_refused_total{limit=max_per_ip}"] == 0

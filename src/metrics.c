@@ -145,7 +145,8 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	for (size_t i = 0; i < METRICS_LIMIT_KINDS; i++)
 		put(&t, "chatd_connections_refused_total{limit=\"%s\"} %llu\n", limit_names[i],
 		    (unsigned long long)m->mt_limit_refused[i]);
-	metric(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.",
+	metric(&t, "chatd_connections_accepted_total", "counter",
+	       "TCP connections accepted within the limits (see chatd_connections_refused_total).",
 	       m->mt_accepted);
 	metric(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.",
 	       m->mt_handshakes);

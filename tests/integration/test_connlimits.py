@@ -191,3 +191,49 @@ def test_memory_of_a_thousand_stalled_handshakes(chatd, sent, per_conn_bound):
     finally:
         for s in socks + warm:
             s.close()
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_available(), reason="IPv6 is off on this machine")
+def test_ipv4_through_a_dual_stack_socket_counts_per_ipv4_address(chatd_bin):
+    """On the default dual-stack [::] socket IPv4 peers arrive as ::ffff:a.b.c.d: each must
+    count as its own IPv4 address (not all of IPv4 as one /64), and ::1 apart from them."""
+    import re
+    import subprocess
+
+    proc = subprocess.Popen(
+        [str(chatd_bin), "--port", "0", "--admin-listen", "off", "--max-per-ip", "2"],
+        stderr=subprocess.PIPE,
+    )
+    held = []
+    try:
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            assert line, "chatd exited"
+            m = re.search(rb"listening on \[::\]:(\d+)", line)
+            port = int(m.group(1)) if m else None
+        held = [connect(port) for _ in range(2)]
+        third = connect(port)
+        assert_closed_at_once(third)
+        third.close()
+        # Another IPv4 address, and IPv6 loopback, each have their own allowance.
+        with wsraw.open_websocket(port, "/a", source="127.0.0.2"), wsraw.open_websocket(port, "/b", source="127.0.0.2"):
+            pass
+        with wsraw.RawConnection(port, host="::1") as v6:
+            v6.send(wsraw.handshake_request())
+            assert v6.read_http_head().status == 101
+    finally:
+        for s in held:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        proc.stderr.close()

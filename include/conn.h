@@ -12,6 +12,11 @@
  *
  * Output is corked: frames are queued and the connection is marked dirty; conn_flush_dirty,
  * run once per loop pass, writes each dirty connection's queue with one writev.
+ *
+ * The resource model (conn_limits.c): every connection's memory is counted at what it
+ * costs (conn_memory) and charged to the process budget; one connection's input causes a
+ * bounded amount of work per pass (messages handled, deliveries made), the rest is held
+ * and resumed next pass; a client over its rate is simply not read for a while.
  */
 #ifndef CHATD_CONN_H
 #define CHATD_CONN_H
@@ -29,6 +34,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "outq.h"
+#include "ratelimit.h"
 #include "sbuf.h"
 #include "transport.h"
 #include "wsreader.h"
@@ -76,9 +82,28 @@ struct conn_env {
 	struct conn *ce_all;   /* every live connection (doubly linked) */
 	struct conn *ce_dirty; /* connections with output to flush this pass */
 	struct conn *ce_dead;  /* released connections, freed at the end of the pass */
+	struct conn_extra *ce_ready; /* connections with held input to resume next pass */
+	size_t ce_max_memory;  /* the process budget for every client's buffers */
 	size_t ce_conn_count;  /* live connections */
 	size_t ce_open_count;  /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
+};
+
+/* What a connection needs only while it is behind or over a limit: made on demand and
+ * freed once the connection is back to normal, so a quiet connection pays one pointer. */
+struct conn_extra {
+	/* The env's ready list. An entry whose connection ended stays on it, with cx_conn
+	 * NULL, until the list is next walked and frees it. */
+	struct conn_extra *cx_next_ready;
+	struct conn *cx_conn;
+	/* Input read but not handled yet (the pass's budget ran out, or the rate limit):
+	 * bytes [cx_held_off, cx_held_len) of cx_held, which is owned. */
+	uint8_t *cx_held;
+	size_t cx_held_len, cx_held_off, cx_held_cap;
+	struct sbuf *cx_pong;    /* owned: the pong for the latest ping, owed until the queue drains */
+	uint64_t cx_flood_since; /* loop time this client went over its rate; 0: it is not */
+	bool cx_parked;          /* over its rate: not read until the buckets refill */
+	bool cx_on_ready;        /* on the env's ready list */
 };
 
 struct conn {
@@ -97,15 +122,18 @@ struct conn {
 	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
 	bool c_admin;              /* accepted on the operator's listener (--admin-listen) */
 	bool c_peer_eof;           /* the peer shut its side: read nothing more */
-	bool c_ping_sent;          /* a keepalive ping is out since the last frame */
 	bool c_cut_off;            /* being closed for backpressure */
 	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
+	uint32_t c_pings_out;      /* keepalive pings sent since the last bytes received */
 	uint64_t c_last_rx;        /* loop time of the last bytes received */
+	uint64_t c_last_tx;        /* loop time the queue last moved (or began to fill) */
 	const char *c_close_cause; /* static text for the log */
+	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
+	struct ratelimit c_rate;
 
 	char *c_request; /* the request head so far; owned, freed after the handshake */
-	size_t c_request_len;
-	size_t c_request_cap; /* grows with what arrives, up to HANDSHAKE_MAX_BYTES */
+	uint32_t c_request_len;
+	uint32_t c_request_cap; /* grows with what arrives, up to HANDSHAKE_MAX_BYTES */
 
 	struct ws_reader c_reader;
 	struct outq c_out;
@@ -126,8 +154,13 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool 
 /* The gauges /metrics shows, each read from a counter: no walk over the connections. */
 void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
 
-/* The before-wait hook: flushes every dirty connection, then frees released ones. */
-void conn_flush_dirty(struct conn_env *env);
+/* The before-wait hook: resumes held input, flushes every dirty connection, enforces the
+ * memory budget, then frees released ones. Returns true when work is left for the next
+ * pass (held input), so the loop must not sleep. */
+bool conn_flush_dirty(struct conn_env *env);
+
+/* What the connection costs in memory now: its struct and everything it holds. */
+size_t conn_memory(const struct conn *c);
 
 /* Server shutdown: sends close code to every open client, drops the rest. */
 void conn_shutdown_all(struct conn_env *env, uint16_t code);

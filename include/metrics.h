@@ -43,6 +43,10 @@ struct metrics {
 	uint64_t mt_bytes_out;    /* bytes written to clients */
 	uint64_t mt_backpressure; /* clients cut off for a full queue */
 	uint64_t mt_idle_drops;   /* clients dropped after --idle-timeout */
+	uint64_t mt_send_timeouts; /* clients cut off after --send-timeout */
+	uint64_t mt_evictions;     /* clients cut off for the process's --max-memory */
+	uint64_t mt_rate_limited;  /* times a client was paused for its --rate-limit */
+	uint64_t mt_flood_closes;  /* clients closed after --flood-timeout */
 	uint64_t mt_close_sent[METRICS_CLOSE_KINDS + 1]; /* the last: other codes */
 	uint64_t mt_limit_refused[METRICS_LIMIT_KINDS];  /* connections closed at accept */
 };
@@ -56,6 +60,7 @@ struct metrics_gauges {
 	size_t mg_handshaking; /* connections still in their handshake (public listener) */
 	size_t mg_addresses;   /* source addresses holding at least one connection */
 	size_t mg_open_fds;    /* descriptors: those open at start-up, plus one a connection */
+	size_t mg_memory_limit; /* --max-memory, as derived */
 };
 
 void metrics_count_refusal(struct metrics *m, int status);

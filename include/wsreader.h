@@ -74,6 +74,10 @@ void ws_reader_free(struct ws_reader *r);
  * WS_EVENT_ERROR the reader consumes and ignores everything. */
 size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_event *ev);
 
+/* The memory the reader holds now (its reassembly and control buffers), as charged to
+ * membudget. */
+size_t ws_reader_memory(const struct ws_reader *r);
+
 /* True while a fragmented message is only partly received (it holds memory). */
 bool ws_reader_busy(const struct ws_reader *r);
 

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "http_response.h"
 #include "log.h"
+#include "membudget.h"
 
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
@@ -122,6 +123,7 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
 	c->c_last_rx = loop_now(env->ce_loop);
+	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, (uint32_t)c->c_last_rx);
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
 	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
@@ -150,9 +152,24 @@ static int request_reserve(struct conn *c, size_t need)
 	p = realloc(c->c_request, cap);
 	if (p == NULL)
 		return -1;
+	/* Charged to the budget at what it costs, as it grows. */
+	if (c->c_request != NULL)
+		membudget_release(membudget_block(c->c_request_cap));
+	membudget_charge(membudget_block(cap));
 	c->c_request = p;
-	c->c_request_cap = cap;
+	c->c_request_cap = (uint32_t)cap;
 	return 0;
+}
+
+void conn_http_free_request(struct conn *c)
+{
+	if (c->c_request == NULL)
+		return;
+	membudget_release(membudget_block(c->c_request_cap));
+	free(c->c_request);
+	c->c_request = NULL;
+	c->c_request_len = 0;
+	c->c_request_cap = 0;
 }
 
 /* Request bytes arrived. The head is parsed straight from the read buffer when it came in
@@ -174,7 +191,7 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		if (request_reserve(c, c->c_request_len + take) < 0)
 			return conn_destroy(c, "out of memory");
 		memcpy(c->c_request + c->c_request_len, data, take);
-		c->c_request_len += take;
+		c->c_request_len += (uint32_t)take;
 		spill = take; /* data[spill..len) did not fit */
 		head = c->c_request;
 		head_len = c->c_request_len;
@@ -194,7 +211,7 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 			if (request_reserve(c, len) < 0)
 				return conn_destroy(c, "out of memory");
 			memcpy(c->c_request, data, len);
-			c->c_request_len = len;
+			c->c_request_len = (uint32_t)len;
 		}
 		return;
 	case HTTP_PARSE_BAD_REQUEST_LINE: return refuse(c, 400, "malformed request line");
@@ -225,8 +242,5 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		conn_ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
 	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
 		conn_ws_input(c, data + spill, len - spill);
-	free(c->c_request);
-	c->c_request = NULL;
-	c->c_request_len = 0;
-	c->c_request_cap = 0;
+	conn_http_free_request(c);
 }

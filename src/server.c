@@ -95,7 +95,8 @@ static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
-	conn_flush_dirty(&sv->sv_env);
+	if (conn_flush_dirty(&sv->sv_env))
+		loop_keep_awake(sv->sv_loop);
 	if (sv->sv_stopping && sv->sv_env.ce_conn_count == 0)
 		loop_stop(sv->sv_loop);
 }

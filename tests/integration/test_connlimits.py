@@ -237,3 +237,27 @@ def test_ipv4_through_a_dual_stack_socket_counts_per_ipv4_address(chatd_bin):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
         proc.stderr.close()
+
+
+def test_one_address_cannot_hold_hundreds_of_connections_by_default(chatd):
+    """The issue's figure: with --max-clients 1 one address held 801 connections. Now the
+    default --max-per-ip (64) counts every connection, WebSocket or not, and --max-clients
+    still refuses a second client with 503."""
+    server = chatd("--max-clients", "1")
+    with wsraw.open_websocket(server.port) as client:
+        socks = []
+        try:
+            for _ in range(100):
+                socks.append(connect(server.port))
+            m = wait_for(server, "chatd_connections_refused_total{limit=max_per_ip}", 37)
+            assert m["chatd_connections_handshaking"] == 63
+            assert m["chatd_source_addresses"] == 1
+            # Another address may connect, and --max-clients still answers its upgrade.
+            with wsraw.RawConnection(server.port, source="127.0.0.2") as second:
+                second.send(wsraw.handshake_request())
+                response = second.read_http_response()
+            assert response.status == 503 and b"--max-clients" in response.body
+            client.send(wsraw.text(b"still open"))
+        finally:
+            for s in socks:
+                s.close()

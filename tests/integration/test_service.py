@@ -56,8 +56,19 @@ def test_metrics_parse_and_count(chatd):
         "process_open_fds",
         "chatd_close_codes_sent_total{code=1002}",
         "chatd_handshakes_failed_total{status=400}",
+        "chatd_handshakes_failed_total{status=500}",
+        "chatd_handshakes_failed_total{status=503}",
+        "chatd_connections_handshaking",
+        "chatd_source_addresses",
+        "chatd_connections_refused_total{limit=max_per_ip}",
+        "chatd_connections_refused_total{limit=max_handshakes}",
+        "chatd_connections_refused_total{limit=admin}",
+        "chatd_connections_refused_total{limit=out_of_memory}",
     ]:
         assert name in before, name
+    # The scrape's own connection is on the admin listener: no public connection yet.
+    assert before["chatd_connections_handshaking"] == 0
+    assert before["chatd_source_addresses"] == 0
     assert before["process_resident_memory_bytes"] > 1_000_000
     assert before["process_open_fds"] >= 4
 
@@ -77,6 +88,7 @@ def test_metrics_parse_and_count(chatd):
     assert after["chatd_handshakes_failed_total{status=400}"] == 1
     assert after["chatd_close_codes_sent_total{code=1002}"] == 1
     assert after["chatd_rooms_open"] == 0
+    assert during["chatd_source_addresses"] == 1  # the open client, from 127.0.0.1
     # Counters never go down.
     for key, value in before.items():
         if key.endswith("_total") or "_total{" in key:

@@ -48,6 +48,11 @@ LARGE_COUNT=${LARGE_COUNT:-$q_large_count}
 CAPACITY_CONNECTIONS=${CAPACITY_CONNECTIONS:-$q_capacity}
 BENCH_SERVERS=${BENCH_SERVERS:-chatd node}
 BENCH_REPEAT=${BENCH_REPEAT:-1} # runs of every scenario; the table shows medians
+# The load generator's senders are fast on purpose: chatd's flood control (--rate-limit,
+# --rate-limit-bytes, on by default) would measure the limit, not the server. The table
+# names these flags.
+CHATD_BENCH_FLAGS=${CHATD_BENCH_FLAGS:---rate-limit off --rate-limit-bytes off}
+CHATD_BENCH_BIN=${CHATD_BENCH_BIN:-./chatd}
 BENCH_PAUSE=${BENCH_PAUSE:-1}   # seconds between scenarios, for the last one's sockets to close
 BENCH_OUT=${BENCH_OUT:-build/bench}
 
@@ -118,8 +123,13 @@ listening_port() {
 # Every client of a run comes from 127.0.0.1 and connects at once: the per-address and
 # handshake limits are lifted (their defaults are 64 and 1024), and the admin listener is
 # off, so that the only listening socket is the one measured and parallel runs never
-# collide on its default port.
-CHATD_LIMIT_FLAGS=(--admin-listen off --max-per-ip 0 --max-handshakes 0)
+# collide on its default port. Printed only for a chatd that has these flags (an older
+# $CHATD_BENCH_BIN, for a before-and-after table, has neither the flags nor the limits).
+chatd_limit_flags() {
+	if "$CHATD_BENCH_BIN" --help 2>/dev/null | grep -q -- '--max-per-ip'; then
+		echo "--admin-listen off --max-per-ip 0 --max-handshakes 0"
+	fi
+}
 
 # start_server chatd|node LOGNAME [--echo]: starts a fresh server on 127.0.0.1 and a free
 # port; sets SERVER_PID and SERVER_PORT.
@@ -127,7 +137,8 @@ start_server() {
 	local kind=$1 log="$BENCH_OUT/$2.log"
 	shift 2
 	case $kind in
-	chatd) "${SERVER_PIN[@]}" ./chatd --port 0 --bind 127.0.0.1 -q "${CHATD_LIMIT_FLAGS[@]}" "$@" 2>"$log" & ;;
+	# shellcheck disable=SC2046 # the flags are words, split on purpose
+	chatd) "${SERVER_PIN[@]}" "$CHATD_BENCH_BIN" --port 0 --bind 127.0.0.1 -q $CHATD_BENCH_FLAGS $(chatd_limit_flags) "$@" 2>"$log" & ;;
 	node) "${SERVER_PIN[@]}" node bench/node/server.js --port 0 --bind 127.0.0.1 "$@" 2>"$log" & ;;
 	esac
 	SERVER_PID=$!
@@ -327,6 +338,7 @@ describe_machine() {
 	fi
 	printf 'chatd: commit %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$dirty"
 	printf 'pinning: %s\n' "$PINNING"
+	printf 'chatd flags: %s\n' "$CHATD_BENCH_FLAGS $(chatd_limit_flags)"
 	# Two cores are easily shared: a build or a test suite running beside the benchmark
 	# takes CPU time from whichever process shares its core, and every figure moves.
 	printf 'load average before the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

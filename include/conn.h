@@ -125,19 +125,22 @@ struct conn {
 	bool c_cut_off;            /* being closed for backpressure */
 	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
 	uint32_t c_pings_out;      /* keepalive pings sent since the last bytes received */
-	uint64_t c_last_rx;        /* loop time of the last bytes received */
-	uint64_t c_last_tx;        /* loop time the queue last moved (or began to fill) */
-	const char *c_close_cause; /* static text for the log */
+	/* Loop times in wrapping 32-bit milliseconds (conn_since reads them): the last bytes
+	 * received, and the last time the queue moved or began to fill. */
+	uint32_t c_last_rx;
+	uint32_t c_last_tx;
+	const char *c_close_cause;  /* static text for the log */
 	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
 	struct ratelimit c_rate;
-
-	char *c_request; /* the request head so far; owned, freed after the handshake */
 	uint32_t c_request_len;
-	uint32_t c_request_cap; /* grows with what arrives, up to HANDSHAKE_MAX_BYTES */
+	char *c_request; /* the request head so far; owned, freed after the handshake */
 
 	struct ws_reader c_reader;
 	struct outq c_out;
 	union net_addr c_peer;
+	/* c_request's size: it grows with what arrives, up to HANDSHAKE_MAX_BYTES. Last, in
+	 * what would be the struct's tail padding. */
+	uint32_t c_request_cap;
 };
 
 /* 0, or -1 when memory runs out. */

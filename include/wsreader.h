@@ -40,7 +40,6 @@ struct ws_event {
 };
 
 struct ws_reader {
-	size_t wr_max_message; /* reassembled size limit, bytes */
 
 	/* The frame being read: its header once complete, and how much payload is left. */
 	uint8_t wr_header_buf[FRAME_MAX_HEADER]; /* a header split across reads */
@@ -52,9 +51,11 @@ struct ws_reader {
 	/* The data message being reassembled, across frames and reads. Owned by the reader,
 	 * allocated only while a message spans reads, freed when it is delivered. */
 	uint8_t *wr_msg;
-	size_t wr_msg_len;
-	size_t wr_msg_cap;
-	uint8_t wr_msg_opcode; /* 0 when no message is in progress */
+	/* Sizes within the limit below, so 32 bits: every connection has this struct. */
+	uint32_t wr_msg_len;
+	uint32_t wr_msg_cap;
+	uint32_t wr_max_message; /* the reassembled size limit, at most 1 GiB (config.c) */
+	uint8_t wr_msg_opcode;   /* 0 when no message is in progress */
 	struct utf8_validator wr_utf8;
 	bool wr_failed; /* after an error or a close, every later byte is ignored */
 

@@ -188,9 +188,8 @@ bool config_parse_rate(const char *s, bool sizes, struct ratelimit_rate *out)
 		out->rr_per_sec = out->rr_burst = 0;
 		return true;
 	}
-	if (strlen(s) >= sizeof buf)
+	if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
 		return false;
-	strcpy(buf, s);
 	colon = strchr(buf, ':');
 	if (colon != NULL)
 		*colon = '\0';

@@ -186,7 +186,7 @@ static void on_close_timeout(struct loop_timer *t)
 void conn_queue(struct conn *c, struct sbuf *b)
 {
 	if (outq_empty(&c->c_out))
-		c->c_last_tx = loop_now(c->c_env->ce_loop);
+		c->c_last_tx = conn_now32(c);
 	if (b == NULL || outq_append(&c->c_out, b) < 0) {
 		conn_destroy(c, "out of memory");
 		return;
@@ -263,7 +263,7 @@ static void handle_readable(struct conn *c)
 		case CONN_OPEN:
 			/* Any bytes show the peer is alive (section 5.5.2 allows a pong or any
 			 * frame); stamping a time is all a read costs the keepalive. */
-			c->c_last_rx = loop_now(env->ce_loop);
+			c->c_last_rx = conn_now32(c);
 			c->c_pings_out = 0;
 			conn_rate_bytes(c, (size_t)n);
 			conn_ws_input(c, env->ce_read_buf, (size_t)n);
@@ -303,7 +303,7 @@ static void flush(struct conn *c)
 		outq_consume(&c->c_out, (size_t)w);
 		c->c_env->ce_metrics.mt_bytes_out += (size_t)w;
 		if (w > 0)
-			c->c_last_tx = loop_now(c->c_env->ce_loop);
+			c->c_last_tx = conn_now32(c);
 		budget -= (size_t)w < budget ? (size_t)w : budget;
 		if ((size_t)w < want)
 			break; /* the socket buffer is full */
@@ -320,7 +320,8 @@ static void flush(struct conn *c)
 	uint32_t send_timeout = c->c_env->ce_config->cf_send_timeout_ms;
 	if (c->c_state == CONN_OPEN && !outq_empty(&c->c_out) && send_timeout != 0 &&
 	    (!loop_timer_armed(&c->c_timer) ||
-	     c->c_timer.lt_expires > c->c_last_tx + send_timeout))
+	     c->c_timer.lt_expires >
+		     loop_now(c->c_env->ce_loop) - conn_since(c, c->c_last_tx) + send_timeout))
 		conn_arm_keepalive(c);
 	conn_update_interest(c);
 }

@@ -122,8 +122,8 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	conn_handshake_done(c);
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
-	c->c_last_rx = loop_now(env->ce_loop);
-	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, (uint32_t)c->c_last_rx);
+	c->c_last_rx = c->c_last_tx = conn_now32(c);
+	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, c->c_last_rx);
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
 	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,

@@ -18,6 +18,19 @@
 #define CONN_PASS_FRAMES     64
 #define CONN_PASS_DELIVERIES 8192
 
+/* The loop's time as a connection stamps it: wrapping 32-bit milliseconds, half the size
+ * of the loop's clock in a struct every client has. */
+static inline uint32_t conn_now32(const struct conn *c)
+{
+	return (uint32_t)loop_now(c->c_env->ce_loop);
+}
+
+/* Milliseconds since a stamp (correct for up to 49 days). */
+static inline uint64_t conn_since(const struct conn *c, uint32_t stamp)
+{
+	return (uint32_t)(conn_now32(c) - stamp);
+}
+
 /* --- conn.c --- */
 
 /* Releases everything the connection holds; the struct is freed at the end of the pass. */

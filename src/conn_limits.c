@@ -116,9 +116,12 @@ static void ready_add(struct conn_env *env, struct conn_extra *x)
 
 void conn_hold_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	struct conn_extra *x = conn_extra_get(c);
+	struct conn_extra *x;
 	size_t have;
 
+	if (len == 0)
+		return;
+	x = conn_extra_get(c);
 	if (x == NULL)
 		goto oom;
 	have = x->cx_held_len - x->cx_held_off;
@@ -184,17 +187,11 @@ bool conn_resume_held(struct conn_env *env)
 	return env->ce_ready != NULL;
 }
 
-/* Loop time as the rate limiter's 32-bit milliseconds: only differences matter. */
-static uint32_t now32(const struct conn *c)
-{
-	return (uint32_t)loop_now(c->c_env->ce_loop);
-}
-
 void conn_rate_bytes(struct conn *c, size_t n)
 {
 	const struct ratelimit_policy *p = &c->c_env->ce_config->cf_rate;
 
-	ratelimit_refill(&c->c_rate, p, now32(c));
+	ratelimit_refill(&c->c_rate, p, conn_now32(c));
 	/* Full buckets mean the client has been within its rate for a while: a flood
 	 * episode, if there was one, is over. */
 	if (c->c_extra != NULL && c->c_extra->cx_flood_since != 0 && ratelimit_full(&c->c_rate, p)) {
@@ -219,7 +216,7 @@ bool conn_rate_exceeded(struct conn *c)
 	struct conn_extra *x;
 	uint64_t now = loop_now(env->ce_loop);
 
-	ratelimit_refill(&c->c_rate, &cf->cf_rate, now32(c));
+	ratelimit_refill(&c->c_rate, &cf->cf_rate, conn_now32(c));
 	if (ratelimit_ready(&c->c_rate, &cf->cf_rate))
 		return false;
 	x = conn_extra_get(c);
@@ -258,7 +255,7 @@ void conn_rate_resume(struct conn *c)
 
 	if (x == NULL || c->c_state != CONN_OPEN)
 		return;
-	ratelimit_refill(&c->c_rate, p, now32(c));
+	ratelimit_refill(&c->c_rate, p, conn_now32(c));
 	if (x->cx_parked) {
 		if (!ratelimit_ready(&c->c_rate, p))
 			return;

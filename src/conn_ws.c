@@ -180,20 +180,21 @@ void conn_arm_keepalive(struct conn *c)
 {
 	const struct config *cf = c->c_env->ce_config;
 	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
+	uint64_t last_rx = now - conn_since(c, c->c_last_rx), last_tx = now - conn_since(c, c->c_last_tx);
 	uint32_t wait;
 
 	if (c->c_state != CONN_OPEN)
 		return;
 	/* A ping each ping-interval of silence: the first after one, the next after two. */
 	if (cf->cf_ping_interval_ms != 0)
-		due = c->c_last_rx + (uint64_t)cf->cf_ping_interval_ms * (c->c_pings_out + 1);
+		due = last_rx + (uint64_t)cf->cf_ping_interval_ms * (c->c_pings_out + 1);
 	/* While we hold its input back the client is not silent, we are not listening. */
 	if (cf->cf_idle_timeout_ms != 0 && !conn_input_held(c) &&
-	    c->c_last_rx + cf->cf_idle_timeout_ms < due)
-		due = c->c_last_rx + cf->cf_idle_timeout_ms;
+	    last_rx + cf->cf_idle_timeout_ms < due)
+		due = last_rx + cf->cf_idle_timeout_ms;
 	if (cf->cf_send_timeout_ms != 0 && !outq_empty(&c->c_out) &&
-	    c->c_last_tx + cf->cf_send_timeout_ms < due)
-		due = c->c_last_tx + cf->cf_send_timeout_ms;
+	    last_tx + cf->cf_send_timeout_ms < due)
+		due = last_tx + cf->cf_send_timeout_ms;
 	wait = conn_rate_wait_ms(c);
 	if (wait != 0 && now + wait < due)
 		due = now + wait;
@@ -207,13 +208,13 @@ static void on_timer(struct loop_timer *t)
 	struct conn *c = container_of(t, struct conn, c_timer);
 	struct conn_env *env = c->c_env;
 	const struct config *cf = env->ce_config;
-	uint64_t now = loop_now(env->ce_loop), silent = now - c->c_last_rx;
+	uint64_t silent = conn_since(c, c->c_last_rx);
 
 	conn_rate_resume(c);
 	if (c->c_state != CONN_OPEN)
 		return;
 	if (cf->cf_send_timeout_ms != 0 && !outq_empty(&c->c_out) &&
-	    now - c->c_last_tx >= cf->cf_send_timeout_ms) {
+	    conn_since(c, c->c_last_tx) >= cf->cf_send_timeout_ms) {
 		env->ce_metrics.mt_send_timeouts++;
 		return conn_cut_off(c, "too slow: nothing read within the server's send timeout",
 				    "cut off: its queue did not move within --send-timeout");

@@ -23,7 +23,7 @@ static size_t ring_cost(uint32_t cap)
 
 static struct sbuf **ring_alloc(uint32_t cap)
 {
-	struct sbuf **ring = malloc(cap * sizeof(struct sbuf *));
+	struct sbuf **ring = cap > 0 ? malloc(cap * sizeof(struct sbuf *)) : NULL;
 	if (ring != NULL)
 		membudget_charge(ring_cost(cap));
 	return ring;

@@ -42,7 +42,7 @@ size_t ws_reader_memory(const struct ws_reader *r)
 void ws_reader_init(struct ws_reader *r, size_t max_message)
 {
 	memset(r, 0, sizeof *r);
-	r->wr_max_message = max_message;
+	r->wr_max_message = (uint32_t)(max_message < UINT32_MAX ? max_message : UINT32_MAX);
 	utf8_reset(&r->wr_utf8);
 }
 
@@ -161,7 +161,7 @@ static bool reserve_message(struct ws_reader *r, uint64_t more)
 		membudget_release(membudget_block(r->wr_msg_cap));
 	membudget_charge(membudget_block(cap));
 	r->wr_msg = p;
-	r->wr_msg_cap = cap;
+	r->wr_msg_cap = (uint32_t)cap; /* cap <= wr_max_message, or need, which is too */
 	return true;
 }
 
@@ -272,7 +272,7 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 				return fail(r, ev, used, WS_CLOSE_INVALID_DATA,
 					    "text message not valid UTF-8");
 			memcpy(r->wr_msg + r->wr_msg_len, piece, take);
-			r->wr_msg_len += take;
+			r->wr_msg_len += (uint32_t)take;
 		}
 		r->wr_frame_done += take;
 		if (r->wr_frame_done < fh->fh_payload_len)

@@ -324,3 +324,9 @@ size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
 	}
 	return n;
 }
+
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len)
+{
+	const struct hub_room *r = find_room(h, room, room_len);
+	return r != NULL ? r->hr_live : 0;
+}

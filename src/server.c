@@ -32,6 +32,7 @@ struct server {
 	struct loop *sv_loop;
 	struct hub *sv_hub;
 	struct listener sv_listener;
+	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
@@ -77,6 +78,7 @@ static void begin_shutdown(struct server *sv, const char *why)
 	log_info("%s: shutting down", why);
 	notify_send("STOPPING=1");
 	listener_close(&sv->sv_listener);
+	listener_close(&sv->sv_admin);
 	conn_shutdown_all(&sv->sv_env, WS_CLOSE_GOING_AWAY);
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
 }
@@ -157,7 +159,13 @@ static void before_wait(void *arg)
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
-	conn_accept(&sv->sv_env, fd, peer);
+	conn_accept(&sv->sv_env, fd, peer, false);
+}
+
+static void on_admin_accept(struct listener *li, int fd, const union net_addr *peer)
+{
+	struct server *sv = li->li_arg;
+	conn_accept(&sv->sv_env, fd, peer, true);
 }
 
 int server_run(const struct config *cf, const struct server_app *app)
@@ -203,6 +211,14 @@ int server_run(const struct config *cf, const struct server_app *app)
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
+	if (cf->cf_admin_host != NULL &&
+	    listener_open(&sv.sv_admin, sv.sv_loop, cf->cf_admin_host, cf->cf_admin_port,
+			  on_admin_accept, &sv, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s (--admin-listen)\n", err);
+		goto done;
+	}
+	/* Counted once, before any client: /metrics adds one per connection to it. */
+	sv.sv_env.ce_base_fds = metrics_count_open_fds();
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
 	loop_set_busy_poll(sv.sv_loop, cf->cf_busy_poll_us);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
@@ -212,6 +228,11 @@ int server_run(const struct config *cf, const struct server_app *app)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
+	if (cf->cf_admin_host != NULL)
+		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
+	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
+		log_info("limits: %zu connections in their handshake, %zu per address (0: none)",
+			 cf->cf_max_handshakes, cf->cf_max_per_ip);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
@@ -229,6 +250,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 done:
 	stop_log_buffer(&sv);
 	listener_close(&sv.sv_listener);
+	listener_close(&sv.sv_admin);
 	if (sv.sv_loop != NULL) {
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);
 		conn_env_free(&sv.sv_env);

@@ -208,8 +208,10 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	out->ha_status = 101;
 	out->ha_reason = "switching to WebSocket";
 	out->ha_protocol_index = choose_protocol(req, policy);
-	out->ha_protocol =
-		out->ha_protocol_index >= 0 ? policy->hp_protocols[out->ha_protocol_index] : NULL;
+	/* choose_protocol answers -1 without a policy. */
+	out->ha_protocol = out->ha_protocol_index >= 0 && policy != NULL
+				   ? policy->hp_protocols[out->ha_protocol_index]
+				   : NULL;
 }
 
 /* The operator's listener: its three endpoints, nothing else. */

@@ -62,6 +62,7 @@ struct conn_env {
 	size_t ce_max_clients;
 	struct handshake_policy ce_policy;
 	struct metrics ce_metrics;
+	struct transport_tls_context *ce_tls; /* NULL: plain TCP; owned by the server */
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;

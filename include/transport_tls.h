@@ -17,9 +17,8 @@ struct transport_tls_context;
  * The paths are kept (borrowed: they must outlive the context) for reloads. Returns NULL
  * with a one-line message naming the file in err: unreadable, not PEM, expired, not yet
  * valid, or a key that does not match the certificate. */
-struct transport_tls_context *transport_tls_context_new(const char *cert_file,
-							const char *key_file, char *err,
-							size_t errlen);
+struct transport_tls_context *transport_tls_context_new(const char *cert_file, const char *key_file,
+							char *err, size_t errlen);
 
 /* Loads the files again. On success new handshakes use them and open connections keep
  * what they have; on failure (err as above) the old certificate stays in use. 0 or -1. */

@@ -162,8 +162,8 @@ int server_run(const struct config *cf)
 		goto done;
 	}
 	if (cf->cf_tls_cert != NULL) {
-		sv.sv_tls = transport_tls_context_new(cf->cf_tls_cert, cf->cf_tls_key, err,
-						      sizeof err);
+		sv.sv_tls =
+			transport_tls_context_new(cf->cf_tls_cert, cf->cf_tls_key, err, sizeof err);
 		if (sv.sv_tls == NULL) {
 			fprintf(stderr, "chatd: %s\n", err);
 			goto done;

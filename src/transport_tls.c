@@ -199,8 +199,9 @@ static SSL_CTX *load(const char *cert_file, const char *key_file, SSL_CTX *old, 
 	if (leaf == NULL || !check_dates(leaf, cert_file, err, errlen))
 		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "cannot load TLS key %s: %s (an unencrypted PEM key is needed)",
-			 key_file, ssl_error_text());
+		snprintf(err, errlen,
+			 "cannot load TLS key %s: %s (an unencrypted PEM key is needed)", key_file,
+			 ssl_error_text());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -230,9 +231,8 @@ static void log_loaded(const struct transport_tls_context *tc, const char *verb)
 		 until);
 }
 
-struct transport_tls_context *transport_tls_context_new(const char *cert_file,
-							const char *key_file, char *err,
-							size_t errlen)
+struct transport_tls_context *transport_tls_context_new(const char *cert_file, const char *key_file,
+							char *err, size_t errlen)
 {
 	struct transport_tls_context *tc = calloc(1, sizeof *tc);
 
@@ -296,8 +296,14 @@ static ssize_t map_error(struct tls_session *ts, int ret, uint32_t *wants)
 	int saved = errno;
 
 	switch (SSL_get_error(ts->ts_ssl, ret)) {
-	case SSL_ERROR_WANT_READ: *wants = EPOLLIN; errno = EAGAIN; return -1;
-	case SSL_ERROR_WANT_WRITE: *wants = EPOLLOUT; errno = EAGAIN; return -1;
+	case SSL_ERROR_WANT_READ:
+		*wants = EPOLLIN;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*wants = EPOLLOUT;
+		errno = EAGAIN;
+		return -1;
 	case SSL_ERROR_ZERO_RETURN: return 0; /* the peer's close_notify */
 	case SSL_ERROR_SYSCALL:
 		ts->ts_failed = true;
@@ -317,8 +323,8 @@ static void account_setup(struct tls_session *ts, size_t before)
 	if (after > before)
 		ts->ts_setup_bytes += after - before;
 	else
-		ts->ts_setup_bytes -= before - after < ts->ts_setup_bytes ? before - after
-									  : ts->ts_setup_bytes;
+		ts->ts_setup_bytes -=
+			before - after < ts->ts_setup_bytes ? before - after : ts->ts_setup_bytes;
 }
 
 /* A TLS connection starts with a handshake record (0x16). A request line instead means
@@ -327,12 +333,11 @@ static void account_setup(struct tls_session *ts, size_t before)
  * the end of the stream, -1 with errno (EAGAIN: no byte yet).  */
 static int check_first_byte(struct transport *t, struct tls_session *ts)
 {
-	static const char answer[] =
-		"HTTP/1.1 400 Bad Request\r\n"
-		"Content-Type: text/plain; charset=utf-8\r\n"
-		"Content-Length: 52\r\n"
-		"Connection: close\r\n\r\n"
-		"This port speaks TLS: use https:// and wss:// URLs.\n";
+	static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+				     "Content-Type: text/plain; charset=utf-8\r\n"
+				     "Content-Length: 52\r\n"
+				     "Connection: close\r\n\r\n"
+				     "This port speaks TLS: use https:// and wss:// URLs.\n";
 	char drain[PLAIN_HTTP_DRAIN];
 	unsigned char b;
 	ssize_t n;

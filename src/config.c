@@ -383,8 +383,7 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_BUSY_POLL:
 			if (!parse_uint(optarg, 10000, &v)) {
 				snprintf(err, errlen,
-					 "invalid --busy-poll '%s' (expected microseconds, 0 to "
-					 "10000)",
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}

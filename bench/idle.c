@@ -159,6 +159,9 @@ int idle_run(const struct options *o)
 
 	printf("  connected    %zu of %zu in %.2f s: %.0f handshakes/s\n", open, o->o_clients, secs,
 	       rate);
+	if (o->o_target.t_tls)
+		printf("  TLS          %llu of %zu sessions resumed\n",
+		       (unsigned long long)s.i_pool.pl_tls_resumed, open);
 	print_latency("handshake", &s.i_handshake);
 	print_cpu(&cpu_from, &cpu_to, "while connecting", &server_cpu, &self_cpu);
 	report_memory(&before, &after, open, &rss_per_conn, &slab_per_conn);
@@ -177,6 +180,8 @@ int idle_run(const struct options *o)
 	       before.mm_sockstat_ok ? before.mm_sockstat.ss_tcp_mem_pages : -1,
 	       after.mm_sockstat_ok ? after.mm_sockstat.ss_tcp_mem_pages : -1);
 	printf(" server_cpu_pct=%.0f bench_cpu_pct=%.0f", server_cpu, self_cpu);
+	if (o->o_target.t_tls)
+		printf(" tls_resumed=%llu", (unsigned long long)s.i_pool.pl_tls_resumed);
 	if (o->o_verify)
 		printf(" verify_receivers=%zu verify_expected=%zu verify_ms=%.1f",
 		       s.i_verify_received, open > 0 ? open - 1 : 0,

@@ -290,6 +290,7 @@ async def test_sighup_reloads_the_certificate_and_keeps_connections(chatd, pki, 
     server = chatd("--tls-cert", cert, "--tls-key", key)
     ctx = pki.client_context()
     assert peer_subject(server.port, ctx) == "ecdsa.localhost"
+    session, _, _, _ = https_get(server.port, ctx)
 
     async with websockets.connect(wss(server), ssl=ctx) as old:
         # A renewal: new files in place, then SIGHUP.
@@ -298,6 +299,9 @@ async def test_sighup_reloads_the_certificate_and_keeps_connections(chatd, pki, 
         server.proc.send_signal(signal.SIGHUP)
         server.wait_for_log(r"TLS: reloaded certificate .*rsa\.localhost")
         assert peer_subject(server.port, ctx) == "rsa.localhost"
+        # The ticket keys were carried over: a session from before still resumes.
+        _, reused, _, _ = https_get(server.port, ctx, session=session)
+        assert reused
         async with websockets.connect(wss(server), ssl=ctx) as new:
             await old.send("from before the reload")
             assert await asyncio.wait_for(new.recv(), IO) == "from before the reload"

@@ -100,20 +100,16 @@ def tls_socket(port, ctx, server_hostname="localhost", session=None):
 
 
 def https_get(port, ctx, path="/healthz", session=None):
-    """One request over TLS; returns (socket's ssl object facts, response bytes)."""
+    """One request over TLS: (the session, whether it was resumed, the TLS version, the
+    whole response)."""
     with tls_socket(port, ctx, session=session) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_close(s)
         return s.session, s.session_reused, s.version(), data
 
 
-def closed_without_answer(sock, timeout=CLOSED_WITHIN):
-    """True when the server closes the connection (FIN or reset) within timeout."""
+def read_to_close(sock, timeout=CLOSED_WITHIN):
+    """Everything the server sends until it closes (FIN or reset) within timeout."""
     sock.settimeout(timeout)
     got = b""
     try:
@@ -242,20 +238,17 @@ def start_failure(chatd_bin, *args):
     return out.returncode, lines
 
 
-def test_expired_certificate_stops_startup_naming_the_file(chatd_bin, pki):
-    status, lines = start_failure(chatd_bin, "--tls-cert", pki.file("expired.pem"),
-                                  "--tls-key", pki.file("ecdsa.key"))
+@pytest.mark.parametrize("cert, key, named, why", [
+    ("expired.pem", "ecdsa.key", "expired.pem", "expired on 2020-01-02"),
+    ("ecdsa.pem", "rsa.key", "rsa.key", "does not match"),
+])
+def test_bad_certificate_or_key_stops_startup_naming_the_file(chatd_bin, pki, cert, key, named,
+                                                              why):
+    status, lines = start_failure(chatd_bin, "--tls-cert", pki.file(cert), "--tls-key",
+                                  pki.file(key))
     assert status == 1
     assert len(lines) == 1
-    assert pki.file("expired.pem") in lines[0] and "expired" in lines[0]
-
-
-def test_mismatched_key_stops_startup_naming_the_file(chatd_bin, pki):
-    status, lines = start_failure(chatd_bin, "--tls-cert", pki.file("ecdsa.pem"),
-                                  "--tls-key", pki.file("rsa.key"))
-    assert status == 1
-    assert len(lines) == 1
-    assert pki.file("rsa.key") in lines[0] and "does not match" in lines[0]
+    assert pki.file(named) in lines[0] and why in lines[0]
 
 
 def test_unreadable_or_garbage_files_stop_startup_naming_the_file(chatd_bin, pki, tmp_path):
@@ -330,7 +323,7 @@ def test_sighup_without_tls_is_harmless(server):
 def test_plain_http_to_the_tls_port_gets_a_plain_400(tls_server):
     with socket.create_connection(("127.0.0.1", tls_server.port), timeout=IO) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        answer = closed_without_answer(s)
+        answer = read_to_close(s)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"https://" in answer
 
@@ -341,7 +334,7 @@ async def test_garbage_instead_of_a_client_hello_is_closed(tls_server, pki, garb
     with socket.create_connection(("127.0.0.1", tls_server.port), timeout=IO) as s:
         s.sendall(garbage)
         start = time.monotonic()
-        answer = closed_without_answer(s)
+        answer = read_to_close(s)
         assert time.monotonic() - start < CLOSED_WITHIN
     assert not answer.startswith(b"HTTP")
     await assert_still_chatting(tls_server, pki.client_context())
@@ -366,8 +359,8 @@ async def test_a_client_that_stops_mid_handshake_is_dropped_at_the_deadline(chat
         whole.sendall(hello)  # and never our Finished
         await assert_still_chatting(server, pki.client_context())
         start = time.monotonic()
-        closed_without_answer(half, timeout=3)
-        closed_without_answer(whole, timeout=3)
+        read_to_close(half, timeout=3)
+        read_to_close(whole, timeout=3)
         assert time.monotonic() - start < 2.5
 
 
@@ -382,7 +375,7 @@ async def test_a_huge_client_hello_is_closed(tls_server, pki):
                 s.sendall(record + b"\x16\x03\x01\x40\x00" + os.urandom(16384))
         except (BrokenPipeError, ConnectionResetError):
             pass
-        closed_without_answer(s)
+        read_to_close(s)
     await assert_still_chatting(tls_server, pki.client_context())
 
 
@@ -396,7 +389,7 @@ async def test_mutated_client_hellos_are_closed_and_harm_nobody(tls_server, pki)
         with socket.create_connection(("127.0.0.1", tls_server.port), timeout=IO) as s:
             s.sendall(bytes(mutated[: rng.randint(1, len(mutated))]))
             s.shutdown(socket.SHUT_WR)  # a truncated hello must not wait for the deadline
-            closed_without_answer(s)
+            read_to_close(s)
     await assert_still_chatting(tls_server, pki.client_context())
 
 
@@ -430,7 +423,7 @@ async def test_malformed_records_after_the_handshake_close_the_connection(tls_se
     sock, obj, _ = handshake_by_hand(tls_server.port, pki.client_context())
     with sock:
         sock.sendall(record)
-        closed_without_answer(sock)
+        read_to_close(sock)
     await assert_still_chatting(tls_server, pki.client_context())
 
 

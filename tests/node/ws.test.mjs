@@ -51,7 +51,12 @@ function within(promise, what) {
 }
 
 function open(port, path = '/') {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false });
+  return openUrl(`ws://127.0.0.1:${port}${path}`, {}, 'open');
+}
+
+// A client whose messages queue up in ws.inbox until next() takes them.
+function openUrl(url, options, what) {
+  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
   ws.inbox = [];
   ws.waiters = [];
   ws.on('message', (data, isBinary) => {
@@ -59,7 +64,7 @@ function open(port, path = '/') {
     const w = ws.waiters.shift();
     if (w) w(m); else ws.inbox.push(m);
   });
-  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), 'open');
+  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), what);
 }
 
 function next(ws) {
@@ -178,15 +183,7 @@ function makeTestPki() {
 }
 
 function openTls(port, ca, path = '/') {
-  const ws = new WebSocket(`wss://localhost:${port}${path}`, { perMessageDeflate: false, ca });
-  ws.inbox = [];
-  ws.waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = { data, isBinary };
-    const w = ws.waiters.shift();
-    if (w) w(m); else ws.inbox.push(m);
-  });
-  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), 'open wss');
+  return openUrl(`wss://localhost:${port}${path}`, { ca }, 'open wss');
 }
 
 test('chatd --tls-cert with Node ws clients over wss://', { timeout: 60000 }, async (t) => {

@@ -387,8 +387,11 @@ async def test_mutated_client_hellos_are_closed_and_harm_nobody(tls_server, pki)
         for _ in range(rng.randint(1, 8)):
             mutated[rng.randrange(len(mutated))] = rng.randrange(256)
         with socket.create_connection(("127.0.0.1", tls_server.port), timeout=IO) as s:
-            s.sendall(bytes(mutated[: rng.randint(1, len(mutated))]))
-            s.shutdown(socket.SHUT_WR)  # a truncated hello must not wait for the deadline
+            try:
+                s.sendall(bytes(mutated[: rng.randint(1, len(mutated))]))
+                s.shutdown(socket.SHUT_WR)  # a truncated hello must not wait for the deadline
+            except OSError:
+                pass  # the server already closed: what the test wants
             read_to_close(s)
     await assert_still_chatting(tls_server, pki.client_context())
 

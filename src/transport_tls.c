@@ -316,7 +316,9 @@ static ssize_t map_error(struct tls_session *ts, int ret, uint32_t *wants)
 
 /* Counts what OpenSSL allocates for this connection while its handshake runs (the
  * SSL, its session, the cipher contexts, what the handshake leaves behind). After the
- * handshake the only change is the buffers, which to_memory adds from their state. */
+ * handshake the only change is the buffers, which to_memory adds from their state.
+ * mallinfo2 walks malloc's free lists: about 1% of a handshake's CPU at 10,000
+ * connections (perf), and nothing once the handshake is done. */
 static void account_setup(struct tls_session *ts, size_t before)
 {
 	size_t after = heap_in_use();

@@ -60,15 +60,20 @@ class Pki:
         (self.path / f"{name}.pem").write_text(leaf + (self.path / "ca.pem").read_text())
 
     def expired(self):
-        """expired.pem: valid for one day in 2020 (openssl ca takes explicit dates)."""
+        """expired.pem and future.pem, valid for one day in 2020 and one in 2099 (openssl ca,
+        unlike openssl x509, takes explicit dates)."""
         (self.path / "index.txt").write_text("")
         (self.path / "serial").write_text("1000\n")
         (self.path / "ca.cnf").write_text(
             "[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\nnew_certs_dir = .\n"
-            "serial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n")
+            "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+            "[p]\ncommonName = supplied\n")
         run("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile",
             "ca.key", "-in", "ecdsa.csr", "-startdate", "20200101000000Z", "-enddate",
             "20200102000000Z", "-out", "expired.pem", cwd=self.path)
+        run("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile",
+            "ca.key", "-in", "ecdsa.csr", "-startdate", "20990101000000Z", "-enddate",
+            "20990102000000Z", "-out", "future.pem", cwd=self.path)
 
     def server_args(self, name="ecdsa"):
         return ["--tls-cert", self.file(f"{name}.pem"), "--tls-key", self.file(f"{name}.key")]
@@ -240,6 +245,7 @@ def start_failure(chatd_bin, *args):
 
 @pytest.mark.parametrize("cert, key, named, why", [
     ("expired.pem", "ecdsa.key", "expired.pem", "expired on 2020-01-02"),
+    ("future.pem", "ecdsa.key", "future.pem", "not valid before 2099-01-01"),
     ("ecdsa.pem", "rsa.key", "rsa.key", "does not match"),
 ])
 def test_bad_certificate_or_key_stops_startup_naming_the_file(chatd_bin, pki, cert, key, named,

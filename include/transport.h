@@ -25,7 +25,10 @@ struct transport_ops {
 	/* EPOLLIN and/or EPOLLOUT the transport needs now beyond the caller's own interest;
 	 * 0 for TCP. */
 	uint32_t (*to_wants)(const struct transport *t);
-	/* Bytes of memory the transport holds for this connection (0 for TCP). */
+	/* Bytes of memory the transport holds for this connection now (0 for TCP). For TLS:
+	 * OpenSSL's state from the handshake on (about 14 KB, fixed for the connection's
+	 * life), plus 16 KiB and some for each buffer OpenSSL holds at the moment, plus a
+	 * record kept aside while the socket is full. Nothing is charged to membudget. */
 	size_t (*to_memory)(const struct transport *t);
 	void (*to_shutdown_write)(struct transport *t); /* no more bytes will be written */
 	void (*to_close)(struct transport *t);          /* releases the descriptor */

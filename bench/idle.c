@@ -129,7 +129,7 @@ int idle_run(const struct options *o)
 	struct idle s = {.i_opt = o};
 	struct pool_handlers handlers = {
 		.ph_open = on_open, .ph_message = on_message, .ph_arg = &s};
-	struct memory_mark before, after;
+	struct memory_mark before, after, after_broadcast = {.mm_rss_kb = -1};
 	double rss_per_conn, slab_per_conn, server_cpu, self_cpu;
 	struct cpu_mark cpu_from, cpu_to;
 	int verified = -1;
@@ -165,8 +165,17 @@ int idle_run(const struct options *o)
 	print_latency("handshake", &s.i_handshake);
 	print_cpu(&cpu_from, &cpu_to, "while connecting", &server_cpu, &self_cpu);
 	report_memory(&before, &after, open, &rss_per_conn, &slab_per_conn);
-	if (o->o_verify && open >= 2 && s.i_pool.pl_lost == 0)
+	if (o->o_verify && open >= 2 && s.i_pool.pl_lost == 0) {
 		verified = verify_broadcast(&s);
+		/* Whatever the broadcast made the server allocate per client (a TLS
+		 * connection's write buffer, say) should be given back once it is sent. */
+		settle(&s.i_pool, SETTLE_MS);
+		memory_mark_take(o, &after_broadcast);
+		if (after_broadcast.mm_rss_kb >= 0)
+			printf("  after it     server RSS %ld KiB: %.0f bytes per connection more\n",
+			       after_broadcast.mm_rss_kb,
+			       per_connection(after.mm_rss_kb, after_broadcast.mm_rss_kb, open));
+	}
 	if (s.i_pool.pl_lost > 0)
 		printf("  FAILED       %zu connections lost or refused; first: %s\n",
 		       s.i_pool.pl_lost, s.i_pool.pl_error);
@@ -183,9 +192,11 @@ int idle_run(const struct options *o)
 	if (o->o_target.t_tls)
 		printf(" tls_resumed=%llu", (unsigned long long)s.i_pool.pl_tls_resumed);
 	if (o->o_verify)
-		printf(" verify_receivers=%zu verify_expected=%zu verify_ms=%.1f",
+		printf(" verify_receivers=%zu verify_expected=%zu verify_ms=%.1f"
+		       " rss_after_broadcast_kb=%ld",
 		       s.i_verify_received, open > 0 ? open - 1 : 0,
-		       seconds_between(s.i_verify_sent_ns, s.i_verify_last_ns) * 1000.0);
+		       seconds_between(s.i_verify_sent_ns, s.i_verify_last_ns) * 1000.0,
+		       after_broadcast.mm_rss_kb);
 	printf("\n");
 
 	bool ok = open == o->o_clients && s.i_pool.pl_lost == 0 && (!o->o_verify || verified == 0);

@@ -8,8 +8,9 @@
  *     and write buffers back whenever they are empty, and chatd keeps none of its own.
  *   - Writes are gathered: the queued frames for one recipient are copied into one
  *     shared record-sized buffer and go out as one record and one write(2), not one
- *     record per frame. Only a record the socket had no room for is copied aside, into a
- *     buffer of its own, until it leaves.
+ *     record per frame; a frame of a record's size or more is encrypted from where it
+ *     lies. Only a record the socket had no room for is copied aside, into a buffer of
+ *     its own, until it leaves.
  *   - No read-ahead: OpenSSL reads a record's header, then exactly its body, so it never
  *     holds bytes the socket's readiness would not announce again (with read-ahead, bytes
  *     left in its buffer would wait for an event that never comes).
@@ -485,9 +486,22 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int iovc
 		ts->ts_held_len = 0;
 	}
 	for (;;) {
+		const uint8_t *record = stage;
 		size_t n = 0;
-		/* Gather up to a record's worth of the caller's buffers. */
-		while (i < iovcnt && n < TLS_RECORD_MAX) {
+
+		if (i < iovcnt && iov[i].iov_len - offset >= TLS_RECORD_MAX) {
+			/* A large frame: a whole record straight from it, no copy (the copy
+			 * was 8% of chatd's CPU sending 1 MiB messages). */
+			record = (const uint8_t *)iov[i].iov_base + offset;
+			n = TLS_RECORD_MAX;
+			offset += n;
+			if (offset == iov[i].iov_len) {
+				i++;
+				offset = 0;
+			}
+		}
+		/* Else gather up to a record's worth of the caller's buffers. */
+		while (record == stage && i < iovcnt && n < TLS_RECORD_MAX) {
 			size_t take = iov[i].iov_len - offset;
 			if (take > TLS_RECORD_MAX - n)
 				take = TLS_RECORD_MAX - n;
@@ -501,7 +515,7 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int iovc
 		}
 		if (n == 0)
 			return (ssize_t)total;
-		int r = write_record(ts, stage, n);
+		int r = write_record(ts, record, n);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -514,7 +528,7 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int iovc
 				errno = ENOMEM;
 				return -1;
 			}
-			memcpy(ts->ts_held, stage, n);
+			memcpy(ts->ts_held, record, n);
 			ts->ts_held_len = n;
 			return (ssize_t)(total + n);
 		}

@@ -82,6 +82,7 @@ struct conn_env {
 	struct handshake_policy ce_policy;       /* the public listener's */
 	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+	struct transport_tls_context *ce_tls; /* NULL: plain TCP; owned by the server */
 
 	/* Connections from each source address (--max-per-ip), public listener only. */
 	struct addrlimit ce_addrs;

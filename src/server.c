@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "outq.h"
 #include "sbuf.h"
+#include "transport_tls.h"
 #include "version.h"
 
 /* How long clients get to answer our 1001 close at shutdown. */
@@ -34,6 +35,7 @@ struct server {
 	struct listener sv_listener;
 	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
+	struct transport_tls_context *sv_tls; /* NULL: plain TCP */
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
 	struct loop_watch sv_log_watch; /* the log's descriptor, while its lines are buffered */
@@ -83,14 +85,30 @@ static void begin_shutdown(struct server *sv, const char *why)
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
 }
 
+/* SIGHUP: the certificate and key again from disk (a renewal). Open connections keep
+ * theirs; a failed reload keeps the old ones in use. */
+static void reload_tls(struct server *sv)
+{
+	char err[512];
+
+	if (sv->sv_tls == NULL)
+		log_info("SIGHUP: nothing to reload (no --tls-cert)");
+	else if (transport_tls_context_reload(sv->sv_tls, err, sizeof err) < 0)
+		log_error("SIGHUP: %s; still using the certificate loaded before", err);
+}
+
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
 	struct server *sv = container_of(w, struct server, sv_signal_watch);
 	struct signalfd_siginfo si;
 	(void)events;
 
-	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si)
-		begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			reload_tls(sv);
+		else
+			begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	}
 }
 
 void server_stop(struct server *sv)
@@ -182,6 +200,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	if (!handshake_init()) {
@@ -206,6 +225,15 @@ int server_run(const struct config *cf, const struct server_app *app)
 		fprintf(stderr, "chatd: cannot watch signals: %s\n", strerror(errno));
 		goto done;
 	}
+	if (cf->cf_tls_cert != NULL) {
+		sv.sv_tls =
+			transport_tls_context_new(cf->cf_tls_cert, cf->cf_tls_key, err, sizeof err);
+		if (sv.sv_tls == NULL) {
+			fprintf(stderr, "chatd: %s\n", err);
+			goto done;
+		}
+		sv.sv_env.ce_tls = sv.sv_tls;
+	}
 	if (listener_open(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port, on_accept, &sv,
 			  err, sizeof err) < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
@@ -227,7 +255,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	if (cf->cf_max_clients != 0 && cf->cf_max_clients + RESERVED_FDS > fd_limit)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
-	log_info("listening on %s", sv.sv_listener.li_name);
+	log_info("listening on %s%s", sv.sv_listener.li_name, sv.sv_tls ? " (TLS only)" : "");
 	if (cf->cf_admin_host != NULL)
 		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
 	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
@@ -257,6 +285,7 @@ done:
 	}
 	if (sigfd >= 0)
 		close(sigfd);
+	transport_tls_context_free(sv.sv_tls);
 	hub_free(sv.sv_hub);
 	loop_free(sv.sv_loop);
 	sbuf_release_cache();

@@ -22,6 +22,9 @@ enum {
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
 	OPT_BUSY_POLL,
+	OPT_ADMIN_LISTEN,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_PER_IP,
 	OPT_MAX_MEMORY,
 	OPT_RATE_LIMIT,
 	OPT_RATE_LIMIT_BYTES,
@@ -42,6 +45,9 @@ static const struct option long_options[] = {
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+	{"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
 	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
 	{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
@@ -63,7 +69,8 @@ void config_usage(FILE *f)
 		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
 		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
-		"             [-q|--quiet] [--help] [--version]\n"
+		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
+		"             [--max-per-ip N] [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -77,14 +84,22 @@ void config_usage(FILE *f)
 		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
+		"      --max-handshakes N  connections still in their handshake at once; more\n"
+		"                         are closed at once (default %d; 0: no limit)\n"
+		"      --max-per-ip N     connections from one address (IPv6: one /64); more are\n"
+		"                         closed at once (default %d; 0: no limit, e.g. behind\n"
+		"                         a reverse proxy)\n"
 		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
-		"                         cut off with 1008 (default 4M, at least 2x --max-message)\n"
+		"                         cut off with 1008 (default 4M, at least 2x "
+		"--max-message)\n"
 		"      --max-memory BYTES  every client's buffers together; past it the clients\n"
 		"                         holding the most are cut off (default: 1/4 of memory)\n"
-		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts of\n"
+		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts "
+		"of\n"
 		"                         up to BURST; faster senders are slowed (default 50:200)\n"
 		"      --rate-limit-bytes BYTES[:BURST]  the same in bytes (default 1M:4M)\n"
-		"      --flood-timeout T  close a client kept over its rate this long (default 60s)\n"
+		"      --flood-timeout T  close a client kept over its rate this long (default "
+		"60s)\n"
 		"      --send-timeout T   cut off a client that reads nothing of its queued data\n"
 		"                         for this long (default 30s; 0: never)\n"
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
@@ -96,11 +111,14 @@ void config_usage(FILE *f)
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
+		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
+		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
-		CONFIG_DEFAULT_PORT);
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_MAX_HANDSHAKES, CONFIG_DEFAULT_MAX_PER_IP,
+		CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
 }
 
 void config_defaults(struct config *cf)
@@ -112,6 +130,10 @@ void config_defaults(struct config *cf)
 	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->cf_admin_host = CONFIG_DEFAULT_ADMIN_HOST;
+	cf->cf_admin_port = CONFIG_DEFAULT_ADMIN_PORT;
+	cf->cf_max_handshakes = CONFIG_DEFAULT_MAX_HANDSHAKES;
+	cf->cf_max_per_ip = CONFIG_DEFAULT_MAX_PER_IP;
 	cf->cf_rate.rp_messages.rr_per_sec = CONFIG_DEFAULT_RATE_MESSAGES;
 	cf->cf_rate.rp_messages.rr_burst = CONFIG_DEFAULT_RATE_MESSAGES_BURST;
 	cf->cf_rate.rp_bytes.rr_per_sec = CONFIG_DEFAULT_RATE_BYTES;
@@ -251,6 +273,36 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return true;
 }
 
+/* "off", or HOST:PORT with an IPv6 host in brackets ("[::1]:9181"). */
+static bool parse_admin_listen(struct config *cf, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t host_len;
+	unsigned long port;
+
+	if (strcmp(arg, "off") == 0) {
+		cf->cf_admin_host = NULL;
+		return true;
+	}
+	if (colon == NULL || !parse_uint(colon + 1, 65535, &port))
+		return false;
+	host_len = (size_t)(colon - arg);
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	} else if (memchr(host, ':', host_len) != NULL) {
+		return false; /* an IPv6 address needs its brackets, or the port is ambiguous */
+	}
+	if (host_len == 0 || host_len >= sizeof cf->cf_admin_buf)
+		return false;
+	memcpy(cf->cf_admin_buf, host, host_len);
+	cf->cf_admin_buf[host_len] = '\0';
+	cf->cf_admin_host = cf->cf_admin_buf;
+	cf->cf_admin_port = (uint16_t)port;
+	return true;
+}
+
 enum config_action config_parse(struct config *cf, int argc, char **argv, char *err, size_t errlen)
 {
 	unsigned long v;
@@ -320,16 +372,17 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			break;
 		case OPT_RATE_LIMIT_BYTES:
 			if (!config_parse_rate(optarg, true, &cf->cf_rate.rp_bytes)) {
-				snprintf(err, errlen,
-					 "invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
-					 "second, e.g. 1M:4M, or off)",
-					 optarg);
+				snprintf(
+					err, errlen,
+					"invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
+					"second, e.g. 1M:4M, or off)",
+					optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
 		case OPT_FLOOD_TIMEOUT:
-			if (!duration_option("flood-timeout", optarg, true, &cf->cf_flood_timeout_ms,
-					     err, errlen))
+			if (!duration_option("flood-timeout", optarg, true,
+					     &cf->cf_flood_timeout_ms, err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_SEND_TIMEOUT:
@@ -375,11 +428,35 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_BUSY_POLL:
 			if (!parse_uint(optarg, 10000, &v)) {
 				snprintf(err, errlen,
-					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to "
+					 "10000)",
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_busy_poll_us = (uint32_t)v;
+			break;
+		case OPT_ADMIN_LISTEN:
+			if (!parse_admin_listen(cf, optarg)) {
+				snprintf(err, errlen,
+					 "invalid --admin-listen '%s' (expected ADDR:PORT, "
+					 "[IPV6]:PORT or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_HANDSHAKES:
+		case OPT_MAX_PER_IP:
+			if (!parse_uint(optarg, 100000000, &v)) {
+				snprintf(err, errlen,
+					 "invalid --%s '%s' (expected a number, 0: no limit)",
+					 c == OPT_MAX_PER_IP ? "max-per-ip" : "max-handshakes",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			if (c == OPT_MAX_PER_IP)
+				cf->cf_max_per_ip = v;
+			else
+				cf->cf_max_handshakes = v;
 			break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;

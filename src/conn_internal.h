@@ -36,6 +36,10 @@ static inline uint64_t conn_since(const struct conn *c, uint32_t stamp)
 /* Releases everything the connection holds; the struct is freed at the end of the pass. */
 void conn_destroy(struct conn *c, const char *cause);
 
+/* The connection leaves CONN_HANDSHAKE (call before changing c_state): it no longer
+ * counts against --max-handshakes. No-op in any other state. */
+void conn_handshake_done(struct conn *c);
+
 /* Queues b (borrowed), or ends the connection when b is NULL (a failed allocation). */
 void conn_queue(struct conn *c, struct sbuf *b);
 /* The same for a buffer the caller just made: its reference is handed over. */
@@ -55,6 +59,8 @@ const char *conn_peer_name(const struct conn *c, char *buf, size_t len);
 /* --- conn_http.c: request bytes arrived; the handshake deadline passed. --- */
 void conn_http_input(struct conn *c, uint8_t *data, size_t len);
 void conn_http_timeout(struct loop_timer *t);
+/* Releases the request head gathered so far, and its charge to the memory budget. */
+void conn_http_free_request(struct conn *c);
 
 /* --- conn_ws.c --- */
 
@@ -69,9 +75,19 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len);
 /* Sends a close frame after everything queued and starts closing (code 0: none). */
 void conn_send_close(struct conn *c, uint16_t code, const char *reason, const char *cause);
 
-/* Drops what the client has not received and closes it with 1008; why goes in the close
- * frame, cause in the log. */
-void conn_cut_off(struct conn *c, const char *why, const char *cause);
+/* Drops what the client has not received and closes it with 1008; the handler hears
+ * error, why goes in the close frame, cause in the log. */
+void conn_cut_off(struct conn *c, enum chatd_error error, const char *why, const char *cause);
+
+/* The handler's callbacks. open: the upgrade is done. message: a complete message.
+ * closed: c just left CONN_OPEN (called exactly once per open). error: while c is open,
+ * before the close it explains. */
+void conn_app_open(struct conn *c);
+void conn_app_closed(struct conn *c);
+void conn_app_error(struct conn *c, enum chatd_error error, const char *detail);
+
+/* Queues one data message for c alone. */
+void conn_send_message(struct conn *c, uint8_t opcode, const void *data, size_t len);
 
 /* Queues the pong owed for the latest ping once the queue is empty; returns true if it did. */
 bool conn_ws_pong_due(struct conn *c);
@@ -92,8 +108,8 @@ void conn_extra_free(struct conn *c);
 /* True while input is held or the client is parked: the socket is not read. */
 static inline bool conn_input_held(const struct conn *c)
 {
-	return c->c_extra != NULL && (c->c_extra->cx_held_len > c->c_extra->cx_held_off ||
-				      c->c_extra->cx_parked);
+	return c->c_extra != NULL &&
+	       (c->c_extra->cx_held_len > c->c_extra->cx_held_off || c->c_extra->cx_parked);
 }
 
 /* Keeps len bytes of input for a later pass (after any already held). Ends the

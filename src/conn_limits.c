@@ -36,7 +36,7 @@ size_t conn_memory(const struct conn *c)
 	size_t n = membudget_block(sizeof *c) + c->c_out.oq_cost + ws_reader_memory(&c->c_reader);
 
 	if (c->c_request != NULL)
-		n += membudget_block(HANDSHAKE_MAX_BYTES);
+		n += membudget_block(c->c_request_cap);
 	if (c->c_extra != NULL)
 		n += extra_cost(c->c_extra);
 	return n;
@@ -148,6 +148,7 @@ void conn_hold_input(struct conn *c, const uint8_t *data, size_t len)
 	conn_update_interest(c);
 	return;
 oom:
+	conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
 	conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
 }
 
@@ -169,7 +170,8 @@ bool conn_resume_held(struct conn_env *env)
 		}
 		if (c->c_state != CONN_OPEN || x->cx_parked)
 			continue; /* a parked client is resumed by its timer */
-		used = conn_ws_feed(c, x->cx_held + x->cx_held_off, x->cx_held_len - x->cx_held_off);
+		used = conn_ws_feed(c, x->cx_held + x->cx_held_off,
+				    x->cx_held_len - x->cx_held_off);
 		if (c->c_state != CONN_OPEN)
 			continue; /* closing freed the extra state */
 		x->cx_held_off += used;
@@ -194,7 +196,8 @@ void conn_rate_bytes(struct conn *c, size_t n)
 	ratelimit_refill(&c->c_rate, p, conn_now32(c));
 	/* Full buckets mean the client has been within its rate for a while: a flood
 	 * episode, if there was one, is over. */
-	if (c->c_extra != NULL && c->c_extra->cx_flood_since != 0 && ratelimit_full(&c->c_rate, p)) {
+	if (c->c_extra != NULL && c->c_extra->cx_flood_since != 0 &&
+	    ratelimit_full(&c->c_rate, p)) {
 		c->c_extra->cx_flood_since = 0;
 		conn_extra_trim(c);
 	}
@@ -221,6 +224,7 @@ bool conn_rate_exceeded(struct conn *c)
 		return false;
 	x = conn_extra_get(c);
 	if (x == NULL) {
+		conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
 		conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
 		return true;
 	}
@@ -228,6 +232,7 @@ bool conn_rate_exceeded(struct conn *c)
 		x->cx_flood_since = now ? now : 1;
 	if (cf->cf_flood_timeout_ms != 0 && now - x->cx_flood_since >= cf->cf_flood_timeout_ms) {
 		env->ce_metrics.mt_flood_closes++;
+		conn_app_error(c, CHATD_ERROR_FLOODING, "over the rate limit for too long");
 		conn_send_close(c, WS_CLOSE_POLICY, "flooding: over the rate limit for too long",
 				"closed for flooding (over --rate-limit for --flood-timeout)");
 		return true;
@@ -312,7 +317,7 @@ void conn_enforce_budget(struct conn_env *env)
 			 (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer), cost[i],
 			 membudget_used(), env->ce_max_memory);
 		if (c->c_state == CONN_OPEN)
-			conn_cut_off(c, "server memory budget exceeded",
+			conn_cut_off(c, CHATD_ERROR_OUT_OF_MEMORY, "server memory budget exceeded",
 				     "cut off: over --max-memory, holding the most");
 		else
 			conn_destroy(c, "evicted: over --max-memory, holding the most");

@@ -15,6 +15,48 @@
  * one per ping: more than any pass of a client that reads gets queued for it. */
 #define PONG_BACKLOG ((size_t)16 * 1024)
 
+static const struct chatd_handler *handler_of(const struct conn *c)
+{
+	return &c->c_env->ce_handlers[c->c_handler];
+}
+
+/* The handler's own calls can make deliveries; they count against the pass of whichever
+ * client's input caused them (ce_deliveries, read by conn_ws_feed). */
+void conn_app_open(struct conn *c)
+{
+	const struct chatd_handler *h = handler_of(c);
+	if (h->h_open != NULL)
+		h->h_open((struct chatd_conn *)c, h->h_user);
+}
+
+static void conn_app_message(struct conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+	const struct chatd_handler *h = handler_of(c);
+	if (h->h_message != NULL)
+		h->h_message((struct chatd_conn *)c,
+			     opcode == WS_OP_TEXT ? CHATD_TEXT : CHATD_BINARY, data, len,
+			     h->h_user);
+}
+
+void conn_app_closed(struct conn *c)
+{
+	const struct chatd_handler *h = handler_of(c);
+	if (h->h_close != NULL)
+		h->h_close((struct chatd_conn *)c, c->c_close_code ? c->c_close_code : 1006,
+			   h->h_user);
+}
+
+void conn_app_error(struct conn *c, enum chatd_error error, const char *detail)
+{
+	const struct chatd_handler *h;
+
+	if (c->c_state != CONN_OPEN)
+		return;
+	h = handler_of(c);
+	if (h->h_error != NULL)
+		h->h_error((struct chatd_conn *)c, error, detail, h->h_user);
+}
+
 static struct sbuf *control_frame(uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	struct sbuf *b = sbuf_new(2 + len);
@@ -57,10 +99,11 @@ void conn_send_close(struct conn *c, uint16_t code, const char *reason, const ch
 /* A recipient that does not read while others chat. Drop what it has not received (memory
  * stays bounded) and close with 1008 (policy violation). Everyone else is unaffected:
  * their queues are their own. */
-void conn_cut_off(struct conn *c, const char *why, const char *cause)
+void conn_cut_off(struct conn *c, enum chatd_error error, const char *why, const char *cause)
 {
 	char peer[64];
 
+	conn_app_error(c, error, why);
 	c->c_cut_off = true;
 	log_warn("connection %llu from %s cut off: %zu bytes unsent holding %zu bytes of memory: "
 		 "%s",
@@ -86,6 +129,7 @@ static void answer_ping(struct conn *c, const uint8_t *payload, size_t len)
 	if (x == NULL || pong == NULL) {
 		if (pong != NULL)
 			sbuf_unref(pong);
+		conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
 		return conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
 				       "out of memory");
 	}
@@ -115,7 +159,7 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len)
 	struct ws_event ev;
 	size_t used = 0;
 	unsigned frames = 0;
-	long deliveries = 0, n;
+	unsigned long deliveries_before = env->ce_deliveries;
 
 	/* Until NONE: the final call (with nothing left) also releases a reassembled
 	 * message's buffer, so an idle connection holds none. */
@@ -129,13 +173,7 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len)
 			log_debug("connection %llu: %s message, %zu bytes",
 				  (unsigned long long)c->c_id,
 				  ev.ev_opcode == WS_OP_TEXT ? "text" : "binary", ev.ev_len);
-			n = hub_publish(env->ce_hub, &c->c_member, ev.ev_opcode, ev.ev_data,
-					ev.ev_len);
-			if (n < 0)
-				conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
-						"out of memory");
-			else
-				deliveries += n;
+			conn_app_message(c, ev.ev_opcode, ev.ev_data, ev.ev_len);
 			break;
 		case WS_EVENT_PING: answer_ping(c, ev.ev_data, ev.ev_len); break;
 		case WS_EVENT_CLOSE:
@@ -143,6 +181,12 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len)
 			conn_send_close(c, ev.ev_close_code, NULL, "closed by the client");
 			break;
 		case WS_EVENT_ERROR:
+			conn_app_error(c,
+				       ev.ev_close_code == WS_CLOSE_TOO_BIG ? CHATD_ERROR_TOO_LARGE
+				       : ev.ev_close_code == WS_CLOSE_INTERNAL_ERROR
+					       ? CHATD_ERROR_OUT_OF_MEMORY
+					       : CHATD_ERROR_PROTOCOL,
+				       ev.ev_error);
 			conn_send_close(c, ev.ev_close_code, ev.ev_error, ev.ev_error);
 			break;
 		}
@@ -152,10 +196,23 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len)
 		 * much as messages. With input left, stop here when either says so. */
 		frames++;
 		bool over_rate = conn_rate_frame(c);
-		if (used < len &&
-		    (over_rate || frames >= CONN_PASS_FRAMES || deliveries >= CONN_PASS_DELIVERIES))
+		if (used < len && (over_rate || frames >= CONN_PASS_FRAMES ||
+				   env->ce_deliveries - deliveries_before >= CONN_PASS_DELIVERIES))
 			return used;
 	}
+}
+
+void conn_send_message(struct conn *c, uint8_t opcode, const void *data, size_t len)
+{
+	size_t header = frame_header_size(len);
+	struct sbuf *b = sbuf_new(header + len);
+
+	if (b != NULL) {
+		frame_encode_header(b->sb_data, true, opcode, len);
+		if (len > 0)
+			memcpy(b->sb_data + header, data, len);
+	}
+	conn_queue_new(c, b);
 }
 
 void conn_ws_input(struct conn *c, uint8_t *data, size_t len)
@@ -180,7 +237,8 @@ void conn_arm_keepalive(struct conn *c)
 {
 	const struct config *cf = c->c_env->ce_config;
 	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
-	uint64_t last_rx = now - conn_since(c, c->c_last_rx), last_tx = now - conn_since(c, c->c_last_tx);
+	uint64_t last_rx = now - conn_since(c, c->c_last_rx),
+		 last_tx = now - conn_since(c, c->c_last_tx);
 	uint32_t wait;
 
 	if (c->c_state != CONN_OPEN)
@@ -216,12 +274,14 @@ static void on_timer(struct loop_timer *t)
 	if (cf->cf_send_timeout_ms != 0 && !outq_empty(&c->c_out) &&
 	    conn_since(c, c->c_last_tx) >= cf->cf_send_timeout_ms) {
 		env->ce_metrics.mt_send_timeouts++;
-		return conn_cut_off(c, "too slow: nothing read within the server's send timeout",
+		return conn_cut_off(c, CHATD_ERROR_TOO_SLOW,
+				    "too slow: nothing read within the server's send timeout",
 				    "cut off: its queue did not move within --send-timeout");
 	}
 	if (cf->cf_idle_timeout_ms != 0 && !conn_input_held(c) &&
 	    silent >= cf->cf_idle_timeout_ms) {
 		env->ce_metrics.mt_idle_drops++;
+		conn_app_error(c, CHATD_ERROR_IDLE, "no frame within the idle timeout");
 		return conn_destroy(c, "dropped: no frame within --idle-timeout");
 	}
 	if (cf->cf_ping_interval_ms != 0 &&

@@ -35,7 +35,7 @@ struct hub {
 	size_t hb_bucket_count;       /* a power of two */
 	size_t hb_rooms;
 	size_t hb_members;
-	bool hb_echo;
+	hub_deliver_fn hb_deliver;
 	struct siphash_key hb_key; /* secret, drawn at creation: see hash_name */
 };
 
@@ -59,7 +59,7 @@ static int draw_key(struct siphash_key *key)
 	return 0;
 }
 
-struct hub *hub_new(bool echo)
+struct hub *hub_new(hub_deliver_fn deliver)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	if (h == NULL)
@@ -70,7 +70,7 @@ struct hub *hub_new(bool echo)
 		return NULL;
 	}
 	h->hb_bucket_count = HUB_INITIAL_BUCKETS;
-	h->hb_echo = echo;
+	h->hb_deliver = deliver;
 	if (draw_key(&h->hb_key) < 0) {
 		free(h->hb_buckets);
 		free(h);
@@ -239,15 +239,15 @@ void hub_leave(struct hub *h, struct hub_member *m)
 		unlink_room(h, r);
 }
 
-static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *from,
+static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *except,
 			 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame;
 	long delivered = 0;
 
-	/* A sender alone in its room (without echo) reaches nobody: skip the encode. */
-	if (r->hr_live == (from != NULL && !h->hb_echo ? 1u : 0u))
+	/* A sender alone in its room reaches nobody: skip the encode. */
+	if (r->hr_live == (except != NULL && except->hm_room == r ? 1u : 0u))
 		return 0;
 	frame = sbuf_new(header + len);
 	if (frame == NULL)
@@ -259,9 +259,9 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	r->hr_walks++;
 	for (size_t i = 0, n = r->hr_count; i < n; i++) {
 		struct hub_member *m = r->hr_members[i];
-		if (m == NULL || (m == from && !h->hb_echo))
+		if (m == NULL || m == except)
 			continue;
-		m->hm_deliver(m, frame);
+		h->hb_deliver(m, frame);
 		delivered++;
 	}
 	if (--r->hr_walks == 0) {
@@ -274,12 +274,23 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	return delivered;
 }
 
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-		 const uint8_t *payload, size_t len)
+const char *hub_member_room(const struct hub_member *m)
 {
-	if (from->hm_room == NULL)
+	return m->hm_room != NULL ? m->hm_room->hr_name : NULL;
+}
+
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len)
+{
+	/* The usual case, a message to the sender's own room named by the sender's own
+	 * hub_member_room pointer, needs no lookup. */
+	struct hub_room *r =
+		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
+			? except->hm_room
+			: find_room(h, room, room_len);
+	if (r == NULL)
 		return 0;
-	return room_publish(h, from->hm_room, from, opcode, payload, len);
+	return room_publish(h, r, except, opcode, payload, len);
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
@@ -312,4 +323,10 @@ size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
 		}
 	}
 	return n;
+}
+
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len)
+{
+	const struct hub_room *r = find_room(h, room, room_len);
+	return r != NULL ? r->hr_live : 0;
 }

@@ -32,6 +32,7 @@ struct server {
 	struct loop *sv_loop;
 	struct hub *sv_hub;
 	struct listener sv_listener;
+	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
@@ -77,6 +78,7 @@ static void begin_shutdown(struct server *sv, const char *why)
 	log_info("%s: shutting down", why);
 	notify_send("STOPPING=1");
 	listener_close(&sv->sv_listener);
+	listener_close(&sv->sv_admin);
 	conn_shutdown_all(&sv->sv_env, WS_CLOSE_GOING_AWAY);
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
 }
@@ -89,6 +91,16 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 
 	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si)
 		begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void server_stop(struct server *sv)
+{
+	begin_shutdown(sv, "chatd_stop");
+}
+
+struct conn_env *server_env(struct server *sv)
+{
+	return &sv->sv_env;
 }
 
 /* Log lines wait in the log's buffer while stderr is not writable (log.h). */
@@ -147,10 +159,16 @@ static void before_wait(void *arg)
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
-	conn_accept(&sv->sv_env, fd, peer);
+	conn_accept(&sv->sv_env, fd, peer, false);
 }
 
-int server_run(const struct config *cf)
+static void on_admin_accept(struct listener *li, int fd, const union net_addr *peer)
+{
+	struct server *sv = li->li_arg;
+	conn_accept(&sv->sv_env, fd, peer, true);
+}
+
+int server_run(const struct config *cf, const struct server_app *app)
 {
 	struct server sv = {.sv_config = cf};
 	char err[512];
@@ -176,13 +194,14 @@ int server_run(const struct config *cf)
 		max_clients = fd_limit > RESERVED_FDS * 2 ? (size_t)(fd_limit - RESERVED_FDS) : 16;
 
 	sv.sv_loop = loop_new();
-	sv.sv_hub = hub_new(cf->cf_echo);
+	sv.sv_hub = hub_new(conn_deliver);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sv.sv_loop == NULL || sv.sv_hub == NULL || sigfd < 0 ||
 	    conn_env_init(&sv.sv_env, sv.sv_loop, sv.sv_hub, cf, max_clients) < 0) {
 		fprintf(stderr, "chatd: cannot start: %s\n", strerror(errno ? errno : ENOMEM));
 		goto done;
 	}
+	conn_env_set_handlers(&sv.sv_env, app->sa_handlers, app->sa_count, app->sa_api);
 	if (loop_watch_add(sv.sv_loop, &sv.sv_signal_watch, sigfd, EPOLLIN, on_signal) < 0) {
 		fprintf(stderr, "chatd: cannot watch signals: %s\n", strerror(errno));
 		goto done;
@@ -192,6 +211,14 @@ int server_run(const struct config *cf)
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
+	if (cf->cf_admin_host != NULL &&
+	    listener_open(&sv.sv_admin, sv.sv_loop, cf->cf_admin_host, cf->cf_admin_port,
+			  on_admin_accept, &sv, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s (--admin-listen)\n", err);
+		goto done;
+	}
+	/* Counted once, before any client: /metrics adds one per connection to it. */
+	sv.sv_env.ce_base_fds = metrics_count_open_fds();
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
 	loop_set_busy_poll(sv.sv_loop, cf->cf_busy_poll_us);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
@@ -201,11 +228,19 @@ int server_run(const struct config *cf)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
+	if (cf->cf_admin_host != NULL)
+		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
+	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
+		log_info("limits: %zu connections in their handshake, %zu per address (0: none)",
+			 cf->cf_max_handshakes, cf->cf_max_per_ip);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
 	start_log_buffer(&sv);
-	if (loop_run(sv.sv_loop) < 0) {
+	*app->sa_running = &sv;
+	int rc = loop_run(sv.sv_loop);
+	*app->sa_running = NULL;
+	if (rc < 0) {
 		log_error("event loop failed: %s", strerror(errno));
 		goto done;
 	}
@@ -215,6 +250,7 @@ int server_run(const struct config *cf)
 done:
 	stop_log_buffer(&sv);
 	listener_close(&sv.sv_listener);
+	listener_close(&sv.sv_admin);
 	if (sv.sv_loop != NULL) {
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);
 		conn_env_free(&sv.sv_env);

@@ -26,7 +26,8 @@ NO_RATE_LIMIT = ("--rate-limit", "off")
 
 def start(chatd_bin, stderr, *args):
     return subprocess.Popen(
-        [str(chatd_bin), "--port", "0", "--bind", "127.0.0.1", *NO_RATE_LIMIT, *args],
+        [str(chatd_bin), "--port", "0", "--bind", "127.0.0.1", "--admin-listen", "off",
+         *NO_RATE_LIMIT, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=stderr,

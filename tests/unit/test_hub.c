@@ -60,7 +60,6 @@ static void member_init(struct member *m, int id)
 {
 	memset(m, 0, sizeof *m);
 	m->mb_id = id;
-	m->mb_hub.hm_deliver = deliver;
 }
 
 static void join(struct member *m, const char *room)
@@ -68,9 +67,17 @@ static void join(struct member *m, const char *room)
 	assert_int_equal(hub_join(hub, &m->mb_hub, room, strlen(room)), 0);
 }
 
+/* A message from a member to its own room: everyone else gets it, or everyone with echo
+ * (the default handler's two modes: except the sender, or none). */
+static bool echo_mode;
+
 static long publish(struct member *from, const char *text)
 {
-	return hub_publish(hub, &from->mb_hub, WS_OP_TEXT, (const uint8_t *)text, strlen(text));
+	const char *room = hub_member_room(&from->mb_hub);
+	if (room == NULL)
+		return 0;
+	return hub_publish(hub, room, strlen(room), echo_mode ? NULL : &from->mb_hub, WS_OP_TEXT,
+			   (const uint8_t *)text, strlen(text));
 }
 
 static long publish_room(const char *room, const char *text)
@@ -82,7 +89,8 @@ static long publish_room(const char *room, const char *text)
 static int setup(void **state)
 {
 	(void)state;
-	hub = hub_new(false);
+	hub = hub_new(deliver);
+	echo_mode = false;
 	assert_non_null(hub);
 	deliveries = 0;
 	return 0;
@@ -91,7 +99,8 @@ static int setup(void **state)
 static int setup_echo(void **state)
 {
 	(void)state;
-	hub = hub_new(true);
+	hub = hub_new(deliver);
+	echo_mode = true;
 	assert_non_null(hub);
 	deliveries = 0;
 	return 0;

@@ -12,6 +12,8 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE
 CFLAGS   += -std=c17 $(OPT) $(WARN)
 CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+# hiredis: the Redis client behind --redis (the backplane between chatd nodes).
+REDIS_LIBS    := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS     := $(wildcard src/*.c)
@@ -31,7 +33,7 @@ deps:
 	@tools/deps.sh build
 
 chatd: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/%.o: src/%.c $(HEADERS) | build
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -50,7 +52,7 @@ build build/san build/tests:
 
 # The sanitizer build: same sources, separate objects.
 build/san/chatd: $(SAN_OBJS)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/san/%.o: src/%.c $(HEADERS) | build/san
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
@@ -62,7 +64,7 @@ build/san/page.o: build/page.c | build/san
 build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
 		$(HEADERS) | build/tests
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(SAN_LIB_OBJS) \
-		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
+		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 run: deps chatd
 	./chatd --port 8080

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "redis_url.h"
 
 #define CONFIG_DEFAULT_PORT                 8080
 #define CONFIG_DEFAULT_MAX_MESSAGE          ((size_t)1 << 20)
@@ -20,6 +21,7 @@
 #define CONFIG_DEFAULT_PING_INTERVAL_MS     30000
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS      60000
 #define CONFIG_MAX_ORIGINS                  32
+#define CONFIG_DEFAULT_REDIS_PREFIX         "chatd:"
 
 struct config {
 	uint16_t cf_port;
@@ -39,6 +41,11 @@ struct config {
 	size_t cf_origin_count;
 	enum log_level cf_log_level;
 	enum log_format cf_log_format;
+	/* Several nodes, one set of rooms. */
+	bool cf_reuseport;          /* SO_REUSEPORT: several processes share the port */
+	bool cf_redis_on;           /* --redis given; cf_redis holds it, parsed */
+	struct redis_url cf_redis;
+	const char *cf_redis_prefix; /* points into argv or at the default */
 };
 
 enum config_action {

@@ -6,8 +6,10 @@
  * publishing encodes a message once and hands the same sbuf to every member of the room
  * but the sender (and to the sender too in echo mode).
  *
- * Messages can come from outside this process too (a future Redis bridge between chatd
- * nodes): hub_publish_room takes a room name and no sender, and reaches every member.
+ * Messages can come from outside this process too (the Redis backplane between chatd
+ * nodes): hub_publish_room takes a room name and no sender, and reaches every member. An
+ * observer (hub_set_observer) hears rooms open and close and every local publication, so
+ * a bridge can follow the hub without the hub knowing about it.
  */
 #ifndef CHATD_HUB_H
 #define CHATD_HUB_H
@@ -41,6 +43,21 @@ struct hub_room_info {
 	size_t ri_members;
 };
 
+/* What an observer hears. Every callback is optional (NULL) and borrows its arguments for
+ * the call. Callbacks must not call back into the hub. ho_room_closed follows exactly one
+ * ho_room_opened for the same name. */
+struct hub_observer {
+	/* A room was made (its first member is joining). */
+	void (*ho_room_opened)(void *arg, const char *room, size_t len);
+	/* A room was freed (its last member left). */
+	void (*ho_room_closed)(void *arg, const char *room, size_t len);
+	/* hub_publish delivered a local message (to the local members first). Not called
+	 * for hub_publish_room: a message from outside is never sent back out. */
+	void (*ho_published)(void *arg, const char *room, size_t len, uint8_t opcode,
+			     const uint8_t *payload, size_t plen);
+	void *ho_arg;
+};
+
 struct hub *hub_new(bool echo);
 /* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);
@@ -50,12 +67,16 @@ int hub_join(struct hub *h, struct hub_member *m, const char *room, size_t room_
 /* Leaves the member's room; a room left empty is freed. No-op when not joined. */
 void hub_leave(struct hub *h, struct hub_member *m);
 
+/* Sets (or, with NULL, clears) the observer; the hub copies it. Set it before any member
+ * joins: rooms already open are not announced. */
+void hub_set_observer(struct hub *h, const struct hub_observer *obs);
+
 size_t hub_member_count(const struct hub *h);
 size_t hub_room_count(const struct hub *h);
 
 /* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) to every member of from's
- * room but from (echo mode: from too). The payload is copied once into the shared frame;
- * the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
+ * room but from (echo mode: from too), then tells the observer. The payload is copied once
+ * into the shared frame; the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
  * out (nobody got it). */
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
 		 const uint8_t *payload, size_t len);

@@ -22,6 +22,9 @@ enum {
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
 	OPT_BUSY_POLL,
+	OPT_REUSEPORT,
+	OPT_REDIS,
+	OPT_REDIS_PREFIX,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +40,9 @@ static const struct option long_options[] = {
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"reuseport", no_argument, NULL, OPT_REUSEPORT},
+	{"redis", required_argument, NULL, OPT_REDIS},
+	{"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -50,7 +56,8 @@ void config_usage(FILE *f)
 		"usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
 		"             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
-		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
+		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
+		"             [--redis URL] [--redis-prefix PREFIX] [-v|--verbose]\n"
 		"             [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
@@ -76,6 +83,11 @@ void config_usage(FILE *f)
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
+		"      --reuseport        share the port with other chatd processes\n"
+		"                         (SO_REUSEPORT; with --redis, one set of rooms)\n"
+		"      --redis URL        share rooms with every chatd using this Redis:\n"
+		"                         redis://[user:password@]host[:port] or unix:///path\n"
+		"      --redis-prefix P   Redis channel prefix (default chatd:)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
@@ -94,6 +106,19 @@ void config_defaults(struct config *cf)
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
+	cf->cf_redis_prefix = CONFIG_DEFAULT_REDIS_PREFIX;
+}
+
+/* A channel prefix: printable ASCII without spaces, so logs and redis-cli show it as is. */
+static bool redis_prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
 }
 
 bool config_parse_duration(const char *s, uint32_t *out_ms)
@@ -269,6 +294,26 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_busy_poll_us = (uint32_t)v;
+			break;
+		case OPT_REUSEPORT: cf->cf_reuseport = true; break;
+		case OPT_REDIS: {
+			char why[200];
+			if (!redis_url_parse(optarg, &cf->cf_redis, why, sizeof why)) {
+				snprintf(err, errlen, "invalid --redis: %s", why);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_on = true;
+			break;
+		}
+		case OPT_REDIS_PREFIX:
+			if (!redis_prefix_ok(optarg)) {
+				snprintf(err, errlen,
+					 "invalid --redis-prefix '%s' (expected 1 to 64 printable "
+					 "characters, no spaces)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_prefix = optarg;
 			break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;

@@ -56,6 +56,26 @@ static void serve_page(struct conn *c, bool head_only)
 		conn_begin_close(c);
 }
 
+/* /healthz with a backplane: 503 and the reason while it is down, for load balancers to
+ * route around this node and for people to read. Not a refusal: not logged, not counted. */
+static void serve_health(struct conn *c, bool head_only)
+{
+	struct conn_env *env = c->c_env;
+	char why[400], buf[1024];
+	bool up = env->ce_health(env->ce_health_arg, why, sizeof why - 1);
+	size_t len = up ? 3 : strlen(why) + 1;
+	size_t hlen = http_response_head(buf, sizeof buf, up ? 200 : 503,
+					 "text/plain; charset=utf-8", len, NULL);
+
+	if (!up)
+		strcat(why, "\n");
+	conn_queue_new(c, sbuf_from(buf, hlen));
+	if (c->c_state != CONN_DEAD && !head_only)
+		conn_queue_new(c, sbuf_from(up ? "ok\n" : why, len));
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
 /* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
 static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
 {
@@ -64,12 +84,15 @@ static void serve_status(struct conn *c, enum handshake_kind kind, bool head_onl
 		.mg_connections = env->ce_conn_count,
 		.mg_clients = env->ce_open_count,
 		.mg_rooms = hub_room_count(env->ce_hub),
+		.mg_redis = env->ce_redis_metrics,
 	};
 	struct hub_room_info rooms[STATS_MAX_ROOMS];
 	const char *type = "text/plain; charset=utf-8";
 	char *body = NULL, head[512];
 	size_t len = 0, hlen;
 
+	if (kind == HANDSHAKE_HEALTHZ && env->ce_health != NULL)
+		return serve_health(c, head_only);
 	switch (kind) {
 	case HANDSHAKE_METRICS:
 		type = "text/plain; version=0.0.4; charset=utf-8";

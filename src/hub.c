@@ -33,6 +33,7 @@ struct hub {
 	size_t hb_rooms;
 	size_t hb_members;
 	bool hb_echo;
+	struct hub_observer hb_observer; /* all NULL: nobody listens */
 };
 
 #define HUB_INITIAL_BUCKETS 64
@@ -131,6 +132,14 @@ static void maybe_grow(struct hub *h)
 	h->hb_bucket_count = count;
 }
 
+void hub_set_observer(struct hub *h, const struct hub_observer *obs)
+{
+	if (obs != NULL)
+		h->hb_observer = *obs;
+	else
+		memset(&h->hb_observer, 0, sizeof h->hb_observer);
+}
+
 static void unlink_room(struct hub *h, struct hub_room *room)
 {
 	struct hub_room **p = bucket_of(h, room->hr_name, room->hr_name_len);
@@ -138,6 +147,9 @@ static void unlink_room(struct hub *h, struct hub_room *room)
 		p = &(*p)->hr_next_in_bucket;
 	*p = room->hr_next_in_bucket;
 	h->hb_rooms--;
+	if (h->hb_observer.ho_room_closed != NULL)
+		h->hb_observer.ho_room_closed(h->hb_observer.ho_arg, room->hr_name,
+					      room->hr_name_len);
 	room_free(room);
 }
 
@@ -159,6 +171,8 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 		r->hr_next_in_bucket = *b;
 		*b = r;
 		h->hb_rooms++;
+		if (h->hb_observer.ho_room_opened != NULL)
+			h->hb_observer.ho_room_opened(h->hb_observer.ho_arg, name, len);
 	}
 	if (r->hr_count == r->hr_cap) {
 		size_t cap = r->hr_cap ? r->hr_cap * 2 : 4;
@@ -253,9 +267,22 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
 		 const uint8_t *payload, size_t len)
 {
+	const struct hub_observer *obs = &h->hb_observer;
+	char name[HUB_ROOM_NAME_MAX];
+	size_t name_len;
+	long delivered;
+
 	if (from->hm_room == NULL)
 		return 0;
-	return room_publish(h, from->hm_room, from, opcode, payload, len);
+	if (obs->ho_published == NULL)
+		return room_publish(h, from->hm_room, from, opcode, payload, len);
+	/* The walk may free the room (an echoed sender cut off for backpressure): keep its
+	 * name. Local members first, so a slow backplane never delays them. */
+	name_len = from->hm_room->hr_name_len;
+	memcpy(name, from->hm_room->hr_name, name_len);
+	delivered = room_publish(h, from->hm_room, from, opcode, payload, len);
+	obs->ho_published(obs->ho_arg, name, name_len, opcode, payload, len);
+	return delivered;
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,

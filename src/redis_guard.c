@@ -19,7 +19,9 @@ static bool unsolicited(const redisAsyncContext *ac)
 	return ac->replies.head == NULL;
 }
 
-static const char *check(const redisReadTask *task, int type, const char *str, size_t len)
+/* elements: for an array being made, its size (task->elements is set only afterwards). */
+static const char *check(const redisReadTask *task, int type, const char *str, size_t len,
+			 int elements)
 {
 	const struct redis_guard *g = task->privdata;
 	const redisAsyncContext *ac = g->rg_context;
@@ -29,7 +31,7 @@ static const char *check(const redisReadTask *task, int type, const char *str, s
 			return NULL;
 		if (!(ac->c.flags & REDIS_SUBSCRIBED))
 			return "a reply to no command";
-		if (type == REDIS_REPLY_ARRAY && task->elements < 2)
+		if (type == REDIS_REPLY_ARRAY && elements < 2)
 			return "a pub/sub push with fewer than 2 elements";
 		return NULL;
 	}
@@ -66,10 +68,10 @@ static void *attach(const redisReadTask *task, redisReply *r)
 }
 
 static redisReply *refuse_or_new(const redisReadTask *task, int type, const char *str,
-				 size_t len)
+				 size_t len, int elements)
 {
 	struct redis_guard *g = task->privdata;
-	const char *why = check(task, type, str, len);
+	const char *why = check(task, type, str, len, elements);
 
 	if (why != NULL) {
 		g->rg_reason = why;
@@ -83,7 +85,7 @@ static redisReply *refuse_or_new(const redisReadTask *task, int type, const char
 
 static void *create_string(const redisReadTask *task, char *str, size_t len)
 {
-	redisReply *r = refuse_or_new(task, task->type, str, len);
+	redisReply *r = refuse_or_new(task, task->type, str, len, 0);
 
 	if (r == NULL)
 		return NULL;
@@ -100,7 +102,7 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
 
 static void *create_array(const redisReadTask *task, int elements)
 {
-	redisReply *r = refuse_or_new(task, REDIS_REPLY_ARRAY, NULL, 0);
+	redisReply *r = refuse_or_new(task, REDIS_REPLY_ARRAY, NULL, 0, elements);
 
 	if (r == NULL)
 		return NULL;
@@ -117,7 +119,7 @@ static void *create_array(const redisReadTask *task, int elements)
 
 static void *create_integer(const redisReadTask *task, long long value)
 {
-	redisReply *r = refuse_or_new(task, REDIS_REPLY_INTEGER, NULL, 0);
+	redisReply *r = refuse_or_new(task, REDIS_REPLY_INTEGER, NULL, 0, 0);
 
 	if (r == NULL)
 		return NULL;
@@ -127,7 +129,7 @@ static void *create_integer(const redisReadTask *task, long long value)
 
 static void *create_nil(const redisReadTask *task)
 {
-	redisReply *r = refuse_or_new(task, REDIS_REPLY_NIL, NULL, 0);
+	redisReply *r = refuse_or_new(task, REDIS_REPLY_NIL, NULL, 0, 0);
 
 	if (r == NULL)
 		return NULL;

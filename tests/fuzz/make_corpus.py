@@ -260,6 +260,25 @@ UTF8 = {
     "ff-byte": b"\xff",
 }
 
+# --- envelope (the Redis backplane's message wrapper) ---------------------------------------
+
+
+def envelope(opcode, payload, origin=0x0123456789ABCDEF, magic=0xC1):
+    return bytes([magic, opcode]) + origin.to_bytes(8, "big") + payload
+
+
+ENVELOPE = {
+    "text": envelope(1, "hello from another node".encode()),
+    "text-multilingual": envelope(1, "Grüße, こんにちは, 👋🏽".encode()),
+    "binary": envelope(2, bytes(range(256))),
+    "empty-text": envelope(1, b""),
+    "text-bad-utf8": envelope(1, b"ok\xc0\xaf"),
+    "binary-bad-utf8": envelope(2, b"ok\xc0\xaf"),
+    "ping-opcode": envelope(9, b""),
+    "bad-magic": envelope(1, b"x", magic=0xC2),
+    "short": envelope(1, b"")[:9],
+}
+
 
 def write(name, files):
     d = os.path.join(CORPUS, name)
@@ -275,6 +294,7 @@ def main():
     write("http", HTTP)
     write("wsreader", WS)
     write("utf8", UTF8)
+    write("envelope", ENVELOPE)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ static void serve_health(struct conn *c, bool head_only)
 					 "text/plain; charset=utf-8", len, NULL);
 
 	if (!up)
-		strcat(why, "\n");
+		memcpy(why + len - 1, "\n", 2); /* the byte kept back above */
 	conn_queue_new(c, sbuf_from(buf, hlen));
 	if (c->c_state != CONN_DEAD && !head_only)
 		conn_queue_new(c, sbuf_from(up ? "ok\n" : why, len));

@@ -6,7 +6,7 @@
 # every message due to every other client of the room (one room). Prints chatbench's
 # report for each run, and redis-server's and each chatd's CPU time over the run.
 #
-#   bench/redis.sh                  NODES=3 CLIENTS=300 SENDERS=10 RATE=1000 SECONDS=5
+#   bench/redis.sh                  (NODES=3 CLIENTS=300 SENDERS=10 RATE=1000 DURATION=5)
 #   NODES=3 RATE=2000 bench/redis.sh
 #
 # Everything it starts it stops by PID. Loopback only; on a shared machine the figures
@@ -19,7 +19,7 @@ CLIENTS=${CLIENTS:-300}
 SENDERS=${SENDERS:-10}
 RATE=${RATE:-1000}
 SIZE=${SIZE:-64}
-SECONDS_MEASURED=${SECONDS:-5}
+SECONDS_MEASURED=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 
 [ "${BENCH_SKIP_BUILD:-0}" = 1 ] || make -s chatd build/chatbench

@@ -42,8 +42,8 @@ struct config {
 	enum log_level cf_log_level;
 	enum log_format cf_log_format;
 	/* Several nodes, one set of rooms. */
-	bool cf_reuseport;          /* SO_REUSEPORT: several processes share the port */
-	bool cf_redis_on;           /* --redis given; cf_redis holds it, parsed */
+	bool cf_reuseport; /* SO_REUSEPORT: several processes share the port */
+	bool cf_redis_on;  /* --redis given; cf_redis holds it, parsed */
 	struct redis_url cf_redis;
 	const char *cf_redis_prefix; /* points into argv or at the default */
 };

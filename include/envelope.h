@@ -19,10 +19,10 @@
 
 enum envelope_status {
 	ENVELOPE_OK,
-	ENVELOPE_SHORT,       /* fewer bytes than a header */
-	ENVELOPE_BAD_MAGIC,   /* not ours, or a version this node does not speak */
-	ENVELOPE_BAD_OPCODE,  /* neither text nor binary */
-	ENVELOPE_BAD_UTF8,    /* a text payload that is not UTF-8 */
+	ENVELOPE_SHORT,      /* fewer bytes than a header */
+	ENVELOPE_BAD_MAGIC,  /* not ours, or a version this node does not speak */
+	ENVELOPE_BAD_OPCODE, /* neither text nor binary */
+	ENVELOPE_BAD_UTF8,   /* a text payload that is not UTF-8 */
 };
 
 struct envelope {

@@ -76,8 +76,8 @@ size_t hub_room_count(const struct hub *h);
 
 /* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) to every member of from's
  * room but from (echo mode: from too), then tells the observer. The payload is copied once
- * into the shared frame; the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
- * out (nobody got it). */
+ * into the shared frame; the caller keeps ownership. Returns the number of recipients, or -1 when
+ * memory runs out (nobody got it). */
 long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
 		 const uint8_t *payload, size_t len);
 

@@ -19,8 +19,8 @@ struct redis_url {
 	bool ru_unix;
 	char ru_host[256]; /* TCP: a name or an address, brackets removed */
 	uint16_t ru_port;
-	char ru_path[108]; /* Unix: the socket's path (sun_path's size) */
-	char ru_user[128]; /* empty: none (AUTH password alone) */
+	char ru_path[108];     /* Unix: the socket's path (sun_path's size) */
+	char ru_user[128];     /* empty: none (AUTH password alone) */
 	char ru_password[256]; /* empty: no AUTH */
 	int ru_db;             /* -1: not given */
 };

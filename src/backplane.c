@@ -35,15 +35,15 @@
 #include "redis_guard.h"
 #include "redis_loop.h"
 
-#define BACKPLANE_BACKOFF_BASE_MS    100
-#define BACKPLANE_BACKOFF_CAP_MS     1000 /* a restarted Redis is found within a second */
-#define BACKPLANE_HEARTBEAT_MS       1000
-#define BACKPLANE_ANSWER_TIMEOUT_MS  3000
-#define BACKPLANE_PROBE_TIMEOUT_MS   2000
-#define BACKPLANE_MIN_PENDING        ((size_t)8 << 20)
-#define BACKPLANE_SUBSCRIBE_BATCH    256 /* channels per SUBSCRIBE when re-subscribing */
-#define BACKPLANE_CHANNEL_MAX        (BACKPLANE_PREFIX_MAX + HUB_ROOM_NAME_MAX)
-#define BACKPLANE_ROOM_BUCKETS       1024
+#define BACKPLANE_BACKOFF_BASE_MS   100
+#define BACKPLANE_BACKOFF_CAP_MS    1000 /* a restarted Redis is found within a second */
+#define BACKPLANE_HEARTBEAT_MS      1000
+#define BACKPLANE_ANSWER_TIMEOUT_MS 3000
+#define BACKPLANE_PROBE_TIMEOUT_MS  2000
+#define BACKPLANE_MIN_PENDING       ((size_t)8 << 20)
+#define BACKPLANE_SUBSCRIBE_BATCH   256 /* channels per SUBSCRIBE when re-subscribing */
+#define BACKPLANE_CHANNEL_MAX       (BACKPLANE_PREFIX_MAX + HUB_ROOM_NAME_MAX)
+#define BACKPLANE_ROOM_BUCKETS      1024
 
 struct bp_room {
 	struct bp_room *br_next;
@@ -85,9 +85,9 @@ struct backplane {
 	bool bp_outage_logged;
 	char bp_reason[200]; /* why the backplane is down */
 
-	size_t bp_pending_bytes; /* PUBLISHed, not acknowledged */
-	size_t bp_pending_cmds;  /* requests on the publish link, PINGs included */
-	size_t bp_pending_msgs;  /* of which PUBLISHes */
+	size_t bp_pending_bytes;   /* PUBLISHed, not acknowledged */
+	size_t bp_pending_cmds;    /* requests on the publish link, PINGs included */
+	size_t bp_pending_msgs;    /* of which PUBLISHes */
 	uint64_t bp_waiting_since; /* loop time of the last answer, or of the first request */
 	bool bp_backlog_logged;
 
@@ -199,8 +199,7 @@ static void subscribe_channels(struct backplane *bp, const char *command, const 
 }
 
 /* SUBSCRIBE (or UNSUBSCRIBE) one room's channel, when the subscribe link is open. */
-static void subscribe_room(struct backplane *bp, const char *command, const char *room,
-			   size_t len)
+static void subscribe_room(struct backplane *bp, const char *command, const char *room, size_t len)
 {
 	char channel[BACKPLANE_CHANNEL_MAX];
 	const char *name = channel;
@@ -379,8 +378,8 @@ static void on_published_locally(void *arg, const char *room, size_t len, uint8_
 	/* hiredis copies the arguments into its output buffer: the scratch is free again.
 	 * The size rides in privdata, so a publication allocates nothing of ours. */
 	// NOLINTNEXTLINE(performance-no-int-to-ptr)
-	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_published, (void *)(uintptr_t)size,
-				  3, argv, argl) != REDIS_OK) {
+	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_published, (void *)(uintptr_t)size, 3,
+				  argv, argl) != REDIS_OK) {
 		bp->bp_metrics.mr_dropped_down++;
 		return session_fail(bp, "PUBLISH", "cannot queue the command");
 	}
@@ -477,7 +476,8 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	close_link(&bp->bp_pub);
 	close_link(&bp->bp_sub);
 
-	delay = (uint64_t)BACKPLANE_BACKOFF_BASE_MS << (bp->bp_attempts < 10 ? bp->bp_attempts : 10);
+	delay = (uint64_t)BACKPLANE_BACKOFF_BASE_MS
+		<< (bp->bp_attempts < 10 ? bp->bp_attempts : 10);
 	if (delay > BACKPLANE_BACKOFF_CAP_MS)
 		delay = BACKPLANE_BACKOFF_CAP_MS;
 	/* Jitter over the upper half: many nodes that lost Redis together do not all come
@@ -508,7 +508,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		return;
 	link->bl_context = NULL;
 	why = link->bl_guard.rg_reason != NULL ? link->bl_guard.rg_reason
-		: ac->err != 0		       ? ac->errstr
+	      : ac->err != 0                   ? ac->errstr
 					       : "the connection was closed";
 	char what[64];
 	snprintf(what, sizeof what, "%s connection lost", link->bl_name);
@@ -564,8 +564,8 @@ static bool open_link(struct backplane *bp, struct bp_link *link)
 		int first = u->ru_user[0] != '\0' ? 0 : 1;
 		argv[first] = "AUTH";
 		argl[first] = 4;
-		if (redisAsyncCommandArgv(ac, on_auth, NULL,
-					  3 - first, argv + first, argl + first) != REDIS_OK) {
+		if (redisAsyncCommandArgv(ac, on_auth, NULL, 3 - first, argv + first,
+					  argl + first) != REDIS_OK) {
 			session_fail(bp, "AUTH", "cannot queue the command");
 			return false;
 		}
@@ -616,8 +616,8 @@ int backplane_probe(const struct redis_url *u, char *err, size_t errlen)
 	c = u->ru_unix ? redisConnectUnixWithTimeout(u->ru_path, tv)
 		       : redisConnectWithTimeout(u->ru_host, u->ru_port, tv);
 	if (c == NULL || c->err != 0) {
-		log_warn("redis: cannot reach %s now (%s): starting anyway, will keep trying",
-			 name, c != NULL ? c->errstr : "out of memory");
+		log_warn("redis: cannot reach %s now (%s): starting anyway, will keep trying", name,
+			 c != NULL ? c->errstr : "out of memory");
 		redisFree(c);
 		return 0;
 	}

@@ -15,8 +15,7 @@ static bool opcode_ok(uint8_t opcode)
 size_t envelope_encode(uint8_t *out, size_t cap, uint64_t origin, uint8_t opcode,
 		       const uint8_t *payload, size_t len)
 {
-	if (!opcode_ok(opcode) || cap < ENVELOPE_HEADER_SIZE ||
-	    len > cap - ENVELOPE_HEADER_SIZE)
+	if (!opcode_ok(opcode) || cap < ENVELOPE_HEADER_SIZE || len > cap - ENVELOPE_HEADER_SIZE)
 		return 0;
 	out[0] = ENVELOPE_MAGIC;
 	out[1] = opcode;

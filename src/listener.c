@@ -159,9 +159,8 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 	return listener_open_flags(li, l, bind_addr, port, 0, fn, arg, err, errlen);
 }
 
-int listener_open_flags(struct listener *li, struct loop *l, const char *bind_addr,
-			uint16_t port, unsigned flags, listener_accept_fn fn, void *arg, char *err,
-			size_t errlen)
+int listener_open_flags(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
+			unsigned flags, listener_accept_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;

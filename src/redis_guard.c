@@ -67,8 +67,8 @@ static void *attach(const redisReadTask *task, redisReply *r)
 	return r;
 }
 
-static redisReply *refuse_or_new(const redisReadTask *task, int type, const char *str,
-				 size_t len, int elements)
+static redisReply *refuse_or_new(const redisReadTask *task, int type, const char *str, size_t len,
+				 int elements)
 {
 	struct redis_guard *g = task->privdata;
 	const char *why = check(task, type, str, len, elements);

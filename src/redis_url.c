@@ -66,8 +66,7 @@ static bool parse_number(const char *s, size_t len, unsigned long max, unsigned 
 
 /* "[user]:password@" or "password@"... before the host or path: splits at the last '@'
  * of the authority so a password may hold an unencoded '@'. */
-static bool parse_userinfo(const char *s, size_t len, struct redis_url *u, char *err,
-			   size_t errlen)
+static bool parse_userinfo(const char *s, size_t len, struct redis_url *u, char *err, size_t errlen)
 {
 	const char *colon = memchr(s, ':', len);
 

@@ -22,9 +22,9 @@ static void test_layout(void **state)
 	const uint8_t payload[] = {'h', 'i'};
 	(void)state;
 
-	assert_int_equal(envelope_encode(out, sizeof out, 0x0102030405060708ULL, WS_OP_TEXT,
-					 payload, 2),
-			 12);
+	assert_int_equal(
+		envelope_encode(out, sizeof out, 0x0102030405060708ULL, WS_OP_TEXT, payload, 2),
+		12);
 	const uint8_t want[] = {0xC1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 'h', 'i'};
 	assert_memory_equal(out, want, sizeof want);
 }
@@ -51,8 +51,8 @@ static void test_round_trip_every_size(void **state)
 	for (size_t i = 0; i < sizeof payload; i++)
 		payload[i] = (uint8_t)(i * 7);
 	for (size_t len = 0; len <= sizeof payload; len++) {
-		size_t n = envelope_encode(buf, sizeof buf, UINT64_MAX - len, WS_OP_BINARY,
-					   payload, len);
+		size_t n = envelope_encode(buf, sizeof buf, UINT64_MAX - len, WS_OP_BINARY, payload,
+					   len);
 		assert_int_equal(n, ENVELOPE_HEADER_SIZE + len);
 		assert_int_equal(envelope_decode(buf, n, &env), ENVELOPE_OK);
 		assert_true(env.en_origin == UINT64_MAX - len);

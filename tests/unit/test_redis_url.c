@@ -162,9 +162,12 @@ static void test_format_hides_the_password(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_forms),       cmocka_unit_test(test_credentials),
-		cmocka_unit_test(test_unix),            cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_too_long_parts),  cmocka_unit_test(test_format_hides_the_password),
+		cmocka_unit_test(test_tcp_forms),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_unix),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_too_long_parts),
+		cmocka_unit_test(test_format_hides_the_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

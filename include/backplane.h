@@ -27,12 +27,6 @@
 
 struct backplane;
 
-/* Checks, blocking for up to a second or two before the loop runs, that Redis accepts
- * the URL's credentials. Returns 0 when it does, or when Redis cannot be reached (the
- * node starts and connects later; the reason is logged); -1 with a one-line reason in err
- * when Redis refuses the password or wants one: a mistake that retrying cannot fix. */
-int backplane_probe(const struct redis_url *url, char *err, size_t errlen);
-
 /* Makes the backplane, installs it as h's observer and starts connecting. url and prefix
  * are copied. max_message bounds what is accepted from Redis. NULL when memory runs out.
  */

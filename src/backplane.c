@@ -27,29 +27,21 @@
 #include <unistd.h>
 
 #include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 
 #include "container.h"
 #include "envelope.h"
 #include "log.h"
 #include "redis_guard.h"
 #include "redis_loop.h"
+#include "room_set.h"
 
 #define BACKPLANE_BACKOFF_BASE_MS   100
 #define BACKPLANE_BACKOFF_CAP_MS    1000 /* a restarted Redis is found within a second */
 #define BACKPLANE_HEARTBEAT_MS      1000
 #define BACKPLANE_ANSWER_TIMEOUT_MS 3000
-#define BACKPLANE_PROBE_TIMEOUT_MS  2000
 #define BACKPLANE_MIN_PENDING       ((size_t)8 << 20)
 #define BACKPLANE_SUBSCRIBE_BATCH   256 /* channels per SUBSCRIBE when re-subscribing */
 #define BACKPLANE_CHANNEL_MAX       (BACKPLANE_PREFIX_MAX + HUB_ROOM_NAME_MAX)
-#define BACKPLANE_ROOM_BUCKETS      1024
-
-struct bp_room {
-	struct bp_room *br_next;
-	size_t br_len;
-	char br_name[HUB_ROOM_NAME_MAX];
-};
 
 struct bp_link {
 	struct backplane *bl_bp;
@@ -93,31 +85,12 @@ struct backplane {
 
 	uint8_t *bp_scratch; /* one envelope; owned */
 	size_t bp_scratch_cap;
-	struct bp_room *bp_rooms[BACKPLANE_ROOM_BUCKETS]; /* owned */
-	size_t bp_room_count;
+	struct room_set bp_rooms; /* the rooms with local members */
 	struct metrics_redis bp_metrics;
 };
 
 static void session_start(struct backplane *bp);
 static void session_fail(struct backplane *bp, const char *what, const char *detail);
-
-/* ---- rooms this node serves ---- */
-
-static size_t room_bucket(const char *name, size_t len)
-{
-	uint32_t x = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		x = (x ^ (unsigned char)name[i]) * 16777619u;
-	return x % BACKPLANE_ROOM_BUCKETS;
-}
-
-static struct bp_room **room_find(struct backplane *bp, const char *name, size_t len)
-{
-	struct bp_room **p = &bp->bp_rooms[room_bucket(name, len)];
-	while (*p != NULL && ((*p)->br_len != len || memcmp((*p)->br_name, name, len) != 0))
-		p = &(*p)->br_next;
-	return p;
-}
 
 static size_t channel_name(const struct backplane *bp, char *out, const char *room, size_t len)
 {
@@ -133,18 +106,16 @@ static void handle_message(struct backplane *bp, const redisReply *channel,
 {
 	struct envelope env;
 	enum envelope_status st;
+
+	if (channel->len <= bp->bp_prefix_len ||
+	    channel->len - bp->bp_prefix_len > HUB_ROOM_NAME_MAX ||
+	    memcmp(channel->str, bp->bp_prefix, bp->bp_prefix_len) != 0 ||
+	    payload->len > bp->bp_max_message + ENVELOPE_HEADER_SIZE) {
+		bp->bp_metrics.mr_invalid++;
+		return;
+	}
 	const char *room = channel->str + bp->bp_prefix_len;
 	size_t room_len = channel->len - bp->bp_prefix_len;
-
-	if (channel->len <= bp->bp_prefix_len || room_len > HUB_ROOM_NAME_MAX ||
-	    memcmp(channel->str, bp->bp_prefix, bp->bp_prefix_len) != 0) {
-		bp->bp_metrics.mr_invalid++;
-		return;
-	}
-	if (payload->len > bp->bp_max_message + ENVELOPE_HEADER_SIZE) {
-		bp->bp_metrics.mr_invalid++;
-		return;
-	}
 	st = envelope_decode((const uint8_t *)payload->str, payload->len, &env);
 	if (st != ENVELOPE_OK) {
 		if (bp->bp_metrics.mr_invalid++ == 0)
@@ -211,30 +182,44 @@ static void subscribe_room(struct backplane *bp, const char *command, const char
 	subscribe_channels(bp, command, &name, &n, 1);
 }
 
+/* Channels gathered for one SUBSCRIBE of many. */
+struct subscribe_batch {
+	struct backplane *sb_bp;
+	size_t sb_count;
+	const char *sb_names[BACKPLANE_SUBSCRIBE_BATCH];
+	size_t sb_lens[BACKPLANE_SUBSCRIBE_BATCH];
+	char sb_buf[BACKPLANE_SUBSCRIBE_BATCH][BACKPLANE_CHANNEL_MAX];
+};
+
+static void batch_flush(struct subscribe_batch *b)
+{
+	if (b->sb_count > 0 && b->sb_bp->bp_sub.bl_context != NULL)
+		subscribe_channels(b->sb_bp, "SUBSCRIBE", b->sb_names, b->sb_lens, b->sb_count);
+	b->sb_count = 0;
+}
+
+static void batch_add(void *arg, const char *room, size_t len)
+{
+	struct subscribe_batch *b = arg;
+
+	b->sb_lens[b->sb_count] = channel_name(b->sb_bp, b->sb_buf[b->sb_count], room, len);
+	b->sb_names[b->sb_count] = b->sb_buf[b->sb_count];
+	if (++b->sb_count == BACKPLANE_SUBSCRIBE_BATCH)
+		batch_flush(b);
+}
+
 /* A new session: the anchor first, then every room, in batches. */
 static void subscribe_all(struct backplane *bp)
 {
-	static char buf[BACKPLANE_SUBSCRIBE_BATCH][BACKPLANE_CHANNEL_MAX];
-	const char *names[BACKPLANE_SUBSCRIBE_BATCH];
-	size_t lens[BACKPLANE_SUBSCRIBE_BATCH], n = 0;
+	static struct subscribe_batch batch; /* 33 KiB: not on the stack */
 	const char *anchor = bp->bp_anchor;
 	size_t anchor_len = strlen(anchor);
 
 	subscribe_channels(bp, "SUBSCRIBE", &anchor, &anchor_len, 1);
-	for (size_t b = 0; b < BACKPLANE_ROOM_BUCKETS && bp->bp_sub.bl_context != NULL; b++) {
-		for (const struct bp_room *r = bp->bp_rooms[b]; r != NULL; r = r->br_next) {
-			lens[n] = channel_name(bp, buf[n], r->br_name, r->br_len);
-			names[n] = buf[n];
-			if (++n == BACKPLANE_SUBSCRIBE_BATCH) {
-				subscribe_channels(bp, "SUBSCRIBE", names, lens, n);
-				n = 0;
-				if (bp->bp_sub.bl_context == NULL)
-					return;
-			}
-		}
-	}
-	if (n > 0 && bp->bp_sub.bl_context != NULL)
-		subscribe_channels(bp, "SUBSCRIBE", names, lens, n);
+	batch.sb_bp = bp;
+	batch.sb_count = 0;
+	room_set_each(&bp->bp_rooms, batch_add, &batch);
+	batch_flush(&batch);
 }
 
 /* ---- the publish link ---- */
@@ -307,36 +292,25 @@ static void send_ping(struct backplane *bp)
 static void on_room_opened(void *arg, const char *room, size_t len)
 {
 	struct backplane *bp = arg;
-	struct bp_room **p = room_find(bp, room, len), *r;
+	int added = room_set_add(&bp->bp_rooms, room, len);
 
-	if (*p != NULL)
-		return;
-	r = calloc(1, sizeof *r);
-	if (r == NULL) {
+	if (added < 0)
 		log_error("redis: out of memory: room %.*s is served here only", (int)len, room);
+	if (added <= 0)
 		return;
-	}
-	memcpy(r->br_name, room, len);
-	r->br_len = len;
-	*p = r;
-	bp->bp_room_count++;
 	if (bp->bp_up)
-		bp->bp_metrics.mr_subscribed_rooms = bp->bp_room_count;
+		bp->bp_metrics.mr_subscribed_rooms = bp->bp_rooms.rs_count;
 	subscribe_room(bp, "SUBSCRIBE", room, len);
 }
 
 static void on_room_closed(void *arg, const char *room, size_t len)
 {
 	struct backplane *bp = arg;
-	struct bp_room **p = room_find(bp, room, len), *r = *p;
 
-	if (r == NULL)
+	if (!room_set_remove(&bp->bp_rooms, room, len))
 		return;
-	*p = r->br_next;
-	free(r);
-	bp->bp_room_count--;
 	if (bp->bp_up)
-		bp->bp_metrics.mr_subscribed_rooms = bp->bp_room_count;
+		bp->bp_metrics.mr_subscribed_rooms = bp->bp_rooms.rs_count;
 	subscribe_room(bp, "UNSUBSCRIBE", room, len);
 }
 
@@ -397,7 +371,7 @@ static void check_up(struct backplane *bp)
 	bp->bp_up = true;
 	bp->bp_attempts = 0;
 	bp->bp_metrics.mr_up = 1;
-	bp->bp_metrics.mr_subscribed_rooms = bp->bp_room_count;
+	bp->bp_metrics.mr_subscribed_rooms = bp->bp_rooms.rs_count;
 	if (bp->bp_ever_up) {
 		bp->bp_metrics.mr_reconnects++;
 		log_info("redis: connected again to %s after %llu ms; %llu messages did not "
@@ -407,7 +381,7 @@ static void check_up(struct backplane *bp)
 					      bp->bp_dropped_before));
 	} else {
 		log_info("redis: connected to %s; node %016llx, %zu rooms subscribed",
-			 bp->bp_url_text, (unsigned long long)bp->bp_node, bp->bp_room_count);
+			 bp->bp_url_text, (unsigned long long)bp->bp_node, bp->bp_rooms.rs_count);
 	}
 	bp->bp_ever_up = true;
 	bp->bp_outage_logged = false;
@@ -604,51 +578,6 @@ static void on_heartbeat(struct loop_timer *t)
 
 /* ---- construction ---- */
 
-int backplane_probe(const struct redis_url *u, char *err, size_t errlen)
-{
-	struct timeval tv = {.tv_sec = BACKPLANE_PROBE_TIMEOUT_MS / 1000};
-	char name[400];
-	redisContext *c;
-	redisReply *reply;
-	int status = 0;
-
-	redis_url_format(u, name, sizeof name);
-	c = u->ru_unix ? redisConnectUnixWithTimeout(u->ru_path, tv)
-		       : redisConnectWithTimeout(u->ru_host, u->ru_port, tv);
-	if (c == NULL || c->err != 0) {
-		log_warn("redis: cannot reach %s now (%s): starting anyway, will keep trying", name,
-			 c != NULL ? c->errstr : "out of memory");
-		redisFree(c);
-		return 0;
-	}
-	(void)redisSetTimeout(c, tv);
-	if (u->ru_password[0] != '\0') {
-		reply = u->ru_user[0] != '\0'
-				? redisCommand(c, "AUTH %s %s", u->ru_user, u->ru_password)
-				: redisCommand(c, "AUTH %s", u->ru_password);
-		if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "Redis at %s refused the password: %s", name,
-				 reply->str);
-			status = -1;
-		}
-		freeReplyObject(reply);
-	}
-	if (status == 0) {
-		reply = redisCommand(c, "PING");
-		if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
-		    strncmp(reply->str, "NOAUTH", 6) == 0) {
-			snprintf(err, errlen,
-				 "Redis at %s wants a password (%s): give it in the URL, "
-				 "redis://:PASSWORD@host:port",
-				 name, reply->str);
-			status = -1;
-		}
-		freeReplyObject(reply);
-	}
-	redisFree(c);
-	return status;
-}
-
 struct backplane *backplane_new(struct loop *l, struct hub *h, const struct redis_url *url,
 				const char *prefix, size_t max_message)
 {
@@ -699,13 +628,7 @@ void backplane_free(struct backplane *bp)
 	loop_timer_stop(bp->bp_loop, &bp->bp_heartbeat);
 	close_link(&bp->bp_pub);
 	close_link(&bp->bp_sub);
-	for (size_t b = 0; b < BACKPLANE_ROOM_BUCKETS; b++) {
-		while (bp->bp_rooms[b] != NULL) {
-			struct bp_room *r = bp->bp_rooms[b];
-			bp->bp_rooms[b] = r->br_next;
-			free(r);
-		}
-	}
+	room_set_clear(&bp->bp_rooms);
 	free(bp->bp_scratch);
 	free(bp);
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "redis_probe.h"
 #include "outq.h"
 #include "sbuf.h"
 #include "version.h"
@@ -111,7 +112,7 @@ static int start_backplane(struct server *sv, const struct config *cf)
 {
 	char err[600];
 
-	if (backplane_probe(&cf->cf_redis, err, sizeof err) < 0) {
+	if (redis_probe(&cf->cf_redis, err, sizeof err) < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
 		return -1;
 	}

@@ -20,22 +20,27 @@ INSTALL    ?= install
 VERSION    ?= $(shell sed -n 's/^\#define CHATD_VERSION "\(.*\)"/\1/p' include/version.h)
 
 INSTALLED_FILES := $(BINDIR)/chatd $(MANDIR)/man8/chatd.8 \
-                   $(PKGDATADIR)/chat.html $(PKGDATADIR)/chatd.service
+                   $(PKGDATADIR)/chat.html $(PKGDATADIR)/chatd.service \
+                   $(PKGDATADIR)/chatd@.service $(PKGDATADIR)/nginx-chatd.conf
 
 .PHONY: install uninstall
 
 # rm before writing: a build/ file left by an earlier `sudo make install` belongs to
 # root, and only replacing it (not writing into it) works for anyone else.
 install: chatd | build
-	rm -f build/chatd.8 build/chatd.service
+	rm -f build/chatd.8 build/chatd.service build/chatd@.service
 	sed 's/^\.Os$$/.Os chatd $(VERSION)/' docs/chatd.8 > build/chatd.8
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
 		examples/chatd.service > build/chatd.service
+	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
+		examples/chatd@.service > build/chatd@.service
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(PKGDATADIR)"
 	$(INSTALL) -m 755 chatd "$(DESTDIR)$(BINDIR)/chatd"
 	$(INSTALL) -m 644 build/chatd.8 "$(DESTDIR)$(MANDIR)/man8/chatd.8"
 	$(INSTALL) -m 644 examples/chat.html "$(DESTDIR)$(PKGDATADIR)/chat.html"
 	$(INSTALL) -m 644 build/chatd.service "$(DESTDIR)$(PKGDATADIR)/chatd.service"
+	$(INSTALL) -m 644 build/chatd@.service "$(DESTDIR)$(PKGDATADIR)/chatd@.service"
+	$(INSTALL) -m 644 examples/nginx-chatd.conf "$(DESTDIR)$(PKGDATADIR)/nginx-chatd.conf"
 
 # Removes what install put there, and chatd's own data directory once it is empty; the
 # shared directories (bin, man8) stay.

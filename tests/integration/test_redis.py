@@ -6,6 +6,7 @@ server. Skipped only when redis-server is not installed (tools/deps.sh test inst
 """
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -400,3 +401,24 @@ def test_reuseport_lets_two_nodes_share_a_port(chatd, chatd_bin):
         stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
     )
     assert done.returncode == 1 and re.search(r"Address already in use", done.stderr.decode())
+
+
+async def test_reuseport_nodes_on_one_port_share_rooms(chatd, redis):
+    r = redis()
+    port = rediskit.free_port()
+    nodes = [chatd("--reuseport", "--redis", r.url, port=port) for _ in range(2)]
+    for n in nodes:
+        n.wait_for_log(CONNECTED)
+    url = f"ws://127.0.0.1:{port}/shared"
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        # Until the kernel has given both nodes a client (one in 2^39 it never does).
+        while len(clients) < 4 or any(metrics(n)["chatd_clients_open"] == 0 for n in nodes):
+            assert len(clients) < 40, "the kernel sent every connection to one node"
+            clients.append(await stack.enter_async_context(wsclient.connect(url)))
+        await wait_subscribed(r.port, "chatd:/shared", 2)
+        for i, sender in enumerate(clients[:4]):
+            await sender.send(f"from {i}")
+            for j, receiver in enumerate(clients):
+                if j != i:
+                    assert await wsclient.recv(receiver) == f"from {i}"

@@ -74,7 +74,8 @@ static void check_buffered(struct redis_loop_event *ev)
 	if (ev->re_oversized || r == NULL || r->len - r->pos <= ev->re_max_reply)
 		return;
 	ev->re_oversized = true;
-	log_warn("redis: a reply larger than %zu bytes is arriving; closing the connection",
+	log_warn("redis: a reply larger than %zu bytes is arriving (a node with a larger "
+		 "--max-message?); closing the connection",
 		 ev->re_max_reply);
 	/* hiredis has no public "close now": after this its next read sees the end of the
 	 * stream and takes its usual disconnect path. */

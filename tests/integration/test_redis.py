@@ -140,6 +140,22 @@ async def test_binary_stays_binary_and_text_stays_text_across_nodes(chatd, redis
         assert await wsclient.recv(cb) == b""
 
 
+async def test_largest_message_crosses_nodes(chatd, redis):
+    r = redis()
+    a, b = node(chatd, r.url), node(chatd, r.url)
+    largest = bytes(range(256)) * 4096  # 1 MiB, chatd's default --max-message
+    async with wsclient.clients(f"{a.url}big", 1) as (ca,), wsclient.clients(
+        f"{b.url}big", 1
+    ) as (cb,):
+        await wait_subscribed(r.port, "chatd:/big", 2)
+        for _ in range(3):
+            await ca.send(largest)
+            assert await wsclient.recv(cb) == largest
+        await wsclient.assert_chatting(ca, cb)
+    assert metrics(b)["chatd_redis_reconnects_total"] == 0
+    assert metrics(b)["chatd_redis_invalid_total"] == 0
+
+
 async def test_room_served_by_one_node_is_subscribed_by_that_node_only(chatd, redis):
     r = redis()
     a, b = node(chatd, r.url), node(chatd, r.url)
@@ -287,6 +303,7 @@ async def test_password_right_and_wrong(chatd, chatd_bin, redis):
         (["--redis", "redis://x:99999"], "port"),
         (["--redis", "unix://relative"], "absolute"),
         (["--redis-prefix", "a b"], "--redis-prefix"),
+        (["--redis-prefix", "x:"], "needs --redis"),
     ],
 )
 def test_redis_usage_errors_exit_2(chatd_bin, args, named):

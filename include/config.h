@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "redis_url.h"
+#include "ratelimit.h"
 
 #define CONFIG_DEFAULT_PORT                 8080
 #define CONFIG_DEFAULT_MAX_MESSAGE          ((size_t)1 << 20)
@@ -22,6 +23,14 @@
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS      60000
 #define CONFIG_MAX_ORIGINS                  32
 #define CONFIG_DEFAULT_REDIS_PREFIX         "chatd:"
+/* Flood control: enough for a person typing, a pasted page of lines or a bot posting a
+ * few messages a second; a sender past it is slowed, not cut off (README, "Limits"). */
+#define CONFIG_DEFAULT_RATE_MESSAGES       50
+#define CONFIG_DEFAULT_RATE_MESSAGES_BURST 200
+#define CONFIG_DEFAULT_RATE_BYTES          ((uint32_t)1 << 20)
+#define CONFIG_DEFAULT_RATE_BYTES_BURST    ((uint32_t)4 << 20)
+#define CONFIG_DEFAULT_FLOOD_TIMEOUT_MS    60000
+#define CONFIG_DEFAULT_SEND_TIMEOUT_MS     30000
 
 struct config {
 	uint16_t cf_port;
@@ -36,6 +45,11 @@ struct config {
 	uint32_t cf_ping_interval_ms; /* 0: never ping */
 	uint32_t cf_idle_timeout_ms;  /* 0: never drop a silent client */
 	uint32_t cf_busy_poll_us;     /* poll this long before sleeping; 0: off */
+	/* Every buffer of every client together; 0 until the server derives the default. */
+	size_t cf_max_memory;
+	struct ratelimit_policy cf_rate; /* per client; a rate of 0 is no limit */
+	uint32_t cf_flood_timeout_ms;    /* over the rate this long: closed; 0: never */
+	uint32_t cf_send_timeout_ms;     /* output stuck this long: cut off; 0: never */
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;
@@ -63,6 +77,12 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024).
  * Returns false for anything else, zero, or an overflow. */
 bool config_parse_size(const char *s, size_t *out);
+
+/* Parses a positive decimal count. */
+bool config_parse_count(const char *s, size_t *out);
+
+/* Parses "off" (a rate of 0) or RATE[:BURST]; sizes: both take K, M, G suffixes. */
+bool config_parse_rate(const char *s, bool sizes, struct ratelimit_rate *out);
 
 /* Parses a duration: a number of seconds, or a number with an ms, s or m suffix.
  * Returns false for anything else or more than a day. */

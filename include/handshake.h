@@ -30,6 +30,9 @@ enum handshake_kind {
 struct handshake_policy {
 	const char *const *hp_origins; /* accepted Origin values; none: any origin */
 	size_t hp_origin_count;
+	/* The subprotocols this server speaks (Sec-WebSocket-Protocol), in any order. */
+	const char *const *hp_protocols;
+	size_t hp_protocol_count;
 };
 
 struct handshake_answer {
@@ -39,6 +42,10 @@ struct handshake_answer {
 	bool ha_head_only;         /* a HEAD request: the response, whatever it is, has no body */
 	struct http_slice ha_room; /* HANDSHAKE_UPGRADE: the room, a slice of the request */
 	char ha_accept[HANDSHAKE_ACCEPT_LEN + 1]; /* HANDSHAKE_UPGRADE: NUL-terminated */
+	/* HANDSHAKE_UPGRADE: the subprotocol chosen, the first the client offers that the
+	 * policy has (section 4.2.2 item 5.4), as its index there; -1 and NULL for none. */
+	int ha_protocol_index;
+	const char *ha_protocol;
 };
 
 /* Loads the hash and encoding code once at start-up, without reading OpenSSL's

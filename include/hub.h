@@ -4,7 +4,7 @@
  *
  * The hub knows its members and, of bytes on the wire, only "one shared encoded frame":
  * publishing encodes a message once and hands the same sbuf to every member of the room
- * but the sender (and to the sender too in echo mode).
+ * but the one excepted (the sender, usually).
  *
  * Messages can come from outside this process too (the Redis backplane between chatd
  * nodes): hub_publish_room takes a room name and no sender, and reaches every member. An
@@ -30,10 +30,10 @@ struct hub_member;
 /* Called once per recipient. The frame is borrowed: take a reference to keep it. */
 typedef void (*hub_deliver_fn)(struct hub_member *m, struct sbuf *frame);
 
-/* Embedded in whatever receives messages (a connection). The hub owns the fields but
- * hm_deliver, which the owner sets. */
+/* Embedded in whatever receives messages (a connection); the hub owns the fields. Every
+ * member of a hub is delivered to by the one function given to hub_new, so a member costs
+ * two words, not three. */
 struct hub_member {
-	hub_deliver_fn hm_deliver;
 	struct hub_room *hm_room; /* NULL while not joined */
 	size_t hm_index;          /* position in the room's member array */
 };
@@ -51,14 +51,15 @@ struct hub_observer {
 	void (*ho_room_opened)(void *arg, const char *room, size_t len);
 	/* A room was freed (its last member left). */
 	void (*ho_room_closed)(void *arg, const char *room, size_t len);
-	/* hub_publish delivered a local message (to the local members first). Not called
-	 * for hub_publish_room: a message from outside is never sent back out. */
+	/* hub_publish delivered a message from this process (to the local members first;
+	 * called even when the room has no members here). Not called for hub_publish_room:
+	 * a message from outside is never sent back out. */
 	void (*ho_published)(void *arg, const char *room, size_t len, uint8_t opcode,
 			     const uint8_t *payload, size_t plen);
 	void *ho_arg;
 };
 
-struct hub *hub_new(bool echo);
+struct hub *hub_new(hub_deliver_fn deliver);
 /* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);
 
@@ -74,12 +75,17 @@ void hub_set_observer(struct hub *h, const struct hub_observer *obs);
 size_t hub_member_count(const struct hub *h);
 size_t hub_room_count(const struct hub *h);
 
-/* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) to every member of from's
- * room but from (echo mode: from too), then tells the observer. The payload is copied once
- * into the shared frame; the caller keeps ownership. Returns the number of recipients, or -1 when
- * memory runs out (nobody got it). */
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-		 const uint8_t *payload, size_t len);
+/* The name of the member's room ("/" or "/name", NUL-terminated, owned by the hub and
+ * valid while the member stays in it), or NULL while not joined. */
+const char *hub_member_room(const struct hub_member *m);
+
+/* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) from this process to every
+ * member of the named room but except (NULL: all), then tells the observer. The payload
+ * is copied once into the shared frame; the caller keeps ownership. Returns the number of
+ * recipients (0 when the room has no members), or -1 when memory runs out (nobody got
+ * it). */
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len);
 
 /* The same for a message from outside this process: every member of the named room.
  * Returns 0 when the room has no members here. */

@@ -59,6 +59,9 @@ void loop_set_busy_poll(struct loop *l, unsigned us);
 /* fn(arg) runs once per pass, after the ready events and timers, before waiting. */
 void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg);
 
+/* The next wait does not sleep: work is left that the before-wait hook will do. */
+void loop_keep_awake(struct loop *l);
+
 /* Milliseconds on the monotonic clock, as of the start of this pass. */
 uint64_t loop_now(const struct loop *l);
 

@@ -34,6 +34,10 @@ struct metrics {
 	uint64_t mt_bytes_out;    /* bytes written to clients */
 	uint64_t mt_backpressure; /* clients cut off for a full queue */
 	uint64_t mt_idle_drops;   /* clients dropped after --idle-timeout */
+	uint64_t mt_send_timeouts; /* clients cut off after --send-timeout */
+	uint64_t mt_evictions;     /* clients cut off for the process's --max-memory */
+	uint64_t mt_rate_limited;  /* times a client was paused for its --rate-limit */
+	uint64_t mt_flood_closes;  /* clients closed after --flood-timeout */
 	uint64_t mt_close_sent[METRICS_CLOSE_KINDS + 1]; /* the last: other codes */
 };
 
@@ -58,6 +62,7 @@ struct metrics_gauges {
 	size_t mg_clients;     /* WebSocket clients open */
 	size_t mg_rooms;
 	const struct metrics_redis *mg_redis; /* NULL: no --redis, no redis families */
+	size_t mg_memory_limit; /* --max-memory, as derived */
 };
 
 void metrics_count_refusal(struct metrics *m, int status);

@@ -25,6 +25,11 @@ enum {
 	OPT_REUSEPORT,
 	OPT_REDIS,
 	OPT_REDIS_PREFIX,
+	OPT_MAX_MEMORY,
+	OPT_RATE_LIMIT,
+	OPT_RATE_LIMIT_BYTES,
+	OPT_FLOOD_TIMEOUT,
+	OPT_SEND_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +48,11 @@ static const struct option long_options[] = {
 	{"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	{"redis", required_argument, NULL, OPT_REDIS},
 	{"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
+	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+	{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
+	{"flood-timeout", required_argument, NULL, OPT_FLOOD_TIMEOUT},
+	{"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -54,7 +64,9 @@ void config_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
-		"             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
+		"             [--max-clients N] [--max-backlog BYTES] [--max-memory BYTES]\n"
+		"             [--rate-limit N[:BURST]|off] [--rate-limit-bytes BYTES[:BURST]|off]\n"
+		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
 		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
 		"             [--redis URL] [--redis-prefix PREFIX] [-v|--verbose]\n"
@@ -72,8 +84,16 @@ void config_usage(FILE *f)
 		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
-		"      --max-backlog BYTES  unsent data queued for one client before it is cut\n"
-		"                         off with 1008 (default 4M, at least 2x --max-message)\n"
+		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
+		"                         cut off with 1008 (default 4M, at least 2x --max-message)\n"
+		"      --max-memory BYTES  every client's buffers together; past it the clients\n"
+		"                         holding the most are cut off (default: 1/4 of memory)\n"
+		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts of\n"
+		"                         up to BURST; faster senders are slowed (default 50:200)\n"
+		"      --rate-limit-bytes BYTES[:BURST]  the same in bytes (default 1M:4M)\n"
+		"      --flood-timeout T  close a client kept over its rate this long (default 60s)\n"
+		"      --send-timeout T   cut off a client that reads nothing of its queued data\n"
+		"                         for this long (default 30s; 0: never)\n"
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
 		"      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
 		"      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
@@ -104,6 +124,12 @@ void config_defaults(struct config *cf)
 	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->cf_rate.rp_messages.rr_per_sec = CONFIG_DEFAULT_RATE_MESSAGES;
+	cf->cf_rate.rp_messages.rr_burst = CONFIG_DEFAULT_RATE_MESSAGES_BURST;
+	cf->cf_rate.rp_bytes.rr_per_sec = CONFIG_DEFAULT_RATE_BYTES;
+	cf->cf_rate.rp_bytes.rr_burst = CONFIG_DEFAULT_RATE_BYTES_BURST;
+	cf->cf_flood_timeout_ms = CONFIG_DEFAULT_FLOOD_TIMEOUT_MS;
+	cf->cf_send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
 	cf->cf_redis_prefix = CONFIG_DEFAULT_REDIS_PREFIX;
@@ -154,6 +180,53 @@ static bool duration_option(const char *name, const char *arg, bool zero_ok, uin
 			 name, arg, zero_ok ? "" : ", not 0");
 		return false;
 	}
+	return true;
+}
+
+/* "off", or RATE[:BURST] with RATE a count (sizes: a size) per second; BURST defaults to
+ * four seconds' worth. Both fit in 32 bits, and neither is 0. */
+bool config_parse_rate(const char *s, bool sizes, struct ratelimit_rate *out)
+{
+	char buf[64], *colon;
+	size_t rate, burst;
+
+	if (strcmp(s, "off") == 0) {
+		out->rr_per_sec = out->rr_burst = 0;
+		return true;
+	}
+	if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
+		return false;
+	colon = strchr(buf, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	if (!(sizes ? config_parse_size(buf, &rate) : config_parse_count(buf, &rate)) ||
+	    rate > UINT32_MAX / 4)
+		return false;
+	burst = rate * 4;
+	if (colon != NULL &&
+	    !(sizes ? config_parse_size(colon + 1, &burst) : config_parse_count(colon + 1, &burst)))
+		return false;
+	if (burst > INT32_MAX / 1000 && !sizes)
+		return false;
+	if (burst > INT32_MAX)
+		return false;
+	out->rr_per_sec = (uint32_t)rate;
+	out->rr_burst = (uint32_t)burst;
+	return true;
+}
+
+bool config_parse_count(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > SIZE_MAX)
+		return false;
+	*out = (size_t)v;
 	return true;
 }
 
@@ -251,6 +324,44 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
+			break;
+		case OPT_MAX_MEMORY:
+			if (!config_parse_size(optarg, &cf->cf_max_memory) ||
+			    cf->cf_max_memory < ((size_t)1 << 20)) {
+				snprintf(err, errlen,
+					 "invalid --max-memory '%s' (expected at least 1M, with an "
+					 "optional K, M or G suffix)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_RATE_LIMIT:
+			if (!config_parse_rate(optarg, false, &cf->cf_rate.rp_messages)) {
+				snprintf(err, errlen,
+					 "invalid --rate-limit '%s' (expected MESSAGES[:BURST] a "
+					 "second, e.g. 50:200, or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_RATE_LIMIT_BYTES:
+			if (!config_parse_rate(optarg, true, &cf->cf_rate.rp_bytes)) {
+				snprintf(err, errlen,
+					 "invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
+					 "second, e.g. 1M:4M, or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_FLOOD_TIMEOUT:
+			if (!duration_option("flood-timeout", optarg, true, &cf->cf_flood_timeout_ms,
+					     err, errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_SEND_TIMEOUT:
+			if (!duration_option("send-timeout", optarg, true, &cf->cf_send_timeout_ms,
+					     err, errlen))
+				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (!duration_option("handshake-timeout", optarg, false,

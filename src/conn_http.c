@@ -12,6 +12,7 @@
 #include "http.h"
 #include "http_response.h"
 #include "log.h"
+#include "membudget.h"
 
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
@@ -85,6 +86,7 @@ static void serve_status(struct conn *c, enum handshake_kind kind, bool head_onl
 		.mg_clients = env->ce_open_count,
 		.mg_rooms = hub_room_count(env->ce_hub),
 		.mg_redis = env->ce_redis_metrics,
+		.mg_memory_limit = env->ce_max_memory,
 	};
 	struct hub_room_info rooms[STATS_MAX_ROOMS];
 	const char *type = "text/plain; charset=utf-8";
@@ -132,14 +134,30 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 		return conn_destroy(c, "out of memory");
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
+	c->c_handler = ans->ha_protocol_index >= 0
+			       ? env->ce_protocol_handler[ans->ha_protocol_index]
+			       : (uint8_t)env->ce_default;
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
-	c->c_last_rx = loop_now(env->ce_loop);
+	c->c_last_rx = c->c_last_tx = conn_now32(c);
+	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, c->c_last_rx);
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
-	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
-		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+	log_info("connection %llu opened from %s, room %.*s%s%s", (unsigned long long)c->c_id,
+		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr,
+		 ans->ha_protocol ? ", subprotocol " : "", ans->ha_protocol ? ans->ha_protocol : "");
 	conn_arm_keepalive(c);
+	conn_app_open(c);
+}
+
+/* The buffer a request head is gathered in, charged to the budget. */
+static bool alloc_request(struct conn *c)
+{
+	c->c_request = malloc(HANDSHAKE_MAX_BYTES);
+	if (c->c_request == NULL)
+		return false;
+	membudget_charge(membudget_block(HANDSHAKE_MAX_BYTES));
+	return true;
 }
 
 /* Request bytes arrived. The head is parsed straight from the read buffer when it came in
@@ -155,16 +173,13 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	enum http_parse_status st;
 
 	if (c->c_request != NULL || len > HANDSHAKE_MAX_BYTES) {
-		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
-				return conn_destroy(c, "out of memory");
-		}
+		if (c->c_request == NULL && !alloc_request(c))
+			return conn_destroy(c, "out of memory");
 		size_t take = HANDSHAKE_MAX_BYTES - c->c_request_len;
 		if (take > len)
 			take = len;
 		memcpy(c->c_request + c->c_request_len, data, take);
-		c->c_request_len += take;
+		c->c_request_len += (uint32_t)take;
 		spill = take; /* data[spill..len) did not fit */
 		head = c->c_request;
 		head_len = c->c_request_len;
@@ -181,11 +196,10 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		if (head_len >= HANDSHAKE_MAX_BYTES)
 			return refuse(c, 431, "the request head is larger than 8 KiB");
 		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
+			if (!alloc_request(c))
 				return conn_destroy(c, "out of memory");
 			memcpy(c->c_request, data, len);
-			c->c_request_len = len;
+			c->c_request_len = (uint32_t)len;
 		}
 		return;
 	case HTTP_PARSE_BAD_REQUEST_LINE: return refuse(c, 400, "malformed request line");
@@ -214,6 +228,8 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		conn_ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
 	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
 		conn_ws_input(c, data + spill, len - spill);
+	if (c->c_request != NULL)
+		membudget_release(membudget_block(HANDSHAKE_MAX_BYTES));
 	free(c->c_request);
 	c->c_request = NULL;
 	c->c_request_len = 0;

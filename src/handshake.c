@@ -93,6 +93,36 @@ static bool origin_allowed(const struct http_request *req, const struct handshak
 	return false;
 }
 
+/* The index in the policy of the first subprotocol the client offers that we speak, or
+ * -1. Offers come in Sec-WebSocket-Protocol headers as comma-separated tokens, in the
+ * client's order of preference; they are compared exactly (section 11.5: the names are
+ * case-sensitive). */
+static int choose_protocol(const struct http_request *req, const struct handshake_policy *p)
+{
+	if (p == NULL || p->hp_protocol_count == 0)
+		return -1;
+	for (size_t i = 0; i < req->rq_header_count; i++) {
+		const struct http_header *h = &req->rq_headers[i];
+		const char *s = h->h_value.s_ptr, *end = s + h->h_value.s_len;
+		if (!http_slice_equals(h->h_name, "Sec-WebSocket-Protocol"))
+			continue;
+		while (s < end) {
+			const char *t = s, *e;
+			while (t < end && (*t == ' ' || *t == '\t' || *t == ','))
+				t++;
+			e = t;
+			while (e < end && *e != ',' && *e != ' ' && *e != '\t')
+				e++;
+			for (size_t k = 0; k < p->hp_protocol_count && e > t; k++)
+				if (strlen(p->hp_protocols[k]) == (size_t)(e - t) &&
+				    memcmp(p->hp_protocols[k], t, (size_t)(e - t)) == 0)
+					return (int)k;
+			s = e;
+		}
+	}
+	return -1;
+}
+
 static void check_upgrade(const struct http_request *req, const struct handshake_policy *policy,
 			  struct handshake_answer *out)
 {
@@ -137,6 +167,9 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	out->ha_kind = HANDSHAKE_UPGRADE;
 	out->ha_status = 101;
 	out->ha_reason = "switching to WebSocket";
+	out->ha_protocol_index = choose_protocol(req, policy);
+	out->ha_protocol =
+		out->ha_protocol_index >= 0 ? policy->hp_protocols[out->ha_protocol_index] : NULL;
 }
 
 void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
@@ -147,6 +180,7 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	struct http_slice path;
 
 	memset(out, 0, sizeof *out);
+	out->ha_protocol_index = -1;
 	/* A response to HEAD never has a body, refusals included (RFC 9110 section 9.3.2). */
 	out->ha_head_only = is_head;
 	/* Any of the upgrade headers makes this an upgrade attempt, judged by the RFC's
@@ -186,8 +220,10 @@ size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, siz
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Accept: %s\r\n"
+			 "%s%s%s"
 			 "\r\n",
-			 a->ha_accept);
+			 a->ha_accept, a->ha_protocol ? "Sec-WebSocket-Protocol: " : "",
+			 a->ha_protocol ? a->ha_protocol : "", a->ha_protocol ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;

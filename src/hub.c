@@ -32,13 +32,13 @@ struct hub {
 	size_t hb_bucket_count;       /* a power of two */
 	size_t hb_rooms;
 	size_t hb_members;
-	bool hb_echo;
+	hub_deliver_fn hb_deliver;
 	struct hub_observer hb_observer; /* all NULL: nobody listens */
 };
 
 #define HUB_INITIAL_BUCKETS 64
 
-struct hub *hub_new(bool echo)
+struct hub *hub_new(hub_deliver_fn deliver)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	if (h == NULL)
@@ -49,7 +49,7 @@ struct hub *hub_new(bool echo)
 		return NULL;
 	}
 	h->hb_bucket_count = HUB_INITIAL_BUCKETS;
-	h->hb_echo = echo;
+	h->hb_deliver = deliver;
 	return h;
 }
 
@@ -229,15 +229,15 @@ void hub_leave(struct hub *h, struct hub_member *m)
 		unlink_room(h, r);
 }
 
-static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *from,
+static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *except,
 			 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame;
 	long delivered = 0;
 
-	/* A sender alone in its room (without echo) reaches nobody: skip the encode. */
-	if (r->hr_live == (from != NULL && !h->hb_echo ? 1u : 0u))
+	/* A sender alone in its room reaches nobody: skip the encode. */
+	if (r->hr_live == (except != NULL && except->hm_room == r ? 1u : 0u))
 		return 0;
 	frame = sbuf_new(header + len);
 	if (frame == NULL)
@@ -249,9 +249,9 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	r->hr_walks++;
 	for (size_t i = 0, n = r->hr_count; i < n; i++) {
 		struct hub_member *m = r->hr_members[i];
-		if (m == NULL || (m == from && !h->hb_echo))
+		if (m == NULL || m == except)
 			continue;
-		m->hm_deliver(m, frame);
+		h->hb_deliver(m, frame);
 		delivered++;
 	}
 	if (--r->hr_walks == 0) {
@@ -264,24 +264,34 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	return delivered;
 }
 
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-		 const uint8_t *payload, size_t len)
+const char *hub_member_room(const struct hub_member *m)
+{
+	return m->hm_room != NULL ? m->hm_room->hr_name : NULL;
+}
+
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	const struct hub_observer *obs = &h->hb_observer;
 	char name[HUB_ROOM_NAME_MAX];
-	size_t name_len;
-	long delivered;
+	long delivered = 0;
 
-	if (from->hm_room == NULL)
-		return 0;
-	if (obs->ho_published == NULL)
-		return room_publish(h, from->hm_room, from, opcode, payload, len);
-	/* The walk may free the room (an echoed sender cut off for backpressure): keep its
-	 * name. Local members first, so a slow backplane never delays them. */
-	name_len = from->hm_room->hr_name_len;
-	memcpy(name, from->hm_room->hr_name, name_len);
-	delivered = room_publish(h, from->hm_room, from, opcode, payload, len);
-	obs->ho_published(obs->ho_arg, name, name_len, opcode, payload, len);
+	/* The usual case, a message to the sender's own room named by the sender's own
+	 * hub_member_room pointer, needs no lookup. */
+	struct hub_room *r = except != NULL && except->hm_room != NULL &&
+					     room == except->hm_room->hr_name
+				     ? except->hm_room
+				     : find_room(h, room, room_len);
+	/* A name no room can have (over HUB_ROOM_NAME_MAX) is nobody's, here or elsewhere. */
+	if (obs->ho_published == NULL || room_len == 0 || room_len > sizeof name)
+		return r != NULL ? room_publish(h, r, except, opcode, payload, len) : 0;
+	/* The walk may free the room, and room may be its name (a sender cut off while
+	 * receiving its own echo): keep a copy. Local members first, so a slow backplane
+	 * never delays them; a room with no members here may have some on other nodes. */
+	memcpy(name, room, room_len);
+	if (r != NULL)
+		delivered = room_publish(h, r, except, opcode, payload, len);
+	obs->ho_published(obs->ho_arg, name, room_len, opcode, payload, len);
 	return delivered;
 }
 

@@ -29,6 +29,7 @@ struct loop {
 	struct loop_timer lp_slots[LOOP_WHEEL_SLOTS]; /* list heads (sentinels) */
 	long lp_spin_us; /* how long to poll before sleeping after a busy pass */
 	bool lp_busy;    /* the last wait returned events */
+	bool lp_awake;   /* work is pending: the next wait polls without sleeping */
 	loop_hook_fn lp_hook;
 	void *lp_hook_arg;
 };
@@ -175,6 +176,11 @@ uint64_t loop_now(const struct loop *l)
 	return l->lp_now;
 }
 
+void loop_keep_awake(struct loop *l)
+{
+	l->lp_awake = true;
+}
+
 void loop_stop(struct loop *l)
 {
 	l->lp_stop = true;
@@ -219,6 +225,10 @@ int loop_run(struct loop *l)
 		if (l->lp_timers > 0) {
 			uint64_t now = monotonic_ms();
 			timeout = (int)(LOOP_TICK_MS - now % LOOP_TICK_MS);
+		}
+		if (l->lp_awake) {
+			timeout = 0;
+			l->lp_awake = false;
 		}
 		int n = wait_for_events(l, events, timeout);
 		if (n < 0) {

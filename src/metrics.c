@@ -1,6 +1,8 @@
 /* The Prometheus text exposition (format 0.0.4) and the /stats JSON. */
 #include "metrics.h"
 
+#include "membudget.h"
+
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,6 +182,23 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	       m->mt_backpressure);
 	metric(&t, "chatd_idle_drops_total", "counter",
 	       "Clients dropped after --idle-timeout without a frame.", m->mt_idle_drops);
+	metric(&t, "chatd_send_timeouts_total", "counter",
+	       "Clients cut off because their queue did not move within --send-timeout.",
+	       m->mt_send_timeouts);
+	metric(&t, "chatd_memory_evictions_total", "counter",
+	       "Clients cut off, largest first, while chatd was over --max-memory.",
+	       m->mt_evictions);
+	metric(&t, "chatd_rate_limited_total", "counter",
+	       "Times a client was paused (not read) for going over --rate-limit.",
+	       m->mt_rate_limited);
+	metric(&t, "chatd_flood_closes_total", "counter",
+	       "Clients closed after staying over --rate-limit for --flood-timeout.",
+	       m->mt_flood_closes);
+	metric(&t, "chatd_client_memory_bytes", "gauge",
+	       "Memory held by clients' buffers, as charged against --max-memory.",
+	       membudget_used());
+	metric(&t, "chatd_client_memory_limit_bytes", "gauge", "The --max-memory budget.",
+	       g->mg_memory_limit);
 	family(&t, "chatd_close_codes_sent_total", "counter",
 	       "Close frames sent, by close code (1005: a close echoed without a code).");
 	for (size_t i = 0; i < METRICS_CLOSE_KINDS; i++)

@@ -92,11 +92,22 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 		begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+void server_stop(struct server *sv)
+{
+	begin_shutdown(sv, "chatd_stop");
+}
+
+struct conn_env *server_env(struct server *sv)
+{
+	return &sv->sv_env;
+}
+
 static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
-	conn_flush_dirty(&sv->sv_env);
+	if (conn_flush_dirty(&sv->sv_env))
+		loop_keep_awake(sv->sv_loop);
 	if (sv->sv_stopping && sv->sv_env.ce_conn_count == 0)
 		loop_stop(sv->sv_loop);
 }
@@ -134,7 +145,7 @@ static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 	conn_accept(&sv->sv_env, fd, peer);
 }
 
-int server_run(const struct config *cf)
+int server_run(const struct config *cf, const struct server_app *app)
 {
 	struct server sv = {.sv_config = cf};
 	char err[512];
@@ -160,13 +171,14 @@ int server_run(const struct config *cf)
 		max_clients = fd_limit > RESERVED_FDS * 2 ? (size_t)(fd_limit - RESERVED_FDS) : 16;
 
 	sv.sv_loop = loop_new();
-	sv.sv_hub = hub_new(cf->cf_echo);
+	sv.sv_hub = hub_new(conn_deliver);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sv.sv_loop == NULL || sv.sv_hub == NULL || sigfd < 0 ||
 	    conn_env_init(&sv.sv_env, sv.sv_loop, sv.sv_hub, cf, max_clients) < 0) {
 		fprintf(stderr, "chatd: cannot start: %s\n", strerror(errno ? errno : ENOMEM));
 		goto done;
 	}
+	conn_env_set_handlers(&sv.sv_env, app->sa_handlers, app->sa_count, app->sa_api);
 	if (loop_watch_add(sv.sv_loop, &sv.sv_signal_watch, sigfd, EPOLLIN, on_signal) < 0) {
 		fprintf(stderr, "chatd: cannot watch signals: %s\n", strerror(errno));
 		goto done;
@@ -191,7 +203,10 @@ int server_run(const struct config *cf)
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
-	if (loop_run(sv.sv_loop) < 0) {
+	*app->sa_running = &sv;
+	int rc = loop_run(sv.sv_loop);
+	*app->sa_running = NULL;
+	if (rc < 0) {
 		log_error("event loop failed: %s", strerror(errno));
 		goto done;
 	}

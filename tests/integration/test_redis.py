@@ -378,7 +378,9 @@ async def test_bad_envelopes_from_redis_are_counted_and_dropped(chatd, redis):
 
 async def test_slow_redis_bounded_pending_and_counted_drops(chatd, redis):
     r = redis()
-    a, b = node(chatd, r.url), node(chatd, r.url)
+    # Flood control off: this sender must outrun Redis, not be slowed by chatd.
+    a = node(chatd, r.url, "--rate-limit", "off", "--rate-limit-bytes", "off")
+    b = node(chatd, r.url)
     big = "x" * (256 << 10)
     async with wsclient.clients(f"{a.url}s", 2) as (a1, a2), wsclient.clients(
         f"{b.url}s", 1

@@ -96,7 +96,7 @@ static void assert_slice(struct http_slice sl, const char *want)
 
 static char request_buf[4096];
 
-static const struct handshake_policy any_origin = {NULL, 0};
+static const struct handshake_policy any_origin = {.hp_origins = NULL};
 static const struct handshake_policy *policy = &any_origin;
 
 /* Parses a raw request (which must be a complete head) and answers it under *policy. */
@@ -374,7 +374,7 @@ static void test_upgrade_rooms(void **state)
 static void test_origin_policy(void **state)
 {
 	static const char *const origins[] = {"https://chat.example", "http://localhost:8080"};
-	static const struct handshake_policy only = {origins, 2};
+	static const struct handshake_policy only = {.hp_origins = origins, .hp_origin_count = 2};
 	static const char head[] = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
 	                           "Connection: Upgrade\r\n";
 	char raw[1024];
@@ -586,6 +586,55 @@ static void test_response_head(void **state)
 	assert_int_equal(http_response_head(buf, 10, 200, "text/plain", 0, NULL), 0);
 }
 
+/* Section 4.2.2 item 5.4: the first subprotocol the client offers that the server has,
+ * across every Sec-WebSocket-Protocol header, compared exactly; none offered or none
+ * known: no header in the answer. */
+static void test_subprotocol_choice(void **state)
+{
+	static const char *const protocols[] = {"chatd.v1", "bot.v2"};
+	static const struct handshake_policy with = {.hp_protocols = protocols,
+						     .hp_protocol_count = 2};
+	static const struct {
+		const char *offer; /* header lines */
+		int index;
+	} cases[] = {
+	    {"", -1},
+	    {"Sec-WebSocket-Protocol: chatd.v1\r\n", 0},
+	    {"Sec-WebSocket-Protocol: other, bot.v2, chatd.v1\r\n", 1},
+	    {"Sec-WebSocket-Protocol: other\r\nSec-WebSocket-Protocol:  chatd.v1 \r\n", 0},
+	    {"Sec-WebSocket-Protocol: CHATD.V1\r\n", -1},
+	    {"Sec-WebSocket-Protocol: chatd.v1x, chatd\r\n", -1},
+	    {"Sec-WebSocket-Protocol: ,,\r\n", -1},
+	};
+	char raw[512], buf[512];
+	struct handshake_answer a;
+	(void)state;
+
+	policy = &with;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(raw, sizeof raw,
+			 "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n%s" UPGRADE_TAIL,
+			 cases[i].offer);
+		answer(raw, &a);
+		assert_int_equal(a.ha_kind, HANDSHAKE_UPGRADE);
+		assert_int_equal(a.ha_protocol_index, cases[i].index);
+		size_t n = handshake_format_upgrade(&a, buf, sizeof buf);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		if (cases[i].index < 0) {
+			assert_null(a.ha_protocol);
+			assert_null(strstr(buf, "Sec-WebSocket-Protocol"));
+		} else {
+			char want[64];
+			snprintf(want, sizeof want, "\r\nSec-WebSocket-Protocol: %s\r\n",
+				 protocols[cases[i].index]);
+			assert_non_null(strstr(buf, want));
+		}
+	}
+	policy = &any_origin;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +655,7 @@ int main(void)
 	    cmocka_unit_test(test_error_responses),
 	    cmocka_unit_test(test_error_response_buffer_too_small),
 	    cmocka_unit_test(test_response_head),
+	    cmocka_unit_test(test_subprotocol_choice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

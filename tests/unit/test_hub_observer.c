@@ -1,7 +1,8 @@
 /*
  * Unit tests for the hub's observer (include/hub.h), the seam the Redis backplane hangs
  * on: every room opened is closed exactly once, a local publication is reported after the
- * local members got it, a publication from outside (hub_publish_room) is never reported
+ * local members got it (and also when the room has no members here), a publication from
+ * outside (hub_publish_room) is never reported
  * (it would loop back out), and the report carries the room's name even when the walk
  * freed the room.
  */
@@ -69,9 +70,9 @@ static void deliver(struct hub_member *m, struct sbuf *frame)
 		hub_leave(leave_hub, m);
 }
 
-static struct hub *setup_hub(bool echo)
+static struct hub *setup_hub(void)
 {
-	struct hub *h = hub_new(echo);
+	struct hub *h = hub_new(deliver);
 	const struct hub_observer obs = {
 		.ho_room_opened = on_opened,
 		.ho_room_closed = on_closed,
@@ -88,8 +89,8 @@ static struct hub *setup_hub(bool echo)
 
 static void test_open_close_pairs(void **state)
 {
-	struct hub *h = setup_hub(false);
-	struct hub_member a = {.hm_deliver = deliver}, b = {.hm_deliver = deliver};
+	struct hub *h = setup_hub();
+	struct hub_member a = {0}, b = {0};
 	(void)state;
 
 	assert_int_equal(hub_join(h, &a, "/x", 2), 0);
@@ -110,13 +111,15 @@ static void test_open_close_pairs(void **state)
 
 static void test_local_publish_reported_after_local_delivery(void **state)
 {
-	struct hub *h = setup_hub(false);
-	struct hub_member a = {.hm_deliver = deliver}, b = {.hm_deliver = deliver};
+	struct hub *h = setup_hub();
+	struct hub_member a = {0}, b = {0};
 	(void)state;
 
 	hub_join(h, &a, "/r", 2);
 	hub_join(h, &b, "/r", 2);
-	assert_int_equal(hub_publish(h, &a, WS_OP_TEXT, (const uint8_t *)"hello", 5), 1);
+	assert_int_equal(
+		hub_publish(h, hub_member_room(&a), 2, &a, WS_OP_TEXT, (const uint8_t *)"hello", 5),
+		1);
 	assert_int_equal(seen.published, 1);
 	assert_int_equal(seen.delivered_before_publish, 1);
 	assert_int_equal(seen.last_plen, 5);
@@ -124,13 +127,19 @@ static void test_local_publish_reported_after_local_delivery(void **state)
 
 	/* Alone in the room: nobody local, still reported (other nodes may listen). */
 	hub_leave(h, &b);
-	assert_int_equal(hub_publish(h, &a, WS_OP_BINARY, (const uint8_t *)"", 0), 0);
+	assert_int_equal(hub_publish(h, "/r", 2, &a, WS_OP_BINARY, (const uint8_t *)"", 0), 0);
 	assert_int_equal(seen.published, 2);
+
+	/* To a room with nobody here: still reported (its members may be elsewhere). */
+	assert_int_equal(
+		hub_publish(h, "/elsewhere", 10, NULL, WS_OP_TEXT, (const uint8_t *)"x", 1), 0);
+	assert_int_equal(seen.published, 3);
+	assert_string_equal(seen.last_room, "/elsewhere");
 
 	/* From outside: delivered, never reported. */
 	hub_join(h, &b, "/r", 2);
 	assert_int_equal(hub_publish_room(h, "/r", 2, WS_OP_TEXT, (const uint8_t *)"x", 1), 2);
-	assert_int_equal(seen.published, 2);
+	assert_int_equal(seen.published, 3);
 	hub_leave(h, &a);
 	hub_leave(h, &b);
 	hub_free(h);
@@ -138,14 +147,17 @@ static void test_local_publish_reported_after_local_delivery(void **state)
 
 static void test_room_freed_during_walk_keeps_its_name(void **state)
 {
-	struct hub *h = setup_hub(true); /* echo: the sender is a recipient */
-	struct hub_member a = {.hm_deliver = deliver};
+	struct hub *h = setup_hub();
+	struct hub_member a = {0};
 	(void)state;
 
 	hub_join(h, &a, "/gone", 5);
 	leave_hub = h;
 	leaver = &a; /* cut off while receiving its own echo: the room is freed */
-	assert_int_equal(hub_publish(h, &a, WS_OP_TEXT, (const uint8_t *)"bye", 3), 1);
+	/* The name given is the room's own, freed with it during the walk. */
+	assert_int_equal(
+		hub_publish(h, hub_member_room(&a), 5, NULL, WS_OP_TEXT, (const uint8_t *)"bye", 3),
+		1);
 	assert_int_equal(seen.closed, 1);
 	assert_int_equal(seen.published, 1);
 	assert_string_equal(seen.last_room, "/gone");
@@ -155,13 +167,13 @@ static void test_room_freed_during_walk_keeps_its_name(void **state)
 
 static void test_cleared_observer_hears_nothing(void **state)
 {
-	struct hub *h = setup_hub(false);
-	struct hub_member a = {.hm_deliver = deliver};
+	struct hub *h = setup_hub();
+	struct hub_member a = {0};
 	(void)state;
 
 	hub_set_observer(h, NULL);
 	hub_join(h, &a, "/q", 2);
-	hub_publish(h, &a, WS_OP_TEXT, (const uint8_t *)"x", 1);
+	hub_publish(h, "/q", 2, &a, WS_OP_TEXT, (const uint8_t *)"x", 1);
 	hub_leave(h, &a);
 	assert_int_equal(seen.opened + seen.closed + seen.published, 0);
 	hub_free(h);

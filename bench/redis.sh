@@ -12,6 +12,8 @@
 # Everything it starts it stops by PID. Loopback only; on a shared machine the figures
 # are only as steady as the neighbours.
 set -euo pipefail
+# Flood control off (--rate-limit, on by default): a sender here sends faster than a
+# person, on purpose; the limit would be measured, not the server (as in bench/run.sh).
 cd "$(dirname "$0")/.."
 
 NODES=${NODES:-3}
@@ -46,7 +48,8 @@ cpu_of() {
 start_chatd() { # port, extra args...
 	local port=$1
 	shift
-	./chatd --port "$port" --bind 127.0.0.1 --quiet "$@" 2>>"$work/chatd.log" &
+	./chatd --port "$port" --bind 127.0.0.1 --quiet --rate-limit off --rate-limit-bytes off \
+		"$@" 2>>"$work/chatd.log" &
 	pids+=($!)
 	for _ in $(seq 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

@@ -6,6 +6,8 @@
 #   bench/socketio/run.sh          (NODES=3 CLIENTS=100 SENDERS=10 RATE=200 DURATION=5)
 # Starts everything itself and stops it by PID; npm ci installs the packages on first use.
 set -euo pipefail
+# Flood control off (--rate-limit, on by default): a sender here sends faster than a
+# person, on purpose; the limit would be measured, not the server (as in bench/run.sh).
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 
@@ -54,7 +56,7 @@ run() {
 	for _ in $(seq "$nodes"); do
 		port=$(free_port)
 		if [ "$kind" = chatd ]; then
-			./chatd --port "$port" --bind 127.0.0.1 --quiet \
+			./chatd --port "$port" --bind 127.0.0.1 --quiet --rate-limit off --rate-limit-bytes off \
 				${rport:+--redis redis://127.0.0.1:$rport} &
 			urls+=("ws://127.0.0.1:$port/bench")
 		else

@@ -280,7 +280,6 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 {
 	unsigned long v;
 	int c;
-	bool prefix_given = false;
 
 	opterr = 0; /* our own messages, one line each */
 	optind = 1;
@@ -426,7 +425,6 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_redis_prefix = optarg;
-			prefix_given = true;
 			break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;
@@ -452,10 +450,6 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 	/* A healthy client receiving messages of the largest size must never be cut off. */
 	if (cf->cf_max_backlog < 2 * cf->cf_max_message)
 		cf->cf_max_backlog = 2 * cf->cf_max_message;
-	if (prefix_given && !cf->cf_redis_on) {
-		snprintf(err, errlen, "--redis-prefix needs --redis");
-		return CONFIG_USAGE_ERROR;
-	}
 	if (cf->cf_idle_timeout_ms != 0 && cf->cf_ping_interval_ms >= cf->cf_idle_timeout_ms) {
 		snprintf(err, errlen, "--ping-interval must be shorter than --idle-timeout");
 		return CONFIG_USAGE_ERROR;

@@ -185,6 +185,10 @@ int server_run(const struct config *cf, const struct server_app *app)
 	}
 	if (cf->cf_redis_on && start_backplane(&sv, cf) < 0)
 		goto done;
+	/* A warning, not a usage error: chatd_set() gives options one at a time, in any
+	 * order. */
+	if (!cf->cf_redis_on && strcmp(cf->cf_redis_prefix, CONFIG_DEFAULT_REDIS_PREFIX) != 0)
+		log_warn("--redis-prefix has no effect without --redis");
 	if (listener_open_flags(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port,
 				cf->cf_reuseport ? LISTENER_REUSEPORT : 0, on_accept, &sv, err,
 				sizeof err) < 0) {

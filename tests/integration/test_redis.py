@@ -303,7 +303,6 @@ async def test_password_right_and_wrong(chatd, chatd_bin, redis):
         (["--redis", "redis://x:99999"], "port"),
         (["--redis", "unix://relative"], "absolute"),
         (["--redis-prefix", "a b"], "--redis-prefix"),
-        (["--redis-prefix", "x:"], "needs --redis"),
     ],
 )
 def test_redis_usage_errors_exit_2(chatd_bin, args, named):
@@ -316,6 +315,11 @@ def test_redis_usage_errors_exit_2(chatd_bin, args, named):
 def test_without_redis_nothing_changes(server):
     assert not any(k.startswith("chatd_redis") for k in metrics(server))
     assert healthz(server) == (200, "ok\n")
+
+
+def test_prefix_without_redis_is_a_warning(chatd):
+    server = chatd("--redis-prefix", "x:")
+    server.wait_for_log(r"WARN --redis-prefix has no effect without --redis")
 
 
 SCRIPTS = {

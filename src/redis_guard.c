@@ -13,6 +13,20 @@
 #include <string.h>
 #include <strings.h>
 
+/* Whether hiredis takes this kind for an unsubscribe push. It compares C strings
+ * (strcasecmp, after skipping a leading 'p'), so a kind with a NUL inside counts by what
+ * precedes the NUL: "unsubscribe\0x" is an unsubscribe to hiredis, and so to us. */
+static bool is_unsubscribe(const char *s, size_t len)
+{
+	size_t n = strnlen(s, len);
+
+	if (n > 0 && (s[0] == 'p' || s[0] == 'P')) {
+		s++;
+		n--;
+	}
+	return n == 11 && strncasecmp(s, "unsubscribe", 11) == 0;
+}
+
 /* A reply that hiredis will hand to its pub/sub dispatch rather than to a callback. */
 static bool unsolicited(const redisAsyncContext *ac)
 {
@@ -41,17 +55,14 @@ static const char *check(const redisReadTask *task, int type, const char *str, s
 	if (task->idx <= 1 && type != REDIS_REPLY_STRING)
 		return "a pub/sub push whose kind or channel is not a string";
 	if (task->idx == 0) {
-		bool unsub = (len == 11 && strncasecmp(str, "unsubscribe", 11) == 0) ||
-			     (len == 12 && strncasecmp(str, "punsubscribe", 12) == 0);
-		if (unsub && task->parent->elements < 3)
+		if (is_unsubscribe(str, len) && task->parent->elements < 3)
 			return "an unsubscribe push without a count";
 	}
 	if (task->idx == 2 && type != REDIS_REPLY_INTEGER) {
 		const redisReply *array = task->parent->obj;
 		const redisReply *kind = array->element[0];
 		if (kind != NULL && kind->type == REDIS_REPLY_STRING &&
-		    ((kind->len == 11 && strncasecmp(kind->str, "unsubscribe", 11) == 0) ||
-		     (kind->len == 12 && strncasecmp(kind->str, "punsubscribe", 12) == 0)))
+		    is_unsubscribe(kind->str, kind->len))
 			return "an unsubscribe push whose count is not an integer";
 	}
 	return NULL;

@@ -279,6 +279,22 @@ ENVELOPE = {
     "short": envelope(1, b"")[:9],
 }
 
+# --- redis_guard (hiredis replies; byte 0: bit 0 subscribed, bit 1 a command waiting) -----
+
+REDIS_GUARD = {
+    "pong-awaited": b"\x02+PONG\r\n",
+    "pong-unasked": b"\x00+PONG\r\n",
+    "subscribe-confirm": b"\x01*3\r\n$9\r\nsubscribe\r\n$12\r\nchatd:/lobby\r\n:1\r\n",
+    "message": b"\x01*3\r\n$7\r\nmessage\r\n$12\r\nchatd:/lobby\r\n$12\r\n\xc1\x01abcdefghij\r\n",
+    "unsubscribe": b"\x01*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n",
+    "punsubscribe-bad-count": b"\x01*3\r\n$12\r\nPUNSUBSCRIBE\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "unsubscribe-nul": b"\x01*3\r\n$13\r\nunsubscribe\x00x\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "short-push": b"\x01*1\r\n$7\r\nmessage\r\n",
+    "nested": b"\x01*2\r\n*1\r\n:1\r\n$1\r\nx\r\n",
+    "error-unasked": b"\x00-ERR no\r\n",
+    "two-replies": b"\x03+OK\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",
+}
+
 
 def write(name, files):
     d = os.path.join(CORPUS, name)
@@ -295,6 +311,7 @@ def main():
     write("wsreader", WS)
     write("utf8", UTF8)
     write("envelope", ENVELOPE)
+    write("redis_guard", REDIS_GUARD)
 
 
 if __name__ == "__main__":

@@ -141,10 +141,11 @@ class RedisServer:
 
 class FakeRedis:
     """A socket server that speaks just enough RESP for chatd to connect (PING, AUTH,
-    SUBSCRIBE, PUBLISH) and then does what `script` says. script(kind, conn) is called once
-    per connection after its first command: kind is "ping" (chatd's publish connection) or
-    "subscribe" (its subscribe connection); it may send anything and return True to close
-    the connection, or False to keep answering."""
+    SUBSCRIBE, PUBLISH) and then does what `script` says. script(kind, conn, channel) is
+    called once per connection after its first command: kind is "ping" (chatd's publish
+    connection) or "subscribe" (its subscribe connection; channel is then the first channel
+    it subscribed, as bytes); it may send anything and return True to close the
+    connection, or False to keep answering."""
 
     def __init__(self, script):
         self.script = script
@@ -196,7 +197,9 @@ class FakeRedis:
                     conn.sendall(b":1\r\n")
                 if not scripted and name in (b"PING", b"SUBSCRIBE"):
                     scripted = True
-                    if self.script("ping" if name == b"PING" else "subscribe", conn):
+                    kind = "ping" if name == b"PING" else "subscribe"
+                    channel = cmd[1] if len(cmd) > 1 else b""
+                    if self.script(kind, conn, channel):
                         return
         except (OSError, ConnectionError, ValueError):
             pass

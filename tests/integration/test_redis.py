@@ -322,19 +322,30 @@ def test_prefix_without_redis_is_a_warning(chatd):
     server.wait_for_log(r"WARN --redis-prefix has no effect without --redis")
 
 
+def bulk(b: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+# Each case: which connection gets it, and what is sent (a function of the channel the
+# connection subscribed first, so that hiredis finds that channel's callback and runs the
+# checks it asserts on).
 SCRIPTS = {
-    "not RESP": ("subscribe", b"this is not RESP\r\n"),
-    "closed mid-reply": ("subscribe", b"*3\r\n$7\r\nmessage\r\n$100\r\nabc"),
-    "push of one element": ("subscribe", b"*1\r\n$7\r\nmessage\r\n"),
-    "push kind not a string": ("subscribe", b"*3\r\n:1\r\n:2\r\n:3\r\n"),
-    "push channel not a string": ("subscribe", b"*3\r\n$7\r\nmessage\r\n*0\r\n$1\r\nx\r\n"),
-    "unsubscribe without count": ("subscribe", b"*2\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n"),
+    "not RESP": ("subscribe", lambda ch: b"this is not RESP\r\n"),
+    "closed mid-reply": ("subscribe", lambda ch: b"*3\r\n$7\r\nmessage\r\n$100\r\nabc"),
+    "push of one element": ("subscribe", lambda ch: b"*1\r\n$7\r\nmessage\r\n"),
+    "push kind not a string": ("subscribe", lambda ch: b"*3\r\n:1\r\n:2\r\n:3\r\n"),
+    "push channel not a string": (
+        "subscribe", lambda ch: b"*3\r\n$7\r\nmessage\r\n*0\r\n" + bulk(b"x")),
+    "unsubscribe without count": (
+        "subscribe", lambda ch: b"*2\r\n" + bulk(b"unsubscribe") + bulk(ch)),
     "unsubscribe count not integer": (
-        "subscribe", b"*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n$1\r\ny\r\n"),
-    "reply to nothing": ("ping", b"+OK\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
-    "huge bulk": ("subscribe", b"*3\r\n$7\r\nmessage\r\n$6\r\nchatd:\r\n$999999999\r\n"
-                  + b"x" * (3 << 20)),
-    "deep nesting": ("subscribe", b"*1\r\n" * 20),
+        "subscribe", lambda ch: b"*3\r\n" + bulk(b"unsubscribe") + bulk(ch) + bulk(b"y")),
+    "unsubscribe with a NUL in its kind": (
+        "subscribe", lambda ch: b"*3\r\n" + bulk(b"Unsubscribe\x00x") + bulk(ch) + bulk(b"y")),
+    "reply to nothing": ("ping", lambda ch: b"+OK\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+    "huge bulk": ("subscribe", lambda ch: b"*3\r\n$7\r\nmessage\r\n$6\r\nchatd:\r\n"
+                  + b"$999999999\r\n" + b"x" * (3 << 20)),
+    "deep nesting": ("subscribe", lambda ch: b"*1\r\n" * 20),
 }
 
 
@@ -342,9 +353,9 @@ SCRIPTS = {
 async def test_broken_redis_gives_a_clean_reconnect(chatd, case):
     where, payload = SCRIPTS[case]
 
-    def script(kind, conn):
+    def script(kind, conn, channel):
         if kind == where:
-            conn.sendall(payload)
+            conn.sendall(payload(channel))
             return True
         return False
 

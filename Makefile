@@ -20,20 +20,47 @@ SRCS     := $(wildcard src/*.c)
 HEADERS  := $(wildcard include/*.h src/*.h)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(SRCS:src/%.c=build/%.o) build/page.o
+LIB_OBJS := $(filter-out build/main.o,$(OBJS))
+# Programs written against the public header alone (make examples; the API test).
+EXAMPLES := build/examples/mychat build/examples/commands build/examples/recorder
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit integration node-client browser check clean deps format lint soak
+.PHONY: all run test unit integration node-client browser check clean deps format lint soak \
+	examples check-layering
 
-all: chatd
+all: chatd build/libchatd.a
 
 deps:
 	@tools/deps.sh build
 
-chatd: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS) $(REDIS_LIBS)
+# chatd as a library: everything but main. The chatd binary is main linked against it.
+build/libchatd.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+chatd: build/main.o build/libchatd.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ build/main.o build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
+
+# The examples and the API's test program, built the way a user builds against chatd: the
+# public header and the library, nothing else (check-layering holds them to it).
+examples: check-layering $(EXAMPLES)
+
+build/examples/%: examples/%.c include/chatd.h build/libchatd.a | build/examples
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
+
+build/examples/recorder: tests/api/recorder.c include/chatd.h build/libchatd.a | build/examples
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
+
+build/examples:
+	mkdir -p $@
+
+# Handlers see chatd through include/chatd.h only: the default handler, the examples and
+# the API test may include no other header of ours.
+check-layering:
+	@tools/check-layering.sh src/handler_*.c examples/*.c tests/api/*.c
 
 build/%.o: src/%.c $(HEADERS) | build
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -57,6 +84,18 @@ build/san/chatd: $(SAN_OBJS)
 build/san/%.o: src/%.c $(HEADERS) | build/san
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
+build/san/libchatd.a: $(filter-out build/san/main.o,$(SAN_OBJS))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/san/examples/%: examples/%.c include/chatd.h build/san/libchatd.a
+	@mkdir -p build/san/examples
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
+
+build/san/examples/recorder: tests/api/recorder.c include/chatd.h build/san/libchatd.a
+	@mkdir -p build/san/examples
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
+
 build/san/page.o: build/page.c | build/san
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
@@ -72,8 +111,8 @@ run: deps chatd
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-integration: chatd
-	CHATD_BIN=$(CURDIR)/chatd $(PYTEST) -q tests/integration
+integration: chatd examples
+	CHATD_BIN=$(CURDIR)/chatd CHATD_EXAMPLES=$(CURDIR)/build/examples $(PYTEST) -q tests/integration
 
 # The bundled page in headless Chromium (Debian's), driven by playwright-core from npm.
 # DOCS_SCREENSHOT= keeps the README's screenshot as committed.
@@ -98,8 +137,10 @@ test:
 check:
 	@tools/deps.sh test
 	$(MAKE) unit
-	$(MAKE) build/san/chatd
+	$(MAKE) build/san/chatd build/san/examples/mychat build/san/examples/commands \
+		build/san/examples/recorder
 	CHATD_BIN=$(CURDIR)/build/san/chatd CHATD_SANITIZED=1 \
+	CHATD_EXAMPLES=$(CURDIR)/build/san/examples \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTEST) -q tests/integration

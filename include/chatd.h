@@ -74,8 +74,8 @@ struct chatd_handler {
 	 * and must outlive the server. */
 	const char *h_subprotocol;
 	void (*h_open)(struct chatd_conn *c, void *user);
-	void (*h_message)(struct chatd_conn *c, enum chatd_type type, const void *data,
-			  size_t len, void *user);
+	void (*h_message)(struct chatd_conn *c, enum chatd_type type, const void *data, size_t len,
+			  void *user);
 	/* code: the close code the client sent or chatd sent, 1006 when none was exchanged. */
 	void (*h_close)(struct chatd_conn *c, uint16_t code, void *user);
 	void (*h_error)(struct chatd_conn *c, enum chatd_error error, const char *detail,
@@ -95,8 +95,7 @@ struct chatd *chatd_new(void);
 /* Applies command-line options (argv[0] is skipped, as by getopt): "--port", "9000",
  * "--max-message", "64K", ... Returns 0, or -1 with a one-line message in err. The
  * strings are copied. */
-int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err,
-		    size_t errlen);
+int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err, size_t errlen);
 
 /* One option: chatd_set(s, "port", "9000", err, sizeof err). A flag without a value
  * (echo, quiet) takes NULL. Returns 0 or -1 as chatd_configure. */
@@ -105,7 +104,7 @@ int chatd_set(struct chatd *s, const char *option, const char *value, char *err,
 /* Registers a handler (copied; its strings and user pointer are the caller's). At most
  * one per subprotocol and one default (NULL subprotocol); without a default, clients that
  * ask for no subprotocol get chatd_broadcast_handler. Returns 0, or -1 when the slot is
- * taken or the table is full (16 handlers). */
+ * taken, the table is full (16 handlers) or the server is running. */
 int chatd_add_handler(struct chatd *s, const struct chatd_handler *h);
 
 /* Runs until chatd_stop, SIGINT or SIGTERM (handled inside the loop). Returns 0 after a

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addrlimit.h"
 #include "chatd.h"
 #include "config.h"
 #include "handshake.h"
@@ -43,6 +44,9 @@
 #define HANDSHAKE_MAX_BYTES 8192
 /* How long we wait for the peer after our close frame, or for its FIN. */
 #define CLOSE_TIMEOUT_MS 2000
+/* Connections at once on the operator's listener: a scraper and a person or two. Its own
+ * allowance, so a flood on the public port never blinds the operator. */
+#define CONN_ADMIN_MAX 16
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -75,19 +79,28 @@ struct conn_env {
 	struct sbuf *ce_page_head; /* the bundled client's 200 response head and body, */
 	struct sbuf *ce_page_body; /* built once and shared by every response; owned */
 	size_t ce_max_clients;
-	struct handshake_policy ce_policy;
+	struct handshake_policy ce_policy;       /* the public listener's */
+	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+
+	/* Connections from each source address (--max-per-ip), public listener only. */
+	struct addrlimit ce_addrs;
+	size_t ce_handshake_count;     /* public connections in CONN_HANDSHAKE (--max-handshakes) */
+	size_t ce_admin_count;         /* connections accepted on the operator's listener */
+	size_t ce_base_fds;            /* descriptors open before any connection, for /metrics */
+	uint64_t ce_refusal_log_at;    /* loop time before which no refusal is logged */
+	uint64_t ce_refusals_unlogged; /* refusals since the last logged one */
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
 
-	struct conn *ce_all;   /* every live connection (doubly linked) */
-	struct conn *ce_dirty; /* connections with output to flush this pass */
-	struct conn *ce_dead;  /* released connections, freed at the end of the pass */
+	struct conn *ce_all;         /* every live connection (doubly linked) */
+	struct conn *ce_dirty;       /* connections with output to flush this pass */
+	struct conn *ce_dead;        /* released connections, freed at the end of the pass */
 	struct conn_extra *ce_ready; /* connections with held input to resume next pass */
-	size_t ce_max_memory;  /* the process budget for every client's buffers */
-	size_t ce_conn_count;  /* live connections */
-	size_t ce_open_count;  /* connections in CONN_OPEN */
+	size_t ce_max_memory;        /* the process budget for every client's buffers */
+	size_t ce_conn_count;        /* live connections */
+	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
 
 	/* Set by the server when a Redis backplane runs (NULL otherwise): /healthz asks
@@ -109,7 +122,7 @@ struct conn_extra {
 	 * bytes [cx_held_off, cx_held_len) of cx_held, which is owned. */
 	uint8_t *cx_held;
 	size_t cx_held_len, cx_held_off, cx_held_cap;
-	struct sbuf *cx_pong;    /* owned: the pong for the latest ping, owed until the queue drains */
+	struct sbuf *cx_pong; /* owned: the pong for the latest ping, owed until the queue drains */
 	uint64_t cx_flood_since; /* loop time this client went over its rate; 0: it is not */
 	bool cx_parked;          /* over its rate: not read until the buckets refill */
 	bool cx_on_ready;        /* on the env's ready list */
@@ -128,12 +141,13 @@ struct conn {
 	uint64_t c_id;
 	enum conn_state c_state;
 	bool c_dirty;
-	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
-	bool c_peer_eof;           /* the peer shut its side: read nothing more */
-	bool c_cut_off;            /* being closed for backpressure */
-	uint8_t c_handler;         /* its handler: an index in ce_handlers */
-	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
-	uint32_t c_pings_out;      /* keepalive pings sent since the last bytes received */
+	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
+	bool c_admin;          /* accepted on the operator's listener (--admin-listen) */
+	bool c_peer_eof;       /* the peer shut its side: read nothing more */
+	bool c_cut_off;        /* being closed for backpressure */
+	uint8_t c_handler;     /* its handler: an index in ce_handlers */
+	uint16_t c_close_code; /* the code we sent or echoed, for the log; 0 none */
+	uint32_t c_pings_out;  /* keepalive pings sent since the last bytes received */
 	/* Loop times in wrapping 32-bit milliseconds (conn_since reads them): the last bytes
 	 * received, and the last time the queue moved or began to fill. */
 	uint32_t c_last_rx;
@@ -142,12 +156,15 @@ struct conn {
 	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
 	struct ratelimit c_rate;
 	uint32_t c_request_len;
-	void *c_data; /* the handler's own (chatd_conn_set_data); never touched by chatd */
+	void *c_data;    /* the handler's own (chatd_conn_set_data); never touched by chatd */
 	char *c_request; /* the request head so far; owned, freed after the handshake */
 
 	struct ws_reader c_reader;
 	struct outq c_out;
 	union net_addr c_peer;
+	/* c_request's size: it grows with what arrives, up to HANDSHAKE_MAX_BYTES. Last, in
+	 * what would be the struct's tail padding. */
+	uint32_t c_request_cap;
 };
 
 /* 0, or -1 when memory runs out. */
@@ -157,16 +174,21 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 /* Installs the handlers (count of them, at most CONN_MAX_HANDLERS; the array must outlive
  * the env): those with a subprotocol are offered in the handshake, the one without is the
  * default. api is what chatd_conn_server returns. */
-void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers,
-			   size_t count, struct chatd *api);
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
+			   struct chatd *api);
 
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 
-/* Adopts an accepted socket (the env owns it from now on, even on failure). */
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer);
+/* Adopts an accepted socket (the env owns it from now on, even on failure). admin: it came
+ * to the operator's listener. A connection over a limit (--max-per-ip, --max-handshakes)
+ * is closed at once, after a 503 if its request is already there. */
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin);
+
+/* The gauges /metrics shows, each read from a counter: no walk over the connections. */
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
 
 /* The before-wait hook: resumes held input, flushes every dirty connection, enforces the
  * memory budget, then frees released ones. Returns true when work is left for the next

@@ -59,6 +59,8 @@ struct hub_observer {
 	void *ho_arg;
 };
 
+/* One deliver function for every member. NULL (errno) when memory runs out or the kernel
+ * gives no random key for the room-name hash (getrandom(2)). */
 struct hub *hub_new(hub_deliver_fn deliver);
 /* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);
@@ -91,6 +93,9 @@ long hub_publish(struct hub *h, const char *room, size_t room_len, const struct 
  * Returns 0 when the room has no members here. */
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
 		      const uint8_t *payload, size_t len);
+
+/* The members of the named room here; 0 when it has none. A hash lookup, no walk. */
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len);
 
 /* Fills out with up to max rooms, the most populated first. Returns how many. */
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max);

@@ -16,19 +16,28 @@ BINDIR     ?= $(PREFIX)/bin
 DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
 PKGDATADIR ?= $(DATADIR)/chatd
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL    ?= install
 VERSION    ?= $(shell sed -n 's/^\#define CHATD_VERSION "\(.*\)"/\1/p' include/version.h)
 
 INSTALLED_FILES := $(BINDIR)/chatd $(MANDIR)/man8/chatd.8 \
                    $(PKGDATADIR)/chat.html $(PKGDATADIR)/chatd.service \
-                   $(PKGDATADIR)/chatd@.service $(PKGDATADIR)/nginx-chatd.conf
+                   $(PKGDATADIR)/chatd@.service $(PKGDATADIR)/nginx-chatd.conf \
+                   $(INCLUDEDIR)/chatd.h $(LIBDIR)/libchatd.a $(PKGCONFIGDIR)/chatd.pc
 
 .PHONY: install uninstall
 
 # rm before writing: a build/ file left by an earlier `sudo make install` belongs to
 # root, and only replacing it (not writing into it) works for anyone else.
-install: chatd | build
-	rm -f build/chatd.8 build/chatd.service build/chatd@.service
+install: chatd build/libchatd.a | build
+	rm -f build/chatd.8 build/chatd.service build/chatd@.service build/chatd.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' 'libdir=$(LIBDIR)' '' \
+		'Name: chatd' 'Description: a WebSocket chat server as a library (chatd.h)' \
+		'Version: $(VERSION)' \
+		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lchatd $(CRYPTO_LIBS) $(REDIS_LIBS)' \
+		> build/chatd.pc
 	sed 's/^\.Os$$/.Os chatd $(VERSION)/' docs/chatd.8 > build/chatd.8
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
 		examples/chatd.service > build/chatd.service
@@ -41,6 +50,10 @@ install: chatd | build
 	$(INSTALL) -m 644 build/chatd.service "$(DESTDIR)$(PKGDATADIR)/chatd.service"
 	$(INSTALL) -m 644 build/chatd@.service "$(DESTDIR)$(PKGDATADIR)/chatd@.service"
 	$(INSTALL) -m 644 examples/nginx-chatd.conf "$(DESTDIR)$(PKGDATADIR)/nginx-chatd.conf"
+	$(INSTALL) -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 644 include/chatd.h "$(DESTDIR)$(INCLUDEDIR)/chatd.h"
+	$(INSTALL) -m 644 build/libchatd.a "$(DESTDIR)$(LIBDIR)/libchatd.a"
+	$(INSTALL) -m 644 build/chatd.pc "$(DESTDIR)$(PKGCONFIGDIR)/chatd.pc"
 
 # Removes what install put there, and chatd's own data directory once it is empty; the
 # shared directories (bin, man8) stay.

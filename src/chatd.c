@@ -62,8 +62,7 @@ static char *keep(struct chatd *s, const char *str)
 	return copy;
 }
 
-int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err,
-		    size_t errlen)
+int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err, size_t errlen)
 {
 	char *args[64];
 
@@ -102,7 +101,8 @@ int chatd_set(struct chatd *s, const char *option, const char *value, char *err,
 
 int chatd_add_handler(struct chatd *s, const struct chatd_handler *h)
 {
-	if (s->ch_handler_count == CONN_MAX_HANDLERS)
+	/* The running server reads the table in place: it is fixed once chatd_run starts. */
+	if (s->ch_running != NULL || s->ch_handler_count == CONN_MAX_HANDLERS)
 		return -1;
 	for (size_t i = 0; i < s->ch_handler_count; i++) {
 		const char *p = s->ch_handlers[i].h_subprotocol;

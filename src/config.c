@@ -25,6 +25,9 @@ enum {
 	OPT_REUSEPORT,
 	OPT_REDIS,
 	OPT_REDIS_PREFIX,
+	OPT_ADMIN_LISTEN,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_PER_IP,
 	OPT_MAX_MEMORY,
 	OPT_RATE_LIMIT,
 	OPT_RATE_LIMIT_BYTES,
@@ -48,6 +51,9 @@ static const struct option long_options[] = {
 	{"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	{"redis", required_argument, NULL, OPT_REDIS},
 	{"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
+	{"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+	{"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
 	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
 	{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
@@ -70,7 +76,8 @@ void config_usage(FILE *f)
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
 		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
 		"             [--redis URL] [--redis-prefix PREFIX] [-v|--verbose]\n"
-		"             [-q|--quiet] [--help] [--version]\n"
+		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
+		"             [--max-per-ip N] [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -84,14 +91,22 @@ void config_usage(FILE *f)
 		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
+		"      --max-handshakes N  connections still in their handshake at once; more\n"
+		"                         are closed at once (default %d; 0: no limit)\n"
+		"      --max-per-ip N     connections from one address (IPv6: one /64); more are\n"
+		"                         closed at once (default %d; 0: no limit, e.g. behind\n"
+		"                         a reverse proxy)\n"
 		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
-		"                         cut off with 1008 (default 4M, at least 2x --max-message)\n"
+		"                         cut off with 1008 (default 4M, at least 2x "
+		"--max-message)\n"
 		"      --max-memory BYTES  every client's buffers together; past it the clients\n"
 		"                         holding the most are cut off (default: 1/4 of memory)\n"
-		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts of\n"
+		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts "
+		"of\n"
 		"                         up to BURST; faster senders are slowed (default 50:200)\n"
 		"      --rate-limit-bytes BYTES[:BURST]  the same in bytes (default 1M:4M)\n"
-		"      --flood-timeout T  close a client kept over its rate this long (default 60s)\n"
+		"      --flood-timeout T  close a client kept over its rate this long (default "
+		"60s)\n"
 		"      --send-timeout T   cut off a client that reads nothing of its queued data\n"
 		"                         for this long (default 30s; 0: never)\n"
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
@@ -108,11 +123,14 @@ void config_usage(FILE *f)
 		"      --redis URL        share rooms with every chatd using this Redis:\n"
 		"                         redis://[user:password@]host[:port] or unix:///path\n"
 		"      --redis-prefix P   Redis channel prefix (default chatd:)\n"
+		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
+		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
-		CONFIG_DEFAULT_PORT);
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_MAX_HANDSHAKES, CONFIG_DEFAULT_MAX_PER_IP,
+		CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
 }
 
 void config_defaults(struct config *cf)
@@ -124,6 +142,10 @@ void config_defaults(struct config *cf)
 	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->cf_admin_host = CONFIG_DEFAULT_ADMIN_HOST;
+	cf->cf_admin_port = CONFIG_DEFAULT_ADMIN_PORT;
+	cf->cf_max_handshakes = CONFIG_DEFAULT_MAX_HANDSHAKES;
+	cf->cf_max_per_ip = CONFIG_DEFAULT_MAX_PER_IP;
 	cf->cf_rate.rp_messages.rr_per_sec = CONFIG_DEFAULT_RATE_MESSAGES;
 	cf->cf_rate.rp_messages.rr_burst = CONFIG_DEFAULT_RATE_MESSAGES_BURST;
 	cf->cf_rate.rp_bytes.rr_per_sec = CONFIG_DEFAULT_RATE_BYTES;
@@ -276,6 +298,36 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return true;
 }
 
+/* "off", or HOST:PORT with an IPv6 host in brackets ("[::1]:9181"). */
+static bool parse_admin_listen(struct config *cf, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t host_len;
+	unsigned long port;
+
+	if (strcmp(arg, "off") == 0) {
+		cf->cf_admin_host = NULL;
+		return true;
+	}
+	if (colon == NULL || !parse_uint(colon + 1, 65535, &port))
+		return false;
+	host_len = (size_t)(colon - arg);
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	} else if (memchr(host, ':', host_len) != NULL) {
+		return false; /* an IPv6 address needs its brackets, or the port is ambiguous */
+	}
+	if (host_len == 0 || host_len >= sizeof cf->cf_admin_buf)
+		return false;
+	memcpy(cf->cf_admin_buf, host, host_len);
+	cf->cf_admin_buf[host_len] = '\0';
+	cf->cf_admin_host = cf->cf_admin_buf;
+	cf->cf_admin_port = (uint16_t)port;
+	return true;
+}
+
 enum config_action config_parse(struct config *cf, int argc, char **argv, char *err, size_t errlen)
 {
 	unsigned long v;
@@ -345,16 +397,17 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			break;
 		case OPT_RATE_LIMIT_BYTES:
 			if (!config_parse_rate(optarg, true, &cf->cf_rate.rp_bytes)) {
-				snprintf(err, errlen,
-					 "invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
-					 "second, e.g. 1M:4M, or off)",
-					 optarg);
+				snprintf(
+					err, errlen,
+					"invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
+					"second, e.g. 1M:4M, or off)",
+					optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
 		case OPT_FLOOD_TIMEOUT:
-			if (!duration_option("flood-timeout", optarg, true, &cf->cf_flood_timeout_ms,
-					     err, errlen))
+			if (!duration_option("flood-timeout", optarg, true,
+					     &cf->cf_flood_timeout_ms, err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
 		case OPT_SEND_TIMEOUT:
@@ -400,7 +453,8 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_BUSY_POLL:
 			if (!parse_uint(optarg, 10000, &v)) {
 				snprintf(err, errlen,
-					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to "
+					 "10000)",
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
@@ -425,6 +479,29 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_redis_prefix = optarg;
+			break;
+		case OPT_ADMIN_LISTEN:
+			if (!parse_admin_listen(cf, optarg)) {
+				snprintf(err, errlen,
+					 "invalid --admin-listen '%s' (expected ADDR:PORT, "
+					 "[IPV6]:PORT or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_HANDSHAKES:
+		case OPT_MAX_PER_IP:
+			if (!parse_uint(optarg, 100000000, &v)) {
+				snprintf(err, errlen,
+					 "invalid --%s '%s' (expected a number, 0: no limit)",
+					 c == OPT_MAX_PER_IP ? "max-per-ip" : "max-handshakes",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			if (c == OPT_MAX_PER_IP)
+				cf->cf_max_per_ip = v;
+			else
+				cf->cf_max_handshakes = v;
 			break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;

@@ -36,7 +36,7 @@ size_t conn_memory(const struct conn *c)
 	size_t n = membudget_block(sizeof *c) + c->c_out.oq_cost + ws_reader_memory(&c->c_reader);
 
 	if (c->c_request != NULL)
-		n += membudget_block(HANDSHAKE_MAX_BYTES);
+		n += membudget_block(c->c_request_cap);
 	if (c->c_extra != NULL)
 		n += extra_cost(c->c_extra);
 	return n;
@@ -170,7 +170,8 @@ bool conn_resume_held(struct conn_env *env)
 		}
 		if (c->c_state != CONN_OPEN || x->cx_parked)
 			continue; /* a parked client is resumed by its timer */
-		used = conn_ws_feed(c, x->cx_held + x->cx_held_off, x->cx_held_len - x->cx_held_off);
+		used = conn_ws_feed(c, x->cx_held + x->cx_held_off,
+				    x->cx_held_len - x->cx_held_off);
 		if (c->c_state != CONN_OPEN)
 			continue; /* closing freed the extra state */
 		x->cx_held_off += used;
@@ -195,7 +196,8 @@ void conn_rate_bytes(struct conn *c, size_t n)
 	ratelimit_refill(&c->c_rate, p, conn_now32(c));
 	/* Full buckets mean the client has been within its rate for a while: a flood
 	 * episode, if there was one, is over. */
-	if (c->c_extra != NULL && c->c_extra->cx_flood_since != 0 && ratelimit_full(&c->c_rate, p)) {
+	if (c->c_extra != NULL && c->c_extra->cx_flood_since != 0 &&
+	    ratelimit_full(&c->c_rate, p)) {
 		c->c_extra->cx_flood_since = 0;
 		conn_extra_trim(c);
 	}

@@ -196,9 +196,8 @@ size_t conn_ws_feed(struct conn *c, uint8_t *data, size_t len)
 		 * much as messages. With input left, stop here when either says so. */
 		frames++;
 		bool over_rate = conn_rate_frame(c);
-		if (used < len &&
-		    (over_rate || frames >= CONN_PASS_FRAMES ||
-		     env->ce_deliveries - deliveries_before >= CONN_PASS_DELIVERIES))
+		if (used < len && (over_rate || frames >= CONN_PASS_FRAMES ||
+				   env->ce_deliveries - deliveries_before >= CONN_PASS_DELIVERIES))
 			return used;
 	}
 }
@@ -238,7 +237,8 @@ void conn_arm_keepalive(struct conn *c)
 {
 	const struct config *cf = c->c_env->ce_config;
 	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
-	uint64_t last_rx = now - conn_since(c, c->c_last_rx), last_tx = now - conn_since(c, c->c_last_tx);
+	uint64_t last_rx = now - conn_since(c, c->c_last_rx),
+		 last_tx = now - conn_since(c, c->c_last_tx);
 	uint32_t wait;
 
 	if (c->c_state != CONN_OPEN)

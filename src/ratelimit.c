@@ -33,8 +33,8 @@ void ratelimit_refill(struct ratelimit *rl, const struct ratelimit_policy *p, ui
 	if (elapsed == 0)
 		return;
 	if (p->rp_messages.rr_per_sec != 0)
-		rl->rl_milli_messages = refill_one(rl->rl_milli_messages, &p->rp_messages, MILLI,
-						   elapsed);
+		rl->rl_milli_messages =
+			refill_one(rl->rl_milli_messages, &p->rp_messages, MILLI, elapsed);
 	if (p->rp_bytes.rr_per_sec != 0)
 		rl->rl_bytes = refill_one(rl->rl_bytes, &p->rp_bytes, 1, elapsed);
 	rl->rl_stamp = now_ms;
@@ -66,8 +66,7 @@ bool ratelimit_ready(const struct ratelimit *rl, const struct ratelimit_policy *
 }
 
 /* Milliseconds until a bucket holding have reaches want, rounded up. */
-static uint32_t wait_for(int32_t have, int64_t want, const struct ratelimit_rate *r,
-			 int64_t scale)
+static uint32_t wait_for(int32_t have, int64_t want, const struct ratelimit_rate *r, int64_t scale)
 {
 	if (r->rr_per_sec == 0 || have >= want)
 		return 0;

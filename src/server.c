@@ -35,9 +35,12 @@ struct server {
 	struct hub *sv_hub;
 	struct backplane *sv_backplane; /* NULL without --redis */
 	struct listener sv_listener;
+	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
+	struct loop_watch sv_log_watch; /* the log's descriptor, while its lines are buffered */
+	bool sv_log_watched;
 	bool sv_stopping;
 };
 
@@ -78,6 +81,7 @@ static void begin_shutdown(struct server *sv, const char *why)
 	log_info("%s: shutting down", why);
 	notify_send("STOPPING=1");
 	listener_close(&sv->sv_listener);
+	listener_close(&sv->sv_admin);
 	conn_shutdown_all(&sv->sv_env, WS_CLOSE_GOING_AWAY);
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
 }
@@ -102,12 +106,55 @@ struct conn_env *server_env(struct server *sv)
 	return &sv->sv_env;
 }
 
+/* Log lines wait in the log's buffer while stderr is not writable (log.h). */
+static void on_log_event(struct loop_watch *w, uint32_t events)
+{
+	struct server *sv = container_of(w, struct server, sv_log_watch);
+
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* The reader is gone, and epoll would say so on every pass: stop watching.
+		 * Lines are written at once again (and fail at once, SIGPIPE being ignored). */
+		loop_watch_del(sv->sv_loop, w);
+		sv->sv_log_watched = false;
+		log_buffer_stop();
+		return;
+	}
+	log_flush();
+}
+
+static void start_log_buffer(struct server *sv)
+{
+	int fd = log_buffer_start();
+
+	if (fd < 0)
+		return;
+	/* Watched for nothing until lines wait. epoll refuses what it cannot watch (EPERM:
+	 * /dev/null, say): writes to such a descriptor never wait, write them at once. */
+	if (loop_watch_add(sv->sv_loop, &sv->sv_log_watch, fd, 0, on_log_event) < 0) {
+		log_buffer_stop();
+		return;
+	}
+	sv->sv_log_watched = true;
+}
+
+static void stop_log_buffer(struct server *sv)
+{
+	if (sv->sv_log_watched)
+		loop_watch_del(sv->sv_loop, &sv->sv_log_watch);
+	sv->sv_log_watched = false;
+	log_buffer_stop();
+}
+
 static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
 	if (conn_flush_dirty(&sv->sv_env))
 		loop_keep_awake(sv->sv_loop);
+	/* Writability is asked for only while lines wait: an idle loop is not woken for it. */
+	if (sv->sv_log_watched)
+		(void)loop_watch_set(sv->sv_loop, &sv->sv_log_watch,
+				     log_pending() > 0 ? EPOLLOUT : 0);
 	if (sv->sv_stopping && sv->sv_env.ce_conn_count == 0)
 		loop_stop(sv->sv_loop);
 }
@@ -142,7 +189,13 @@ static int start_backplane(struct server *sv, const struct config *cf)
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
-	conn_accept(&sv->sv_env, fd, peer);
+	conn_accept(&sv->sv_env, fd, peer, false);
+}
+
+static void on_admin_accept(struct listener *li, int fd, const union net_addr *peer)
+{
+	struct server *sv = li->li_arg;
+	conn_accept(&sv->sv_env, fd, peer, true);
 }
 
 int server_run(const struct config *cf, const struct server_app *app)
@@ -195,6 +248,14 @@ int server_run(const struct config *cf, const struct server_app *app)
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
+	if (cf->cf_admin_host != NULL &&
+	    listener_open(&sv.sv_admin, sv.sv_loop, cf->cf_admin_host, cf->cf_admin_port,
+			  on_admin_accept, &sv, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s (--admin-listen)\n", err);
+		goto done;
+	}
+	/* Counted once, before any client: /metrics adds one per connection to it. */
+	sv.sv_env.ce_base_fds = metrics_count_open_fds();
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
 	loop_set_busy_poll(sv.sv_loop, cf->cf_busy_poll_us);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
@@ -204,9 +265,15 @@ int server_run(const struct config *cf, const struct server_app *app)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
+	if (cf->cf_admin_host != NULL)
+		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
+	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
+		log_info("limits: %zu connections in their handshake, %zu per address (0: none)",
+			 cf->cf_max_handshakes, cf->cf_max_per_ip);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
+	start_log_buffer(&sv);
 	*app->sa_running = &sv;
 	int rc = loop_run(sv.sv_loop);
 	*app->sa_running = NULL;
@@ -215,9 +282,12 @@ int server_run(const struct config *cf, const struct server_app *app)
 		goto done;
 	}
 	status = 0;
+	stop_log_buffer(&sv); /* first: the last line is written after all the others */
 	log_info("stopped");
 done:
+	stop_log_buffer(&sv);
 	listener_close(&sv.sv_listener);
+	listener_close(&sv.sv_admin);
 	if (sv.sv_loop != NULL) {
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);
 		conn_env_free(&sv.sv_env);

@@ -39,7 +39,7 @@ const START_TIMEOUT_MS = 5_000;   // chatd printing "listening on"
 const STOP_TIMEOUT_MS = 5_000;    // chatd exiting after SIGTERM
 const ONLINE_TIMEOUT_MS = 15_000; // first connection
 const MSG_TIMEOUT_MS = 10_000;    // a message reaching the other page
-const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /stats every 5 s
+const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /online/ROOM every 5 s
 const DROP_TIMEOUT_MS = 5_000;    // pages noticing that chatd went away
 const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
 
@@ -48,7 +48,7 @@ const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
 // Starts chatd on 127.0.0.1:port (0: a free one) and resolves once it logs
 // "listening on 127.0.0.1:PORT". Its log is kept in .log for failure messages.
 function startChatd(port) {
-  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1'], {
+  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--admin-listen', 'off'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.log = '';

@@ -50,7 +50,7 @@ def node(chatd, url, *args):
 
 
 def metrics(server) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/metrics", timeout=5) as r:
         text = r.read().decode()
     out = {}
     for line in text.splitlines():
@@ -443,6 +443,7 @@ async def test_reuseport_nodes_on_one_port_share_rooms(chatd, redis):
     nodes = [chatd("--reuseport", "--redis", r.url, port=port) for _ in range(2)]
     for n in nodes:
         n.wait_for_log(CONNECTED)
+        n.admin_port = int(n.wait_for_log(r"admin listening on 127\.0\.0\.1:(\d+)").group(1))
     url = f"ws://127.0.0.1:{port}/shared"
     async with contextlib.AsyncExitStack() as stack:
         clients = []

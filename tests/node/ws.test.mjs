@@ -13,7 +13,7 @@ const CHATD_BIN = resolve(here, process.env.CHATD_BIN || '../../chatd');
 const STEP_MS = 5000;
 
 function startChatd(...args) {
-  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', ...args],
+  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', '--admin-listen', 'off', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.log = '';
   proc.exited = new Promise((res) => proc.once('exit', (code) => res(code)));

@@ -508,20 +508,20 @@ static void test_outq_cost_of_many_tiny_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_outq_append_coalesces_behind_a_backlog),
-	    cmocka_unit_test(test_outq_cost_is_what_it_holds),
-	    cmocka_unit_test(test_outq_cost_of_many_tiny_frames),
-	    cmocka_unit_test(test_sbuf_new_and_from),
-	    cmocka_unit_test(test_sbuf_recycling),
-	    cmocka_unit_test(test_sbuf_refcount),
-	    cmocka_unit_test(test_outq_push_and_iov),
-	    cmocka_unit_test(test_outq_iov_limits),
-	    cmocka_unit_test(test_outq_consume_partial),
-	    cmocka_unit_test(test_outq_consume_every_step),
-	    cmocka_unit_test(test_outq_broadcast_sharing),
-	    cmocka_unit_test(test_outq_same_buffer_twice),
-	    cmocka_unit_test(test_outq_drop_unsent),
-	    cmocka_unit_test(test_outq_many_entries),
+		cmocka_unit_test(test_outq_append_coalesces_behind_a_backlog),
+		cmocka_unit_test(test_outq_cost_is_what_it_holds),
+		cmocka_unit_test(test_outq_cost_of_many_tiny_frames),
+		cmocka_unit_test(test_sbuf_new_and_from),
+		cmocka_unit_test(test_sbuf_recycling),
+		cmocka_unit_test(test_sbuf_refcount),
+		cmocka_unit_test(test_outq_push_and_iov),
+		cmocka_unit_test(test_outq_iov_limits),
+		cmocka_unit_test(test_outq_consume_partial),
+		cmocka_unit_test(test_outq_consume_every_step),
+		cmocka_unit_test(test_outq_broadcast_sharing),
+		cmocka_unit_test(test_outq_same_buffer_twice),
+		cmocka_unit_test(test_outq_drop_unsent),
+		cmocka_unit_test(test_outq_many_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -107,12 +107,12 @@ static void test_low_rate_refills_smoothly(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_burst_then_stop),
-	    cmocka_unit_test(test_refill_caps_at_burst),
-	    cmocka_unit_test(test_byte_debt),
-	    cmocka_unit_test(test_stamp_wraps),
-	    cmocka_unit_test(test_off),
-	    cmocka_unit_test(test_low_rate_refills_smoothly),
+		cmocka_unit_test(test_burst_then_stop),
+		cmocka_unit_test(test_refill_caps_at_burst),
+		cmocka_unit_test(test_byte_debt),
+		cmocka_unit_test(test_stamp_wraps),
+		cmocka_unit_test(test_off),
+		cmocka_unit_test(test_low_rate_refills_smoothly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

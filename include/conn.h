@@ -103,6 +103,13 @@ struct conn_env {
 	size_t ce_conn_count;        /* live connections */
 	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
+
+	/* Set by the server when a Redis backplane runs (NULL otherwise): /healthz asks
+	 * ce_health, which writes why into why when it answers false; /metrics shows
+	 * ce_redis_metrics. Both borrowed. */
+	bool (*ce_health)(const void *arg, char *why, size_t len);
+	const void *ce_health_arg;
+	const struct metrics_redis *ce_redis_metrics;
 };
 
 /* What a connection needs only while it is behind or over a limit: made on demand and

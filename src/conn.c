@@ -543,6 +543,7 @@ void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
 	g->mg_handshaking = env->ce_handshake_count;
 	g->mg_addresses = env->ce_addrs.al_used;
 	g->mg_open_fds = env->ce_base_fds + env->ce_conn_count;
+	g->mg_redis = env->ce_redis_metrics;
 }
 
 bool conn_flush_dirty(struct conn_env *env)

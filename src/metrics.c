@@ -126,6 +126,32 @@ size_t metrics_count_open_fds(void)
 	return n > 0 ? n - 1 : 0;
 }
 
+/* The backplane's families, present only with --redis. */
+static void render_redis(struct text *t, const struct metrics_redis *r)
+{
+	metric(t, "chatd_redis_up", "gauge",
+	       "1 while the Redis backplane is connected and subscribed, else 0.",
+	       (uint64_t)r->mr_up);
+	metric(t, "chatd_redis_published_total", "counter",
+	       "Local messages published to Redis and acknowledged.", r->mr_published);
+	metric(t, "chatd_redis_received_total", "counter",
+	       "Messages from other nodes received through Redis.", r->mr_received);
+	family(t, "chatd_redis_dropped_total", "counter",
+	       "Local messages not published to other nodes, by reason.");
+	put(t, "chatd_redis_dropped_total{reason=\"down\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_down);
+	put(t, "chatd_redis_dropped_total{reason=\"backlog\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_backlog);
+	metric(t, "chatd_redis_invalid_total", "counter",
+	       "Messages from Redis refused (bad envelope or channel).", r->mr_invalid);
+	metric(t, "chatd_redis_reconnects_total", "counter",
+	       "Connections to Redis made again after a loss.", r->mr_reconnects);
+	metric(t, "chatd_redis_pending_bytes", "gauge",
+	       "Bytes published to Redis and not yet acknowledged.", r->mr_pending_bytes);
+	metric(t, "chatd_redis_subscribed_rooms", "gauge",
+	       "Rooms whose Redis channel this node is subscribed to.", r->mr_subscribed_rooms);
+}
+
 size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
 				 char **out)
 {
@@ -195,6 +221,8 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	put(&t, "chatd_close_codes_sent_total{code=\"other\"} %llu\n",
 	    (unsigned long long)m->mt_close_sent[METRICS_CLOSE_KINDS]);
 	metric(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.", g->mg_rooms);
+	if (g->mg_redis != NULL)
+		render_redis(&t, g->mg_redis);
 	metric(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
 	       resident_bytes());
 	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.", g->mg_open_fds);

@@ -178,6 +178,10 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
 			   struct chatd *api);
 
+/* Tells every open connection's handler about an error that does not close it (the
+ * backplane lost): on_error, once each. */
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail);
+
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);
 /* Releases every connection, then the env's own buffers. */

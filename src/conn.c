@@ -569,6 +569,15 @@ bool conn_flush_dirty(struct conn_env *env)
 	return more;
 }
 
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail)
+{
+	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
+		next = c->c_next; /* a handler may close c, which stays listed until the pass ends
+				   */
+		conn_app_error(c, error, detail);
+	}
+}
+
 void conn_shutdown_all(struct conn_env *env, uint16_t code)
 {
 	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {

@@ -184,6 +184,12 @@ static bool backplane_health(const void *arg, char *why, size_t len)
 
 /* --redis: checks the credentials (a wrong password stops the start), then connects in
  * the background; a Redis that is down only delays the sharing of rooms. */
+/* Every open client's handler hears that messages to other nodes are being lost. */
+static void backplane_lost(void *arg, const char *why)
+{
+	conn_notify_all(arg, CHATD_ERROR_BACKPLANE_LOST, why);
+}
+
 static int start_backplane(struct server *sv, const struct config *cf)
 {
 	char err[600];
@@ -198,6 +204,7 @@ static int start_backplane(struct server *sv, const struct config *cf)
 		fprintf(stderr, "chatd: cannot start: out of memory\n");
 		return -1;
 	}
+	backplane_on_lost(sv->sv_backplane, backplane_lost, &sv->sv_env);
 	sv->sv_env.ce_health = backplane_health;
 	sv->sv_env.ce_health_arg = sv->sv_backplane;
 	sv->sv_env.ce_redis_metrics = backplane_metrics(sv->sv_backplane);

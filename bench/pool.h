@@ -57,6 +57,8 @@ struct client {
 	bool cl_dirty;          /* on the pool's dirty list */
 	uint64_t cl_started_ns; /* when connect() was called */
 	char cl_key[WSP_KEY_LEN + 1];
+	void *cl_tls;          /* the TLS session (tlsclient.h) for wss://; owned; else NULL */
+	bool cl_tls_wait_read; /* a TLS write waits for input (the handshake), not POLLOUT */
 	char *cl_response; /* the 101 head when it spans reads; owned, freed once open */
 	size_t cl_response_len;
 
@@ -81,6 +83,8 @@ struct client {
 struct pool {
 	int pl_epfd;
 	const struct target *pl_target;
+	const struct target *pl_extra; /* pool_spread_targets; borrowed */
+	size_t pl_extra_count;
 	const struct pool_handlers *pl_handlers;
 	struct client *pl_clients; /* owned array */
 	size_t pl_count;
@@ -103,8 +107,13 @@ struct pool {
 
 	/* Counters for the report. */
 	uint64_t pl_reads, pl_writes, pl_messages_in, pl_bytes_in;
+	uint64_t pl_tls_resumed; /* wss:// handshakes that resumed a session */
 	char pl_error[256]; /* the first connection failure, for the report */
 };
+
+/* Spreads clients over t and n more targets (client i to number i % (n + 1)); extra must
+ * outlive the pool. Call before pool_connect. */
+void pool_spread_targets(struct pool *p, const struct target *extra, size_t n);
 
 /* 0, or -1 with errno set. The target and handlers must outlive the pool. */
 int pool_init(struct pool *p, const struct target *t, size_t count, size_t max_pending,

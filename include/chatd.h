@@ -113,7 +113,7 @@ int chatd_set(struct chatd *s, const char *option, const char *value, char *err,
 /* Registers a handler (copied; its strings and user pointer are the caller's). At most
  * one per subprotocol and one default (NULL subprotocol); without a default, clients that
  * ask for no subprotocol get chatd_broadcast_handler. Returns 0, or -1 when the slot is
- * taken or the table is full (16 handlers). */
+ * taken, the table is full (16 handlers) or the server is running. */
 int chatd_add_handler(struct chatd *s, const struct chatd_handler *h);
 
 /* Runs until chatd_stop, SIGINT or SIGTERM (handled inside the loop). Returns 0 after a

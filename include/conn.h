@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addrlimit.h"
 #include "chatd.h"
 #include "config.h"
 #include "handshake.h"
@@ -43,6 +44,9 @@
 #define HANDSHAKE_MAX_BYTES 8192
 /* How long we wait for the peer after our close frame, or for its FIN. */
 #define CLOSE_TIMEOUT_MS 2000
+/* Connections at once on the operator's listener: a scraper and a person or two. Its own
+ * allowance, so a flood on the public port never blinds the operator. */
+#define CONN_ADMIN_MAX 16
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -67,9 +71,10 @@ struct conn_env {
 	uint8_t ce_protocol_handler[CONN_MAX_HANDLERS];
 	struct chatd *ce_api; /* what chatd_conn_server returns */
 	/* During a handler's on_open: the connection, and its request's query string
-	 * (chatd_conn_query; owned, freed when on_open returns; NULL for none). */
+	 * (chatd_conn_query), NUL-terminated; a request head holds less than this. */
 	const struct conn *ce_opening;
-	char *ce_opening_query;
+	bool ce_opening_has_query;
+	char ce_opening_query[HANDSHAKE_MAX_BYTES];
 	/* Deliveries made by handlers' calls, read around each callback to charge the
 	 * pass's budget. */
 	unsigned long ce_deliveries;
@@ -79,8 +84,18 @@ struct conn_env {
 	struct sbuf *ce_page_head; /* the bundled client's 200 response head and body, */
 	struct sbuf *ce_page_body; /* built once and shared by every response; owned */
 	size_t ce_max_clients;
-	struct handshake_policy ce_policy;
+	struct handshake_policy ce_policy;       /* the public listener's */
+	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+	struct transport_tls_context *ce_tls; /* NULL: plain TCP; owned by the server */
+
+	/* Connections from each source address (--max-per-ip), public listener only. */
+	struct addrlimit ce_addrs;
+	size_t ce_handshake_count;     /* public connections in CONN_HANDSHAKE (--max-handshakes) */
+	size_t ce_admin_count;         /* connections accepted on the operator's listener */
+	size_t ce_base_fds;            /* descriptors open before any connection, for /metrics */
+	uint64_t ce_refusal_log_at;    /* loop time before which no refusal is logged */
+	uint64_t ce_refusals_unlogged; /* refusals since the last logged one */
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
@@ -93,6 +108,13 @@ struct conn_env {
 	size_t ce_conn_count;        /* live connections */
 	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
+
+	/* Set by the server when a Redis backplane runs (NULL otherwise): /healthz asks
+	 * ce_health, which writes why into why when it answers false; /metrics shows
+	 * ce_redis_metrics. Both borrowed. */
+	bool (*ce_health)(const void *arg, char *why, size_t len);
+	const void *ce_health_arg;
+	const struct metrics_redis *ce_redis_metrics;
 };
 
 /* What a connection needs only while it is behind or over a limit: made on demand and
@@ -126,6 +148,7 @@ struct conn {
 	enum conn_state c_state;
 	bool c_dirty;
 	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
+	bool c_admin;          /* accepted on the operator's listener (--admin-listen) */
 	bool c_peer_eof;       /* the peer shut its side: read nothing more */
 	bool c_cut_off;        /* being closed for backpressure */
 	uint8_t c_handler;     /* its handler: an index in ce_handlers */
@@ -145,6 +168,9 @@ struct conn {
 	struct ws_reader c_reader;
 	struct outq c_out;
 	union net_addr c_peer;
+	/* c_request's size: it grows with what arrives, up to HANDSHAKE_MAX_BYTES. Last, in
+	 * what would be the struct's tail padding. */
+	uint32_t c_request_cap;
 };
 
 /* 0, or -1 when memory runs out. */
@@ -157,13 +183,22 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
 			   struct chatd *api);
 
+/* Tells every open connection's handler about an error that does not close it (the
+ * backplane lost): on_error, once each. */
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail);
+
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 
-/* Adopts an accepted socket (the env owns it from now on, even on failure). */
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer);
+/* Adopts an accepted socket (the env owns it from now on, even on failure). admin: it came
+ * to the operator's listener. A connection over a limit (--max-per-ip, --max-handshakes)
+ * is closed at once, after a 503 if its request is already there. */
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin);
+
+/* The gauges /metrics shows, each read from a counter: no walk over the connections. */
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
 
 /* The before-wait hook: resumes held input, flushes every dirty connection, enforces the
  * memory budget, then frees released ones. Returns true when work is left for the next

@@ -102,7 +102,8 @@ int chatd_set(struct chatd *s, const char *option, const char *value, char *err,
 
 int chatd_add_handler(struct chatd *s, const struct chatd_handler *h)
 {
-	if (s->ch_handler_count == CONN_MAX_HANDLERS)
+	/* The running server reads the table in place: it is fixed once chatd_run starts. */
+	if (s->ch_running != NULL || s->ch_handler_count == CONN_MAX_HANDLERS)
 		return -1;
 	for (size_t i = 0; i < s->ch_handler_count; i++) {
 		const char *p = s->ch_handlers[i].h_subprotocol;
@@ -251,7 +252,8 @@ const char *chatd_conn_room(const struct chatd_conn *c)
 const char *chatd_conn_query(const struct chatd_conn *cc)
 {
 	const struct conn *c = conn_of(cc);
-	return c->c_env->ce_opening == c ? c->c_env->ce_opening_query : NULL;
+	const struct conn_env *env = c->c_env;
+	return env->ce_opening == c && env->ce_opening_has_query ? env->ce_opening_query : NULL;
 }
 
 void chatd_conn_set_tag(struct chatd_conn *c, uint8_t tag)

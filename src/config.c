@@ -22,11 +22,19 @@ enum {
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
 	OPT_BUSY_POLL,
+	OPT_REUSEPORT,
+	OPT_REDIS,
+	OPT_REDIS_PREFIX,
+	OPT_ADMIN_LISTEN,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_PER_IP,
 	OPT_MAX_MEMORY,
 	OPT_RATE_LIMIT,
 	OPT_RATE_LIMIT_BYTES,
 	OPT_FLOOD_TIMEOUT,
 	OPT_SEND_TIMEOUT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_HISTORY,
 	OPT_HISTORY_BYTES,
 };
@@ -44,11 +52,19 @@ static const struct option long_options[] = {
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"reuseport", no_argument, NULL, OPT_REUSEPORT},
+	{"redis", required_argument, NULL, OPT_REDIS},
+	{"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
+	{"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+	{"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
 	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
 	{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
 	{"flood-timeout", required_argument, NULL, OPT_FLOOD_TIMEOUT},
 	{"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"history", required_argument, NULL, OPT_HISTORY},
 	{"history-bytes", required_argument, NULL, OPT_HISTORY_BYTES},
 	{"verbose", no_argument, NULL, 'v'},
@@ -66,9 +82,12 @@ void config_usage(FILE *f)
 		"             [--rate-limit N[:BURST]|off] [--rate-limit-bytes BYTES[:BURST]|off]\n"
 		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
+		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
+		"             [--redis URL] [--redis-prefix PREFIX]\n"
+		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
+		"             [--max-per-ip N] [--tls-cert FILE --tls-key FILE]\n"
 		"             [--history N] [--history-bytes BYTES]\n"
-		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
-		"             [-q|--quiet] [--help] [--version]\n"
+		"             [-v|--verbose] [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -82,6 +101,11 @@ void config_usage(FILE *f)
 		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
+		"      --max-handshakes N  connections still in their handshake at once; more\n"
+		"                         are closed at once (default %d; 0: no limit)\n"
+		"      --max-per-ip N     connections from one address (IPv6: one /64); more are\n"
+		"                         closed at once (default %d; 0: no limit, e.g. behind\n"
+		"                         a reverse proxy)\n"
 		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
 		"                         cut off with 1008 (default 4M, at least 2x "
 		"--max-message)\n"
@@ -108,11 +132,22 @@ void config_usage(FILE *f)
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
+		"      --reuseport        share the port with other chatd processes\n"
+		"                         (SO_REUSEPORT; with --redis, one set of rooms)\n"
+		"      --redis URL        share rooms with every chatd using this Redis:\n"
+		"                         redis://[user:password@]host[:port] or unix:///path\n"
+		"      --redis-prefix P   Redis channel prefix (default chatd:)\n"
+		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
+		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
+		"      --tls-cert FILE    speak TLS only (https://, wss://) with this PEM\n"
+		"                         certificate chain, leaf first; SIGHUP reloads it\n"
+		"      --tls-key FILE     the certificate's PEM private key (unencrypted)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
-		CONFIG_DEFAULT_PORT);
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_MAX_HANDSHAKES, CONFIG_DEFAULT_MAX_PER_IP,
+		CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
 }
 
 void config_defaults(struct config *cf)
@@ -124,6 +159,10 @@ void config_defaults(struct config *cf)
 	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->cf_admin_host = CONFIG_DEFAULT_ADMIN_HOST;
+	cf->cf_admin_port = CONFIG_DEFAULT_ADMIN_PORT;
+	cf->cf_max_handshakes = CONFIG_DEFAULT_MAX_HANDSHAKES;
+	cf->cf_max_per_ip = CONFIG_DEFAULT_MAX_PER_IP;
 	cf->cf_rate.rp_messages.rr_per_sec = CONFIG_DEFAULT_RATE_MESSAGES;
 	cf->cf_rate.rp_messages.rr_burst = CONFIG_DEFAULT_RATE_MESSAGES_BURST;
 	cf->cf_rate.rp_bytes.rr_per_sec = CONFIG_DEFAULT_RATE_BYTES;
@@ -134,6 +173,19 @@ void config_defaults(struct config *cf)
 	cf->cf_history_bytes = CONFIG_DEFAULT_HISTORY_BYTES;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
+	cf->cf_redis_prefix = CONFIG_DEFAULT_REDIS_PREFIX;
+}
+
+/* A channel prefix: printable ASCII without spaces, so logs and redis-cli show it as is. */
+static bool redis_prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
 }
 
 bool config_parse_duration(const char *s, uint32_t *out_ms)
@@ -262,6 +314,36 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno != 0 || *end != '\0' || v > max)
 		return false;
 	*out = v;
+	return true;
+}
+
+/* "off", or HOST:PORT with an IPv6 host in brackets ("[::1]:9181"). */
+static bool parse_admin_listen(struct config *cf, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t host_len;
+	unsigned long port;
+
+	if (strcmp(arg, "off") == 0) {
+		cf->cf_admin_host = NULL;
+		return true;
+	}
+	if (colon == NULL || !parse_uint(colon + 1, 65535, &port))
+		return false;
+	host_len = (size_t)(colon - arg);
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	} else if (memchr(host, ':', host_len) != NULL) {
+		return false; /* an IPv6 address needs its brackets, or the port is ambiguous */
+	}
+	if (host_len == 0 || host_len >= sizeof cf->cf_admin_buf)
+		return false;
+	memcpy(cf->cf_admin_buf, host, host_len);
+	cf->cf_admin_buf[host_len] = '\0';
+	cf->cf_admin_host = cf->cf_admin_buf;
+	cf->cf_admin_port = (uint16_t)port;
 	return true;
 }
 
@@ -416,6 +498,51 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			}
 			cf->cf_busy_poll_us = (uint32_t)v;
 			break;
+		case OPT_REUSEPORT: cf->cf_reuseport = true; break;
+		case OPT_REDIS: {
+			char why[200];
+			if (!redis_url_parse(optarg, &cf->cf_redis, why, sizeof why)) {
+				snprintf(err, errlen, "invalid --redis: %s", why);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_on = true;
+			break;
+		}
+		case OPT_REDIS_PREFIX:
+			if (!redis_prefix_ok(optarg)) {
+				snprintf(err, errlen,
+					 "invalid --redis-prefix '%s' (expected 1 to 64 printable "
+					 "characters, no spaces)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_prefix = optarg;
+			break;
+		case OPT_ADMIN_LISTEN:
+			if (!parse_admin_listen(cf, optarg)) {
+				snprintf(err, errlen,
+					 "invalid --admin-listen '%s' (expected ADDR:PORT, "
+					 "[IPV6]:PORT or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_HANDSHAKES:
+		case OPT_MAX_PER_IP:
+			if (!parse_uint(optarg, 100000000, &v)) {
+				snprintf(err, errlen,
+					 "invalid --%s '%s' (expected a number, 0: no limit)",
+					 c == OPT_MAX_PER_IP ? "max-per-ip" : "max-handshakes",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			if (c == OPT_MAX_PER_IP)
+				cf->cf_max_per_ip = v;
+			else
+				cf->cf_max_handshakes = v;
+			break;
+		case OPT_TLS_CERT: cf->cf_tls_cert = optarg; break;
+		case OPT_TLS_KEY: cf->cf_tls_key = optarg; break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;
 		case 'h': return CONFIG_HELP;
@@ -435,6 +562,10 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see chatd --help)", argv[optind]);
+		return CONFIG_USAGE_ERROR;
+	}
+	if ((cf->cf_tls_cert == NULL) != (cf->cf_tls_key == NULL)) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together: give both or neither");
 		return CONFIG_USAGE_ERROR;
 	}
 	/* A healthy client receiving messages of the largest size must never be cut off. */

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn_internal.h"
@@ -28,6 +30,7 @@
 #include "log.h"
 #include "membudget.h"
 #include "page.h"
+#include "transport_tls.h"
 
 /* One read: a pass's worth of one client's input at most. Smaller than the old 128 KiB:
  * whatever a read brings and the pass cannot handle is held in memory, so this also
@@ -41,6 +44,19 @@
 
 static void on_event(struct loop_watch *w, uint32_t events);
 static void flush(struct conn *c);
+
+/* A secret for the per-address table's hash. Should the kernel have no entropy to give
+ * yet (early boot), the time and the stack's address are a weaker secret, not none. */
+static uint64_t hash_seed(void)
+{
+	uint64_t seed = 0;
+	struct timespec ts;
+
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+		return seed;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)&seed;
+}
 
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
 		  size_t max_clients)
@@ -56,6 +72,8 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	env->ce_max_memory = cf->cf_max_memory ? cf->cf_max_memory : membudget_default_limit();
 	env->ce_policy.hp_origins = cf->cf_origins;
 	env->ce_policy.hp_origin_count = cf->cf_origin_count;
+	env->ce_admin_policy.hp_admin = true;
+	addrlimit_init(&env->ce_addrs, hash_seed());
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
 	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
@@ -104,13 +122,33 @@ static void mark_dirty(struct conn *c)
 	c->c_env->ce_dirty = c;
 }
 
+/* Read while the peer may still send; write while anything is queued; and whatever the
+ * transport needs besides (TLS: a handshake write, a record still to push). */
 void conn_update_interest(struct conn *c)
 {
 	uint32_t events = c->c_peer_eof || conn_input_held(c) ? 0 : EPOLLIN;
 	if (!outq_empty(&c->c_out))
 		events |= EPOLLOUT;
+	events |= transport_wants(&c->c_transport);
 	if (loop_watch_set(c->c_env->ce_loop, &c->c_watch, events) < 0)
 		conn_destroy(c, "cannot change the events watched");
+}
+
+void conn_handshake_done(struct conn *c)
+{
+	if (c->c_state == CONN_HANDSHAKE && !c->c_admin)
+		c->c_env->ce_handshake_count--;
+}
+
+/* Gives back what admit (below) counted for a connection but its handshake. */
+static void release_limits(struct conn_env *env, const union net_addr *peer, bool admin)
+{
+	struct addrlimit_key key;
+
+	if (admin)
+		env->ce_admin_count--;
+	else if (addrlimit_key_of(&peer->sa, &key))
+		addrlimit_release(&env->ce_addrs, &key);
 }
 
 /* Releases everything the connection holds. Every "opened" gets exactly one "closed". */
@@ -137,6 +175,8 @@ void conn_destroy(struct conn *c, const char *cause)
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
+	conn_handshake_done(c);
+	release_limits(env, &c->c_peer, c->c_admin);
 	c->c_state = CONN_DEAD; /* from here on nothing re-enters this connection */
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	loop_watch_del(env->ce_loop, &c->c_watch);
@@ -144,10 +184,7 @@ void conn_destroy(struct conn *c, const char *cause)
 	outq_clear(&c->c_out);
 	ws_reader_free(&c->c_reader);
 	conn_extra_free(c);
-	if (c->c_request != NULL)
-		membudget_release(membudget_block(HANDSHAKE_MAX_BYTES));
-	free(c->c_request);
-	c->c_request = NULL;
+	conn_http_free_request(c);
 
 	/* Off the live list, onto the dead one: an event for this connection may still be
 	 * waiting in the current epoll batch, so the struct lives until the pass ends. */
@@ -206,6 +243,7 @@ void conn_begin_close(struct conn *c)
 	struct conn_env *env = c->c_env;
 	bool was_open = c->c_state == CONN_OPEN;
 
+	conn_handshake_done(c);
 	c->c_state = CONN_CLOSING;
 	if (was_open) {
 		conn_app_closed(c);
@@ -214,10 +252,7 @@ void conn_begin_close(struct conn *c)
 	}
 	ws_reader_free(&c->c_reader);
 	conn_extra_free(c); /* held input and an owed pong go unanswered after a close */
-	if (c->c_request != NULL)
-		membudget_release(membudget_block(HANDSHAKE_MAX_BYTES));
-	free(c->c_request);
-	c->c_request = NULL;
+	conn_http_free_request(c);
 	loop_timer_start(env->ce_loop, &c->c_timer, CLOSE_TIMEOUT_MS, on_close_timeout);
 }
 
@@ -305,7 +340,13 @@ static void flush(struct conn *c)
 		if ((size_t)w < want)
 			break; /* the socket buffer is full */
 	}
-	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING) {
+	/* The queue may be empty while the transport still holds bytes (a TLS record the
+	 * socket had no room for): push them, and close only once they are out. */
+	if (outq_empty(&c->c_out) && transport_wants(&c->c_transport) != 0 &&
+	    transport_writev(&c->c_transport, NULL, 0) < 0 && errno != EAGAIN)
+		return conn_destroy(c, "closed");
+	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING &&
+	    transport_wants(&c->c_transport) == 0) {
 		if (c->c_peer_eof)
 			return conn_destroy(c, "closed");
 		/* Everything, our close included, is out: send our FIN and wait for theirs. */
@@ -326,17 +367,24 @@ static void flush(struct conn *c)
 static void on_event(struct loop_watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, c_watch);
+	bool transport_waits;
 
 	if (c->c_state == CONN_DEAD)
 		return;
+	/* A transport waiting for a readiness of its own (TLS) gets both directions retried
+	 * on any event: a read may have been waiting to write, a write to read. */
+	transport_waits = transport_wants(&c->c_transport) != 0;
 	/* A reset or error is reported even while input is held back; level-triggered, it
 	 * would be reported every pass: the connection is gone, so end it. */
 	if ((events & (EPOLLHUP | EPOLLERR)) && conn_input_held(c))
 		return conn_destroy(c, "connection lost");
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || transport_waits)
 		handle_readable(c);
-	if (c->c_state != CONN_DEAD && (events & EPOLLOUT))
+	if (c->c_state != CONN_DEAD && (events & EPOLLOUT || transport_waits))
 		flush(c);
+	/* A dirty connection's interest is set by its flush at the end of the pass. */
+	if (c->c_state != CONN_DEAD && !c->c_dirty)
+		conn_update_interest(c);
 }
 
 void conn_deliver(struct hub_member *m, struct sbuf *frame)
@@ -351,24 +399,127 @@ void conn_deliver(struct hub_member *m, struct sbuf *frame)
 	conn_queue(c, frame);
 }
 
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
+/* One line a second at most: a flood of refused connections must not become a flood of
+ * log lines. The count of those not logged goes in the next line (and all are in
+ * chatd_connections_refused_total). */
+static void log_refusal(struct conn_env *env, const union net_addr *peer, const char *why)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	uint64_t now = loop_now(env->ce_loop);
+	char name[64];
 
+	if (now < env->ce_refusal_log_at) {
+		env->ce_refusals_unlogged++;
+		return;
+	}
+	listener_format_addr(peer, name, sizeof name);
+	if (env->ce_refusals_unlogged > 0)
+		log_warn("connection from %s refused: %s (and %llu more refused, not logged, "
+			 "since the last such line)",
+			 name, why, (unsigned long long)env->ce_refusals_unlogged);
+	else
+		log_warn("connection from %s refused: %s", name, why);
+	env->ce_refusal_log_at = now + 1000;
+	env->ce_refusals_unlogged = 0;
+}
+
+/* Closes a connection over a limit before it costs anything. A client that already sent
+ * its request (it was queued while chatd was busy) is told why with a 503; what it sent is
+ * read first, so closing does not turn into a reset that would destroy that answer. */
+static void refuse_connection(struct conn_env *env, int fd, const union net_addr *peer,
+			      enum metrics_limit limit, const char *why)
+{
+	struct transport t;
+	char buf[512];
+
+	env->ce_metrics.mt_limit_refused[limit]++;
+	log_refusal(env, peer, why);
+	transport_init_tcp(&t, fd);
+	if (transport_read(&t, env->ce_read_buf, env->ce_read_cap) > 0) {
+		struct iovec iov = {buf, http_response_error(buf, sizeof buf, 503, why)};
+		if (iov.iov_len > 0)
+			(void)transport_writev(&t, &iov, 1);
+		metrics_count_refusal(&env->ce_metrics, 503);
+	}
+	transport_close(&t);
+}
+
+/* Counts the connection against its limits; false when it is over one (and closed). */
+static bool admit(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	const struct config *cf = env->ce_config;
+	struct addrlimit_key key;
+	char why[96];
+
+	if (admin) {
+		if (env->ce_admin_count >= CONN_ADMIN_MAX) {
+			refuse_connection(env, fd, peer, METRICS_LIMIT_ADMIN,
+					  "the admin listener is busy");
+			return false;
+		}
+		env->ce_admin_count++;
+		return true;
+	}
+	if (cf->cf_max_handshakes != 0 && env->ce_handshake_count >= cf->cf_max_handshakes) {
+		snprintf(why, sizeof why, "%zu connections in their handshake (--max-handshakes)",
+			 env->ce_handshake_count);
+		refuse_connection(env, fd, peer, METRICS_LIMIT_HANDSHAKES, why);
+		return false;
+	}
+	if (addrlimit_key_of(&peer->sa, &key)) {
+		switch (addrlimit_acquire(&env->ce_addrs, &key, (uint32_t)cf->cf_max_per_ip)) {
+		case ADDRLIMIT_OK: break;
+		case ADDRLIMIT_FULL:
+			snprintf(why, sizeof why,
+				 "%zu connections from this address (--max-per-ip)",
+				 cf->cf_max_per_ip);
+			refuse_connection(env, fd, peer, METRICS_LIMIT_PER_IP, why);
+			return false;
+		case ADDRLIMIT_NO_MEM:
+			refuse_connection(env, fd, peer, METRICS_LIMIT_NO_MEMORY, "out of memory");
+			return false;
+		}
+	}
+	env->ce_handshake_count++;
+	return true;
+}
+
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	struct conn *c;
+
+	if (!admit(env, fd, peer, admin))
+		return;
+	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		log_error("out of memory: refusing a connection");
+		if (!admin)
+			env->ce_handshake_count--;
+		release_limits(env, peer, admin);
 		close(fd);
 		return;
 	}
+	/* The operator's listener stays plain HTTP: it is on loopback or a private network. */
+	if (env->ce_tls == NULL || admin) {
+		transport_init_tcp(&c->c_transport, fd);
+	} else if (transport_init_tls(&c->c_transport, fd, env->ce_tls) < 0) {
+		log_error("out of memory: refusing a TLS connection");
+		env->ce_handshake_count--;
+		release_limits(env, peer, admin);
+		close(fd);
+		free(c);
+		return;
+	}
 	membudget_charge(membudget_block(sizeof *c));
-	transport_init_tcp(&c->c_transport, fd);
 	c->c_env = env;
 	c->c_id = ++env->ce_next_id;
 	c->c_state = CONN_HANDSHAKE;
+	c->c_admin = admin;
 	c->c_peer = *peer;
 	if (loop_watch_add(env->ce_loop, &c->c_watch, fd, EPOLLIN, on_event) < 0) {
 		log_error("cannot watch a new connection: %s", strerror(errno));
-		close(fd);
+		conn_handshake_done(c);
+		release_limits(env, peer, admin);
+		transport_close(&c->c_transport);
 		membudget_release(membudget_block(sizeof *c));
 		free(c);
 		return;
@@ -381,6 +532,18 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 	env->ce_metrics.mt_accepted++;
 	loop_timer_start(env->ce_loop, &c->c_timer, env->ce_config->cf_handshake_timeout_ms,
 			 conn_http_timeout);
+}
+
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
+{
+	g->mg_connections = env->ce_conn_count;
+	g->mg_clients = env->ce_open_count;
+	g->mg_rooms = hub_room_count(env->ce_hub);
+	g->mg_memory_limit = env->ce_max_memory;
+	g->mg_handshaking = env->ce_handshake_count;
+	g->mg_addresses = env->ce_addrs.al_used;
+	g->mg_open_fds = env->ce_base_fds + env->ce_conn_count;
+	g->mg_redis = env->ce_redis_metrics;
 }
 
 bool conn_flush_dirty(struct conn_env *env)
@@ -406,6 +569,15 @@ bool conn_flush_dirty(struct conn_env *env)
 	return more;
 }
 
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail)
+{
+	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
+		next = c->c_next; /* a handler may close c, which stays listed until the pass ends
+				   */
+		conn_app_error(c, error, detail);
+	}
+}
+
 void conn_shutdown_all(struct conn_env *env, uint16_t code)
 {
 	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
@@ -429,5 +601,6 @@ void conn_env_free(struct conn_env *env)
 	if (env->ce_page_body != NULL)
 		sbuf_unref(env->ce_page_body);
 	free(env->ce_read_buf);
+	addrlimit_free(&env->ce_addrs);
 	memset(env, 0, sizeof *env);
 }

@@ -16,6 +16,8 @@
 
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
+/* The first allocation for a request head that did not arrive in one read. */
+#define REQUEST_MIN_CAP 256
 
 _Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
 
@@ -57,64 +59,87 @@ static void serve_page(struct conn *c, bool head_only)
 		conn_begin_close(c);
 }
 
-/* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
-static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
+/* /healthz with a backplane: 503 and the reason while it is down, for load balancers to
+ * route around this node and for people to read. Not a refusal: not logged, not counted. */
+static void serve_health(struct conn *c, bool head_only)
 {
 	struct conn_env *env = c->c_env;
-	struct metrics_gauges g = {
-		.mg_connections = env->ce_conn_count,
-		.mg_clients = env->ce_open_count,
-		.mg_rooms = hub_room_count(env->ce_hub),
-		.mg_memory_limit = env->ce_max_memory,
-	};
-	struct hub_room_info rooms[STATS_MAX_ROOMS];
-	const char *type = "text/plain; charset=utf-8";
-	char *body = NULL, head[512];
-	size_t len = 0, hlen;
+	char why[400], buf[1024];
+	bool up = env->ce_health(env->ce_health_arg, why, sizeof why - 1);
+	size_t len = up ? 3 : strlen(why) + 1;
+	size_t hlen = http_response_head(buf, sizeof buf, up ? 200 : 503,
+					 "text/plain; charset=utf-8", len, NULL);
 
-	switch (kind) {
+	if (!up)
+		memcpy(why + len - 1, "\n", 2); /* the byte kept back above */
+	conn_queue_new(c, sbuf_from(buf, hlen));
+	if (c->c_state != CONN_DEAD && !head_only)
+		conn_queue_new(c, sbuf_from(up ? "ok\n" : why, len));
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
+/* Answers /healthz, /online/ROOM, /metrics and /stats; the body is rendered for this
+ * request. */
+static void serve_status(struct conn *c, const struct handshake_answer *ans)
+{
+	struct conn_env *env = c->c_env;
+	struct metrics_gauges g;
+	struct hub_room_info rooms[STATS_MAX_ROOMS];
+	const char *type = "application/json", *text = "ok\n";
+	char *body = NULL, head[512], count[HUB_ROOM_NAME_MAX + 64];
+	size_t len = 3, hlen;
+
+	if (ans->ha_kind == HANDSHAKE_HEALTHZ && env->ce_health != NULL)
+		return serve_health(c, ans->ha_head_only);
+	conn_env_gauges(env, &g);
+	switch (ans->ha_kind) {
 	case HANDSHAKE_METRICS:
 		type = "text/plain; version=0.0.4; charset=utf-8";
 		len = metrics_render_prometheus(&env->ce_metrics, &g, &body);
+		text = body;
 		break;
 	case HANDSHAKE_STATS:
-		type = "application/json";
 		len = metrics_render_stats(
 			&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS), &body);
+		text = body;
 		break;
-	default: len = 3; break; /* "ok\n" */
+	case HANDSHAKE_ONLINE:
+		/* One room, looked up by name: no other room's name or size is revealed. */
+		len = metrics_render_room(
+			ans->ha_room.s_ptr, ans->ha_room.s_len,
+			hub_room_members(env->ce_hub, ans->ha_room.s_ptr, ans->ha_room.s_len),
+			count, sizeof count);
+		text = count;
+		break;
+	default: type = "text/plain; charset=utf-8"; break;
 	}
 	if (len == 0)
 		return refuse(c, 500, "out of memory");
 	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
 	conn_queue_new(c, sbuf_from(head, hlen));
-	if (c->c_state != CONN_DEAD && !head_only)
-		conn_queue_new(c, sbuf_from(body ? body : "ok\n", len));
+	if (c->c_state != CONN_DEAD && !ans->ha_head_only)
+		conn_queue_new(c, sbuf_from(text, len));
 	free(body);
 	if (c->c_state != CONN_DEAD)
 		conn_begin_close(c);
 }
 
 /* The handler's on_open, with the request's query string at hand (chatd_conn_query):
- * copied to be NUL-terminated, and only for as long as on_open runs, since the request is
- * gone after it. */
+ * copied to be NUL-terminated into the env's buffer, which any head fits, and only for as
+ * long as on_open runs, since the request is gone after it. */
 static void open_handler(struct conn *c, const struct handshake_answer *ans)
 {
 	struct conn_env *env = c->c_env;
+	size_t n = ans->ha_query.s_len < HANDSHAKE_MAX_BYTES ? ans->ha_query.s_len : 0;
 
-	if (ans->ha_query.s_ptr != NULL) {
-		env->ce_opening_query = malloc(ans->ha_query.s_len + 1);
-		if (env->ce_opening_query == NULL)
-			return conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
-					       "out of memory");
-		memcpy(env->ce_opening_query, ans->ha_query.s_ptr, ans->ha_query.s_len);
-		env->ce_opening_query[ans->ha_query.s_len] = '\0';
-	}
 	env->ce_opening = c;
+	env->ce_opening_has_query = ans->ha_query.s_ptr != NULL;
+	if (n > 0)
+		memcpy(env->ce_opening_query, ans->ha_query.s_ptr, n);
+	env->ce_opening_query[n] = '\0';
 	conn_app_open(c);
 	env->ce_opening = NULL;
-	free(env->ce_opening_query);
-	env->ce_opening_query = NULL;
 }
 
 static void upgrade(struct conn *c, const struct handshake_answer *ans)
@@ -136,6 +161,7 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	c->c_handler = ans->ha_protocol_index >= 0
 			       ? env->ce_protocol_handler[ans->ha_protocol_index]
 			       : (uint8_t)env->ce_default;
+	conn_handshake_done(c);
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
 	c->c_last_rx = c->c_last_tx = conn_now32(c);
@@ -150,14 +176,45 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 	open_handler(c, ans);
 }
 
-/* The buffer a request head is gathered in, charged to the budget. */
-static bool alloc_request(struct conn *c)
+/* Makes room for need bytes of request head (at most HANDSHAKE_MAX_BYTES). The buffer
+ * grows by doubling from REQUEST_MIN_CAP: a connection that sent half a request line
+ * holds a few hundred bytes, not 8 KiB, and a head trickled a byte at a time costs six
+ * reallocations. 0, or -1 when memory runs out. */
+static int request_reserve(struct conn *c, size_t need)
 {
-	c->c_request = malloc(HANDSHAKE_MAX_BYTES);
+	size_t cap = REQUEST_MIN_CAP;
+	char *p;
+
+	if (c->c_request != NULL) {
+		if (need <= c->c_request_cap)
+			return 0;
+		cap = c->c_request_cap;
+	}
+	while (cap < need)
+		cap *= 2;
+	if (cap > HANDSHAKE_MAX_BYTES)
+		cap = HANDSHAKE_MAX_BYTES;
+	p = realloc(c->c_request, cap);
+	if (p == NULL)
+		return -1;
+	/* Charged to the budget at what it costs, as it grows. */
+	if (c->c_request != NULL)
+		membudget_release(membudget_block(c->c_request_cap));
+	membudget_charge(membudget_block(cap));
+	c->c_request = p;
+	c->c_request_cap = (uint32_t)cap;
+	return 0;
+}
+
+void conn_http_free_request(struct conn *c)
+{
 	if (c->c_request == NULL)
-		return false;
-	membudget_charge(membudget_block(HANDSHAKE_MAX_BYTES));
-	return true;
+		return;
+	membudget_release(membudget_block(c->c_request_cap));
+	free(c->c_request);
+	c->c_request = NULL;
+	c->c_request_len = 0;
+	c->c_request_cap = 0;
 }
 
 /* Request bytes arrived. The head is parsed straight from the read buffer when it came in
@@ -173,11 +230,11 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	enum http_parse_status st;
 
 	if (c->c_request != NULL || len > HANDSHAKE_MAX_BYTES) {
-		if (c->c_request == NULL && !alloc_request(c))
-			return conn_destroy(c, "out of memory");
 		size_t take = HANDSHAKE_MAX_BYTES - c->c_request_len;
 		if (take > len)
 			take = len;
+		if (request_reserve(c, c->c_request_len + take) < 0)
+			return conn_destroy(c, "out of memory");
 		memcpy(c->c_request + c->c_request_len, data, take);
 		c->c_request_len += (uint32_t)take;
 		spill = take; /* data[spill..len) did not fit */
@@ -196,7 +253,7 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		if (head_len >= HANDSHAKE_MAX_BYTES)
 			return refuse(c, 431, "the request head is larger than 8 KiB");
 		if (c->c_request == NULL) {
-			if (!alloc_request(c))
+			if (request_reserve(c, len) < 0)
 				return conn_destroy(c, "out of memory");
 			memcpy(c->c_request, data, len);
 			c->c_request_len = (uint32_t)len;
@@ -208,14 +265,16 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	case HTTP_PARSE_OK: break;
 	}
 
-	handshake_answer(&req, &c->c_env->ce_policy, &ans);
+	handshake_answer(&req, c->c_admin ? &c->c_env->ce_admin_policy : &c->c_env->ce_policy,
+			 &ans);
 	switch (ans.ha_kind) {
 	case HANDSHAKE_REFUSE:
 		return refuse_request(c, ans.ha_status, ans.ha_reason, ans.ha_head_only);
 	case HANDSHAKE_PAGE: return serve_page(c, ans.ha_head_only);
 	case HANDSHAKE_HEALTHZ:
+	case HANDSHAKE_ONLINE:
 	case HANDSHAKE_METRICS:
-	case HANDSHAKE_STATS: return serve_status(c, ans.ha_kind, ans.ha_head_only);
+	case HANDSHAKE_STATS: return serve_status(c, &ans);
 	case HANDSHAKE_UPGRADE: break;
 	}
 	upgrade(c, &ans);
@@ -228,9 +287,5 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		conn_ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
 	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
 		conn_ws_input(c, data + spill, len - spill);
-	if (c->c_request != NULL)
-		membudget_release(membudget_block(HANDSHAKE_MAX_BYTES));
-	free(c->c_request);
-	c->c_request = NULL;
-	c->c_request_len = 0;
+	conn_http_free_request(c);
 }

@@ -36,6 +36,10 @@ static inline uint64_t conn_since(const struct conn *c, uint32_t stamp)
 /* Releases everything the connection holds; the struct is freed at the end of the pass. */
 void conn_destroy(struct conn *c, const char *cause);
 
+/* The connection leaves CONN_HANDSHAKE (call before changing c_state): it no longer
+ * counts against --max-handshakes. No-op in any other state. */
+void conn_handshake_done(struct conn *c);
+
 /* Queues b (borrowed), or ends the connection when b is NULL (a failed allocation). */
 void conn_queue(struct conn *c, struct sbuf *b);
 /* The same for a buffer the caller just made: its reference is handed over. */
@@ -55,6 +59,8 @@ const char *conn_peer_name(const struct conn *c, char *buf, size_t len);
 /* --- conn_http.c: request bytes arrived; the handshake deadline passed. --- */
 void conn_http_input(struct conn *c, uint8_t *data, size_t len);
 void conn_http_timeout(struct loop_timer *t);
+/* Releases the request head gathered so far, and its charge to the memory budget. */
+void conn_http_free_request(struct conn *c);
 
 /* --- conn_ws.c --- */
 

@@ -36,10 +36,11 @@ size_t conn_memory(const struct conn *c)
 	size_t n = membudget_block(sizeof *c) + c->c_out.oq_cost + ws_reader_memory(&c->c_reader);
 
 	if (c->c_request != NULL)
-		n += membudget_block(HANDSHAKE_MAX_BYTES);
+		n += membudget_block(c->c_request_cap);
 	if (c->c_extra != NULL)
 		n += extra_cost(c->c_extra);
-	return n;
+	/* A TLS session's own buffers and state (0 for plain TCP). */
+	return n + transport_memory(&c->c_transport);
 }
 
 struct conn_extra *conn_extra_get(struct conn *c)

@@ -10,10 +10,13 @@
  */
 #include "hub.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "frame.h"
+#include "siphash.h"
 
 struct hub_room {
 	struct hub_room *hr_next_in_bucket;
@@ -33,9 +36,29 @@ struct hub {
 	size_t hb_rooms;
 	size_t hb_members;
 	hub_deliver_fn hb_deliver;
+	struct hub_observer hb_observer; /* all NULL: nobody listens */
+	struct siphash_key hb_key;       /* secret, drawn at creation: see hash_name */
 };
 
 #define HUB_INITIAL_BUCKETS 64
+
+/* 16 bytes from the kernel's generator. getrandom(2) blocks only until the generator is
+ * first seeded, early in boot; a short read happens only on a signal. */
+static int draw_key(struct siphash_key *key)
+{
+	uint8_t bytes[SIPHASH_KEY_BYTES];
+	size_t got = 0;
+
+	while (got < sizeof bytes) {
+		ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	siphash_key_from_bytes(key, bytes);
+	return 0;
+}
 
 struct hub *hub_new(hub_deliver_fn deliver)
 {
@@ -49,6 +72,11 @@ struct hub *hub_new(hub_deliver_fn deliver)
 	}
 	h->hb_bucket_count = HUB_INITIAL_BUCKETS;
 	h->hb_deliver = deliver;
+	if (draw_key(&h->hb_key) < 0) {
+		free(h->hb_buckets);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -83,21 +111,18 @@ size_t hub_room_count(const struct hub *h)
 	return h->hb_rooms;
 }
 
-/* FNV-1a: short keys, no adversary gains from collisions beyond a longer chain, and the
- * table grows with the number of rooms. */
-static size_t hash_name(const char *name, size_t len)
+/* Room names are chosen by clients. With an unkeyed hash anyone can compute names that
+ * share a bucket, and every join, leave and hub_publish_room on them walks one long chain
+ * (hash flooding). SipHash keyed with a secret drawn per process makes the bucket of a
+ * name unpredictable: chains stay short on average however the names are chosen. */
+static size_t hash_name(const struct hub *h, const char *name, size_t len)
 {
-	uint64_t x = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		x ^= (unsigned char)name[i];
-		x *= 1099511628211ULL;
-	}
-	return (size_t)x;
+	return (size_t)siphash24(&h->hb_key, name, len);
 }
 
 static struct hub_room **bucket_of(const struct hub *h, const char *name, size_t len)
 {
-	return &h->hb_buckets[hash_name(name, len) & (h->hb_bucket_count - 1)];
+	return &h->hb_buckets[hash_name(h, name, len) & (h->hb_bucket_count - 1)];
 }
 
 static struct hub_room *find_room(const struct hub *h, const char *name, size_t len)
@@ -121,7 +146,7 @@ static void maybe_grow(struct hub *h)
 		while (h->hb_buckets[i] != NULL) {
 			struct hub_room *r = h->hb_buckets[i];
 			h->hb_buckets[i] = r->hr_next_in_bucket;
-			size_t b = hash_name(r->hr_name, r->hr_name_len) & (count - 1);
+			size_t b = hash_name(h, r->hr_name, r->hr_name_len) & (count - 1);
 			r->hr_next_in_bucket = buckets[b];
 			buckets[b] = r;
 		}
@@ -131,6 +156,14 @@ static void maybe_grow(struct hub *h)
 	h->hb_bucket_count = count;
 }
 
+void hub_set_observer(struct hub *h, const struct hub_observer *obs)
+{
+	if (obs != NULL)
+		h->hb_observer = *obs;
+	else
+		memset(&h->hb_observer, 0, sizeof h->hb_observer);
+}
+
 static void unlink_room(struct hub *h, struct hub_room *room)
 {
 	struct hub_room **p = bucket_of(h, room->hr_name, room->hr_name_len);
@@ -138,6 +171,9 @@ static void unlink_room(struct hub *h, struct hub_room *room)
 		p = &(*p)->hr_next_in_bucket;
 	*p = room->hr_next_in_bucket;
 	h->hb_rooms--;
+	if (h->hb_observer.ho_room_closed != NULL)
+		h->hb_observer.ho_room_closed(h->hb_observer.ho_arg, room->hr_name,
+					      room->hr_name_len);
 	room_free(room);
 }
 
@@ -159,6 +195,8 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 		r->hr_next_in_bucket = *b;
 		*b = r;
 		h->hb_rooms++;
+		if (h->hb_observer.ho_room_opened != NULL)
+			h->hb_observer.ho_room_opened(h->hb_observer.ho_arg, name, len);
 	}
 	if (r->hr_count == r->hr_cap) {
 		if (r->hr_cap >= UINT32_MAX / 2) {
@@ -263,40 +301,58 @@ const char *hub_member_room(const struct hub_member *m)
 	return m->hm_room != NULL ? m->hm_room->hr_name : NULL;
 }
 
-static struct hub_room *target_room(struct hub *h, const char *room, size_t room_len,
-				    const struct hub_member *except)
+/* Publishes from this process. tag: the members it reaches (HUB_ANY_TAG: all). The
+ * observer (the backplane) hears what reaches tag 0, the encoding every node's untagged
+ * members share; a tag of a handler's own is this process's business. */
+static long publish(struct hub *h, const char *room, size_t room_len,
+		    const struct hub_member *except, int tag, uint8_t opcode,
+		    const uint8_t *payload, size_t len)
 {
+	const struct hub_observer *obs = &h->hb_observer;
+	char name[HUB_ROOM_NAME_MAX];
+	long delivered = 0;
+
 	/* The usual case, a message to the sender's own room named by the sender's own
 	 * hub_member_room pointer, needs no lookup. */
 	struct hub_room *r =
 		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
 			? except->hm_room
 			: find_room(h, room, room_len);
-	return r;
+	/* A name no room can have (over HUB_ROOM_NAME_MAX) is nobody's, here or elsewhere. */
+	if (obs->ho_published == NULL || tag > 0 || room_len == 0 || room_len > sizeof name)
+		return r != NULL ? room_publish(h, r, except, tag, opcode, payload, len) : 0;
+	/* The walk may free the room, and room may be its name (a sender cut off while
+	 * receiving its own echo): keep a copy. Local members first, so a slow backplane
+	 * never delays them; a room with no members here may have some on other nodes. */
+	memcpy(name, room, room_len);
+	if (r != NULL)
+		delivered = room_publish(h, r, except, tag, opcode, payload, len);
+	obs->ho_published(obs->ho_arg, name, room_len, opcode, payload, len);
+	return delivered;
 }
 
 long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
 		 uint8_t opcode, const uint8_t *payload, size_t len)
 {
-	struct hub_room *r = target_room(h, room, room_len, except);
-	return r != NULL ? room_publish(h, r, except, HUB_ANY_TAG, opcode, payload, len) : 0;
+	return publish(h, room, room_len, except, HUB_ANY_TAG, opcode, payload, len);
 }
 
 long hub_publish_tag(struct hub *h, const char *room, size_t room_len,
 		     const struct hub_member *except, uint8_t tag, uint8_t opcode,
 		     const uint8_t *payload, size_t len)
 {
-	struct hub_room *r = target_room(h, room, room_len, except);
-	return r != NULL ? room_publish(h, r, except, tag, opcode, payload, len) : 0;
+	return publish(h, room, room_len, except, tag, opcode, payload, len);
 }
 
+/* From another node: the members with tag 0 alone, since a member a handler tagged wants
+ * its own encoding, which only its handler can make. */
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
 		      const uint8_t *payload, size_t len)
 {
 	struct hub_room *r = find_room(h, room, room_len);
 	if (r == NULL)
 		return 0;
-	return room_publish(h, r, NULL, HUB_ANY_TAG, opcode, payload, len);
+	return room_publish(h, r, NULL, 0, opcode, payload, len);
 }
 
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
@@ -320,4 +376,10 @@ size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
 		}
 	}
 	return n;
+}
+
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len)
+{
+	const struct hub_room *r = find_room(h, room, room_len);
+	return r != NULL ? r->hr_live : 0;
 }

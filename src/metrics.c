@@ -11,6 +11,9 @@
 
 static const int refusal_statuses[] = METRICS_REFUSAL_STATUSES;
 static const int close_codes[] = METRICS_CLOSE_CODES;
+/* The label of each enum metrics_limit, in its order. */
+static const char *const limit_names[METRICS_LIMIT_KINDS] = {"max_per_ip", "max_handshakes",
+							     "admin", "out_of_memory"};
 
 void metrics_count_refusal(struct metrics *m, int status)
 {
@@ -110,10 +113,9 @@ static uint64_t resident_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Open descriptors: the entries of /proc/self/fd, less the one reading it. */
-static uint64_t open_descriptors(void)
+size_t metrics_count_open_fds(void)
 {
-	uint64_t n = 0;
+	size_t n = 0;
 	DIR *d = opendir("/proc/self/fd");
 	if (d == NULL)
 		return 0;
@@ -122,6 +124,32 @@ static uint64_t open_descriptors(void)
 			n++;
 	closedir(d);
 	return n > 0 ? n - 1 : 0;
+}
+
+/* The backplane's families, present only with --redis. */
+static void render_redis(struct text *t, const struct metrics_redis *r)
+{
+	metric(t, "chatd_redis_up", "gauge",
+	       "1 while the Redis backplane is connected and subscribed, else 0.",
+	       (uint64_t)r->mr_up);
+	metric(t, "chatd_redis_published_total", "counter",
+	       "Local messages published to Redis and acknowledged.", r->mr_published);
+	metric(t, "chatd_redis_received_total", "counter",
+	       "Messages from other nodes received through Redis.", r->mr_received);
+	family(t, "chatd_redis_dropped_total", "counter",
+	       "Local messages not published to other nodes, by reason.");
+	put(t, "chatd_redis_dropped_total{reason=\"down\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_down);
+	put(t, "chatd_redis_dropped_total{reason=\"backlog\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_backlog);
+	metric(t, "chatd_redis_invalid_total", "counter",
+	       "Messages from Redis refused (bad envelope or channel).", r->mr_invalid);
+	metric(t, "chatd_redis_reconnects_total", "counter",
+	       "Connections to Redis made again after a loss.", r->mr_reconnects);
+	metric(t, "chatd_redis_pending_bytes", "gauge",
+	       "Bytes published to Redis and not yet acknowledged.", r->mr_pending_bytes);
+	metric(t, "chatd_redis_subscribed_rooms", "gauge",
+	       "Rooms whose Redis channel this node is subscribed to.", r->mr_subscribed_rooms);
 }
 
 size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
@@ -134,7 +162,19 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	metric(&t, "chatd_connections_open", "gauge", "Open TCP connections, in any state.",
 	       g->mg_connections);
 	metric(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.", g->mg_clients);
-	metric(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.",
+	metric(&t, "chatd_connections_handshaking", "gauge",
+	       "Connections still in their handshake (bounded by --max-handshakes).",
+	       g->mg_handshaking);
+	metric(&t, "chatd_source_addresses", "gauge",
+	       "Source addresses (IPv6: /64 prefixes) holding at least one connection.",
+	       g->mg_addresses);
+	family(&t, "chatd_connections_refused_total", "counter",
+	       "Connections closed as soon as accepted, by the limit they hit.");
+	for (size_t i = 0; i < METRICS_LIMIT_KINDS; i++)
+		put(&t, "chatd_connections_refused_total{limit=\"%s\"} %llu\n", limit_names[i],
+		    (unsigned long long)m->mt_limit_refused[i]);
+	metric(&t, "chatd_connections_accepted_total", "counter",
+	       "TCP connections accepted within the limits (see chatd_connections_refused_total).",
 	       m->mt_accepted);
 	metric(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.",
 	       m->mt_handshakes);
@@ -181,10 +221,11 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	put(&t, "chatd_close_codes_sent_total{code=\"other\"} %llu\n",
 	    (unsigned long long)m->mt_close_sent[METRICS_CLOSE_KINDS]);
 	metric(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.", g->mg_rooms);
+	if (g->mg_redis != NULL)
+		render_redis(&t, g->mg_redis);
 	metric(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
 	       resident_bytes());
-	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.",
-	       open_descriptors());
+	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.", g->mg_open_fds);
 	return finish(&t, out);
 }
 
@@ -202,4 +243,13 @@ size_t metrics_render_stats(const struct metrics_gauges *g, const struct hub_roo
 		    rooms[i].ri_members);
 	put(&t, "]}\n");
 	return finish(&t, out);
+}
+
+size_t metrics_render_room(const char *room, size_t room_len, size_t clients, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "{\"room\":\"%.*s\",\"clients\":%zu}\n", (int)room_len, room,
+			 clients);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
 }

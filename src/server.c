@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "backplane.h"
 #include "conn.h"
 #include "container.h"
 #include "handshake.h"
@@ -17,8 +18,10 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "redis_probe.h"
 #include "outq.h"
 #include "sbuf.h"
+#include "transport_tls.h"
 #include "version.h"
 
 /* How long clients get to answer our 1001 close at shutdown. */
@@ -31,10 +34,15 @@ struct server {
 	const struct config *sv_config;
 	struct loop *sv_loop;
 	struct hub *sv_hub;
+	struct backplane *sv_backplane; /* NULL without --redis */
 	struct listener sv_listener;
+	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
+	struct transport_tls_context *sv_tls; /* NULL: plain TCP */
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
+	struct loop_watch sv_log_watch; /* the log's descriptor, while its lines are buffered */
+	bool sv_log_watched;
 	bool sv_stopping;
 };
 
@@ -75,8 +83,21 @@ static void begin_shutdown(struct server *sv, const char *why)
 	log_info("%s: shutting down", why);
 	notify_send("STOPPING=1");
 	listener_close(&sv->sv_listener);
+	listener_close(&sv->sv_admin);
 	conn_shutdown_all(&sv->sv_env, WS_CLOSE_GOING_AWAY);
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
+}
+
+/* SIGHUP: the certificate and key again from disk (a renewal). Open connections keep
+ * theirs; a failed reload keeps the old ones in use. */
+static void reload_tls(struct server *sv)
+{
+	char err[512];
+
+	if (sv->sv_tls == NULL)
+		log_info("SIGHUP: nothing to reload (no --tls-cert)");
+	else if (transport_tls_context_reload(sv->sv_tls, err, sizeof err) < 0)
+		log_error("SIGHUP: %s; still using the certificate loaded before", err);
 }
 
 static void on_signal(struct loop_watch *w, uint32_t events)
@@ -85,8 +106,12 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 	(void)events;
 
-	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si)
-		begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			reload_tls(sv);
+		else
+			begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	}
 }
 
 void server_stop(struct server *sv)
@@ -99,20 +124,103 @@ struct conn_env *server_env(struct server *sv)
 	return &sv->sv_env;
 }
 
+/* Log lines wait in the log's buffer while stderr is not writable (log.h). */
+static void on_log_event(struct loop_watch *w, uint32_t events)
+{
+	struct server *sv = container_of(w, struct server, sv_log_watch);
+
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* The reader is gone, and epoll would say so on every pass: stop watching.
+		 * Lines are written at once again (and fail at once, SIGPIPE being ignored). */
+		loop_watch_del(sv->sv_loop, w);
+		sv->sv_log_watched = false;
+		log_buffer_stop();
+		return;
+	}
+	log_flush();
+}
+
+static void start_log_buffer(struct server *sv)
+{
+	int fd = log_buffer_start();
+
+	if (fd < 0)
+		return;
+	/* Watched for nothing until lines wait. epoll refuses what it cannot watch (EPERM:
+	 * /dev/null, say): writes to such a descriptor never wait, write them at once. */
+	if (loop_watch_add(sv->sv_loop, &sv->sv_log_watch, fd, 0, on_log_event) < 0) {
+		log_buffer_stop();
+		return;
+	}
+	sv->sv_log_watched = true;
+}
+
+static void stop_log_buffer(struct server *sv)
+{
+	if (sv->sv_log_watched)
+		loop_watch_del(sv->sv_loop, &sv->sv_log_watch);
+	sv->sv_log_watched = false;
+	log_buffer_stop();
+}
+
 static void before_wait(void *arg)
 {
 	struct server *sv = arg;
 
 	if (conn_flush_dirty(&sv->sv_env))
 		loop_keep_awake(sv->sv_loop);
+	/* Writability is asked for only while lines wait: an idle loop is not woken for it. */
+	if (sv->sv_log_watched)
+		(void)loop_watch_set(sv->sv_loop, &sv->sv_log_watch,
+				     log_pending() > 0 ? EPOLLOUT : 0);
 	if (sv->sv_stopping && sv->sv_env.ce_conn_count == 0)
 		loop_stop(sv->sv_loop);
+}
+
+static bool backplane_health(const void *arg, char *why, size_t len)
+{
+	return backplane_healthy(arg, why, len);
+}
+
+/* --redis: checks the credentials (a wrong password stops the start), then connects in
+ * the background; a Redis that is down only delays the sharing of rooms. */
+/* Every open client's handler hears that messages to other nodes are being lost. */
+static void backplane_lost(void *arg, const char *why)
+{
+	conn_notify_all(arg, CHATD_ERROR_BACKPLANE_LOST, why);
+}
+
+static int start_backplane(struct server *sv, const struct config *cf)
+{
+	char err[600];
+
+	if (redis_probe(&cf->cf_redis, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s\n", err);
+		return -1;
+	}
+	sv->sv_backplane = backplane_new(sv->sv_loop, sv->sv_hub, &cf->cf_redis,
+					 cf->cf_redis_prefix, cf->cf_max_message);
+	if (sv->sv_backplane == NULL) {
+		fprintf(stderr, "chatd: cannot start: out of memory\n");
+		return -1;
+	}
+	backplane_on_lost(sv->sv_backplane, backplane_lost, &sv->sv_env);
+	sv->sv_env.ce_health = backplane_health;
+	sv->sv_env.ce_health_arg = sv->sv_backplane;
+	sv->sv_env.ce_redis_metrics = backplane_metrics(sv->sv_backplane);
+	return 0;
 }
 
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
-	conn_accept(&sv->sv_env, fd, peer);
+	conn_accept(&sv->sv_env, fd, peer, false);
+}
+
+static void on_admin_accept(struct listener *li, int fd, const union net_addr *peer)
+{
+	struct server *sv = li->li_arg;
+	conn_accept(&sv->sv_env, fd, peer, true);
 }
 
 int server_run(const struct config *cf, const struct server_app *app)
@@ -129,6 +237,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	if (!handshake_init()) {
@@ -153,11 +262,35 @@ int server_run(const struct config *cf, const struct server_app *app)
 		fprintf(stderr, "chatd: cannot watch signals: %s\n", strerror(errno));
 		goto done;
 	}
-	if (listener_open(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port, on_accept, &sv,
-			  err, sizeof err) < 0) {
+	if (cf->cf_tls_cert != NULL) {
+		sv.sv_tls =
+			transport_tls_context_new(cf->cf_tls_cert, cf->cf_tls_key, err, sizeof err);
+		if (sv.sv_tls == NULL) {
+			fprintf(stderr, "chatd: %s\n", err);
+			goto done;
+		}
+		sv.sv_env.ce_tls = sv.sv_tls;
+	}
+	if (cf->cf_redis_on && start_backplane(&sv, cf) < 0)
+		goto done;
+	/* A warning, not a usage error: chatd_set() gives options one at a time, in any
+	 * order. */
+	if (!cf->cf_redis_on && strcmp(cf->cf_redis_prefix, CONFIG_DEFAULT_REDIS_PREFIX) != 0)
+		log_warn("--redis-prefix has no effect without --redis");
+	if (listener_open_flags(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port,
+				cf->cf_reuseport ? LISTENER_REUSEPORT : 0, on_accept, &sv, err,
+				sizeof err) < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
+	if (cf->cf_admin_host != NULL &&
+	    listener_open(&sv.sv_admin, sv.sv_loop, cf->cf_admin_host, cf->cf_admin_port,
+			  on_admin_accept, &sv, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s (--admin-listen)\n", err);
+		goto done;
+	}
+	/* Counted once, before any client: /metrics adds one per connection to it. */
+	sv.sv_env.ce_base_fds = metrics_count_open_fds();
 	loop_set_before_wait(sv.sv_loop, before_wait, &sv);
 	loop_set_busy_poll(sv.sv_loop, cf->cf_busy_poll_us);
 	log_info("chatd %s: descriptor limit %llu, up to %zu clients, messages up to %zu bytes%s",
@@ -166,10 +299,16 @@ int server_run(const struct config *cf, const struct server_app *app)
 	if (cf->cf_max_clients != 0 && cf->cf_max_clients + RESERVED_FDS > fd_limit)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
-	log_info("listening on %s", sv.sv_listener.li_name);
+	log_info("listening on %s%s", sv.sv_listener.li_name, sv.sv_tls ? " (TLS only)" : "");
+	if (cf->cf_admin_host != NULL)
+		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
+	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
+		log_info("limits: %zu connections in their handshake, %zu per address (0: none)",
+			 cf->cf_max_handshakes, cf->cf_max_per_ip);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 
+	start_log_buffer(&sv);
 	*app->sa_running = &sv;
 	int rc = loop_run(sv.sv_loop);
 	*app->sa_running = NULL;
@@ -178,15 +317,20 @@ int server_run(const struct config *cf, const struct server_app *app)
 		goto done;
 	}
 	status = 0;
+	stop_log_buffer(&sv); /* first: the last line is written after all the others */
 	log_info("stopped");
 done:
+	stop_log_buffer(&sv);
 	listener_close(&sv.sv_listener);
+	listener_close(&sv.sv_admin);
 	if (sv.sv_loop != NULL) {
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);
 		conn_env_free(&sv.sv_env);
 	}
+	backplane_free(sv.sv_backplane);
 	if (sigfd >= 0)
 		close(sigfd);
+	transport_tls_context_free(sv.sv_tls);
 	hub_free(sv.sv_hub);
 	loop_free(sv.sv_loop);
 	sbuf_release_cache();

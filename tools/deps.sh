@@ -4,8 +4,8 @@
 # prints the exact command to run and fails.
 set -eu
 
-build_pkgs="gcc make pkg-config libssl-dev"
-test_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client chromium"
+build_pkgs="gcc make pkg-config libssl-dev libhiredis-dev"
+test_pkgs="libcmocka-dev redis-server python3-websockets python3-pytest python3-prometheus-client chromium openssl curl"
 
 missing=""
 want="$build_pkgs"

@@ -145,6 +145,20 @@ HTTP = {
     "tls-client-hello": bytes.fromhex("160301012c0100012803035f1a2b3c4d5e6f"),
     "incomplete": b"GET /lobby HTTP/1.1\r\nHost: localhost:8080\r\nUpgr",
     "too-many-headers": head(["GET / HTTP/1.1"] + ["X-H%d: v" % i for i in range(65)]),
+    "h2c-plain": head(["GET / HTTP/1.1", "Host: x", "Connection: Upgrade, HTTP2-Settings",
+                       "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]),
+    "absolute-form-upgrade": head(["GET http://chat.example:8080/lobby?x=1 HTTP/1.1",
+                                   "Host: elsewhere", "Upgrade: h2c", "Upgrade: websocket",
+                                   "Connection: Upgrade", "Sec-WebSocket-Key: " + KEY,
+                                   "Sec-WebSocket-Version: 13"]),
+    "absolute-form-empty-path": head(["GET HTTPS://a?x HTTP/1.1", "Host: a"]),
+    "two-versions-400": head(["GET / HTTP/1.1", "Host: x", "Upgrade: websocket",
+                              "Connection: Upgrade", "Sec-WebSocket-Key: " + KEY,
+                              "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"]),
+    "key-padding-bits": head(["GET / HTTP/1.1", "Host: x", "Upgrade: websocket",
+                              "Connection: Upgrade", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB==",
+                              "Sec-WebSocket-Version: 13"]),
+    "online-room": head(["GET /online/lobby HTTP/1.1", "Host: chat.example.org"]),
 }
 
 # --- wsreader ----------------------------------------------------------------------------
@@ -262,6 +276,39 @@ UTF8 = {
     "ff-byte": b"\xff",
 }
 
+# --- envelope (the Redis backplane's message wrapper) ---------------------------------------
+
+
+def envelope(opcode, payload, origin=0x0123456789ABCDEF, magic=0xC1):
+    return bytes([magic, opcode]) + origin.to_bytes(8, "big") + payload
+
+
+ENVELOPE = {
+    "text": envelope(1, "hello from another node".encode()),
+    "text-multilingual": envelope(1, "Grüße, こんにちは, 👋🏽".encode()),
+    "binary": envelope(2, bytes(range(256))),
+    "empty-text": envelope(1, b""),
+    "text-bad-utf8": envelope(1, b"ok\xc0\xaf"),
+    "binary-bad-utf8": envelope(2, b"ok\xc0\xaf"),
+    "ping-opcode": envelope(9, b""),
+    "bad-magic": envelope(1, b"x", magic=0xC2),
+    "short": envelope(1, b"")[:9],
+}
+
+# --- redis_guard (hiredis replies; byte 0: bit 0 subscribed, bit 1 a command waiting) -----
+
+REDIS_GUARD = {
+    "pong-awaited": b"\x02+PONG\r\n",
+    "pong-unasked": b"\x00+PONG\r\n",
+    "subscribe-confirm": b"\x01*3\r\n$9\r\nsubscribe\r\n$12\r\nchatd:/lobby\r\n:1\r\n",
+    "message": b"\x01*3\r\n$7\r\nmessage\r\n$12\r\nchatd:/lobby\r\n$12\r\n\xc1\x01abcdefghij\r\n",
+    "unsubscribe": b"\x01*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n",
+    "punsubscribe-bad-count": b"\x01*3\r\n$12\r\nPUNSUBSCRIBE\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "unsubscribe-nul": b"\x01*3\r\n$13\r\nunsubscribe\x00x\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "short-push": b"\x01*1\r\n$7\r\nmessage\r\n",
+    "nested": b"\x01*2\r\n*1\r\n:1\r\n$1\r\nx\r\n",
+    "error-unasked": b"\x00-ERR no\r\n",
+    "two-replies": b"\x03+OK\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",
 # --- json --------------------------------------------------------------------------------
 
 JSON = {
@@ -294,6 +341,8 @@ def main():
     write("http", HTTP)
     write("wsreader", WS)
     write("utf8", UTF8)
+    write("envelope", ENVELOPE)
+    write("redis_guard", REDIS_GUARD)
     write("json", JSON)
 
 

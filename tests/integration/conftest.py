@@ -1,6 +1,9 @@
 """Fixtures that run the real chatd binary, one fresh process per test.
 
-chatd is started on --port 0 and its port read from the "listening on" log line; stderr is
+chatd is started on --port 0 and its port read from the "listening on" log line; its admin
+listener (/metrics, /stats) on 127.0.0.1:0 unless the test passes --admin-listen, its port
+read from the "admin listening on" line (Chatd.admin_port), so parallel runs never collide
+on the default 127.0.0.1:9181; stderr is
 drained by a thread into Chatd.logs (so the pipe never fills) and printed with any failure.
 Teardown sends SIGTERM and requires exit status 0 within STOP_TIMEOUT: graceful shutdown is
 part of the spec, so every test checks it for free.
@@ -27,7 +30,8 @@ START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 ASYNC_TEST_TIMEOUT = 30.0  # each await inside has its own, smaller, timeout
 HARD_TEST_TIMEOUT = 60  # last resort for synchronous tests: SIGALRM
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(r"(?<!admin )listening on 127\.0\.0\.1:(\d+)")
+ADMIN_LISTENING = re.compile(r"admin listening on 127\.0\.0\.1:(\d+)")
 
 _servers_key = pytest.StashKey[list]()
 
@@ -40,7 +44,11 @@ class Chatd:
     """One running chatd process."""
 
     def __init__(self, binary: Path, args, port=0, capture_stdout=False):
-        self.args = [str(binary), "--port", str(port), "--bind", "127.0.0.1", *map(str, args)]
+        args = [str(a) for a in args]
+        if not any(a.startswith("--admin-listen") for a in args):
+            args = ["--admin-listen", "127.0.0.1:0", *args]
+        self.args = [str(binary), "--port", str(port), "--bind", "127.0.0.1", *args]
+        self.admin_port = None
         self.logs = []
         self.out = []  # stdout lines, for programs built on the library that print events
         self._log_changed = threading.Condition()
@@ -58,6 +66,8 @@ class Chatd:
         try:
             if port == 0:
                 self.port = int(self.wait_for_log(LISTENING, START_TIMEOUT).group(1))
+                if "127.0.0.1:0" in args:
+                    self.admin_port = int(self.wait_for_log(ADMIN_LISTENING).group(1))
             else:
                 self.port = port
                 self._wait_connectable()

@@ -56,7 +56,7 @@ async def say(ws, text):
 
 
 def client_memory(server):
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/metrics", timeout=5) as r:
         body = r.read().decode()
     return int(re.search(r"^chatd_client_memory_bytes (\d+)", body, re.M).group(1))
 

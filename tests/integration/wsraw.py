@@ -200,17 +200,24 @@ class RawConnection:
     """A TCP connection to the server with a read buffer, so bytes that arrive early (a
     frame right behind the 101 response) are never lost between reads."""
 
-    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT, rcvbuf=None):
-        if rcvbuf is None:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
-        else:
-            # A small receive window must be set before connect(): set later, the window
-            # the peer already saw shrinks under it, and the kernel's retransmission
-            # backoff then makes a test measure this client rather than the server.
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT, rcvbuf=None, source=None):
+        """`rcvbuf`: SO_RCVBUF, set before connecting. `source`: the local address to
+        connect from (e.g. "127.0.0.2")."""
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            if rcvbuf is not None:
+                # A small receive window must be set before connect(): set later, the
+                # window the peer already saw shrinks under it, and the kernel's
+                # retransmission backoff then makes a test measure this client rather
+                # than the server.
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if source is not None:
+                self.sock.bind((source, 0))
             self.sock.settimeout(timeout)
             self.sock.connect((host, port))
+        except BaseException:
+            self.sock.close()
+            raise
         # Without this Nagle would merge the one-byte writes of send_slowly.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
@@ -426,12 +433,13 @@ def parse_http_head(head: bytes) -> Response:
     return Response(version=version, status=int(status), reason=reason, headers=headers, head=head)
 
 
-def open_websocket(port: int, path="/", after=b"", rcvbuf=None) -> RawConnection:
+def open_websocket(port: int, path="/", after=b"", rcvbuf=None, source=None) -> RawConnection:
     """Connect and complete a handshake, checking the 101 and the accept value. `after` is
     sent in the same write as the request (pipelined frames). `rcvbuf` sets SO_RCVBUF
-    before connecting: a reader that never reads then fills up after a few KiB."""
+    before connecting: a reader that never reads then fills up after a few KiB. `source`:
+    the local address to connect from."""
     key = make_key()
-    conn = RawConnection(port, rcvbuf=rcvbuf)
+    conn = RawConnection(port, rcvbuf=rcvbuf, source=source)
     try:
         conn.send(handshake_request(key, path) + after)
         response = conn.read_http_head()

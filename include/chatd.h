@@ -147,7 +147,8 @@ long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn 
 		     enum chatd_type type, const void *data, size_t len);
 
 /* The same for the clients in `room` whose tag (chatd_conn_set_tag) is `tag` alone, so a
- * handler can send each kind of client its own encoding of one event. */
+ * handler can send each kind of client its own encoding of one event. With a backplane,
+ * only tag 0 is shared with other nodes (whose messages reach tag-0 clients alone). */
 long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len);
 

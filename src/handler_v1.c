@@ -377,11 +377,14 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 		if (p->vp_gone)
 			return; /* cut off by its own copy: its on_close has run */
 	}
-	if (sent >= 0 && raw && (r->vr_named - r->vr_v1 > 1 || chatd_echo(s))) {
+	/* Raw clients' encoding goes out even with none of them here: with a backplane,
+	 * other nodes' raw clients hear it (the hub skips the local walk when nobody here
+	 * could get it). */
+	if (sent >= 0 && raw) {
 		sent = chatd_broadcast_tag(s, chatd_conn_room(p->vp_conn),
 					   chatd_echo(s) ? NULL : p->vp_conn, V1_TAG_RAW,
 					   CHATD_TEXT, text, len);
-	} else if (sent >= 0 && !raw && r->vr_named > r->vr_v1) {
+	} else if (sent >= 0) {
 		out_start();
 		out_bytes(p->vp_name, name_len);
 		out_bytes(": ", 2);

@@ -4,7 +4,8 @@
  * local members got it (and also when the room has no members here), a publication from
  * outside (hub_publish_room) is never reported
  * (it would loop back out), and the report carries the room's name even when the walk
- * freed the room.
+ * freed the room. Tags: hub_publish_tag reaches the members with its tag alone, only tag 0
+ * is reported, and a publication from outside reaches tag-0 members alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -179,6 +180,40 @@ static void test_cleared_observer_hears_nothing(void **state)
 	hub_free(h);
 }
 
+static void test_tags_choose_members_and_what_is_shared(void **state)
+{
+	struct hub *h = setup_hub();
+	struct hub_member raw = {0}, other_raw = {0}, v1 = {0}, pending = {0};
+	const uint8_t *x = (const uint8_t *)"x";
+	(void)state;
+
+	v1.hm_tag = 1;
+	pending.hm_tag = 2;
+	hub_join(h, &raw, "/t", 2);
+	hub_join(h, &other_raw, "/t", 2);
+	hub_join(h, &v1, "/t", 2);
+	hub_join(h, &pending, "/t", 2);
+	assert_int_equal(hub_publish_tag(h, "/t", 2, NULL, 1, WS_OP_TEXT, x, 1), 1);
+	assert_int_equal(seen.published, 0); /* a tag of a handler's own stays here */
+	assert_int_equal(hub_publish_tag(h, "/t", 2, &raw, 0, WS_OP_TEXT, x, 1), 1);
+	assert_int_equal(seen.published, 1); /* tag 0 is shared with other nodes */
+	assert_int_equal(hub_publish_tag(h, "/t", 2, NULL, 3, WS_OP_TEXT, x, 1), 0);
+	assert_int_equal(hub_publish(h, "/t", 2, NULL, WS_OP_TEXT, x, 1), 4);
+	assert_int_equal(seen.published, 2);
+	/* From outside: the tag-0 members alone. */
+	assert_int_equal(hub_publish_room(h, "/t", 2, WS_OP_TEXT, x, 1), 2);
+	/* A tag is the owner's: it survives a move to another room. */
+	hub_leave(h, &v1);
+	hub_join(h, &v1, "/u", 2);
+	assert_int_equal(v1.hm_tag, 1);
+	assert_int_equal(hub_publish_tag(h, "/u", 2, NULL, 1, WS_OP_TEXT, x, 1), 1);
+	hub_leave(h, &raw);
+	hub_leave(h, &other_raw);
+	hub_leave(h, &v1);
+	hub_leave(h, &pending);
+	hub_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_local_publish_reported_after_local_delivery),
 		cmocka_unit_test(test_room_freed_during_walk_keeps_its_name),
 		cmocka_unit_test(test_cleared_observer_hears_nothing),
+		cmocka_unit_test(test_tags_choose_members_and_what_is_shared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,7 @@ static void open_handler(struct conn *c, const struct handshake_answer *ans)
 
 	env->ce_opening = c;
 	env->ce_opening_has_query = ans->ha_query.s_ptr != NULL;
-	if (n > 0)
+	if (ans->ha_query.s_ptr != NULL && n > 0)
 		memcpy(env->ce_opening_query, ans->ha_query.s_ptr, n);
 	env->ce_opening_query[n] = '\0';
 	conn_app_open(c);

@@ -44,7 +44,7 @@ static bool out_reserve(size_t n)
 {
 	if (out_failed)
 		return false;
-	if (out_cap - out_len >= n)
+	if (out_buf != NULL && out_cap - out_len >= n)
 		return true;
 	size_t cap = out_cap ? out_cap : 1024;
 	while (cap - out_len < n)
@@ -80,7 +80,7 @@ static void out_start(void)
 
 static void out_bytes(const char *s, size_t n)
 {
-	if (out_reserve(n)) {
+	if (n > 0 && out_reserve(n)) {
 		memcpy(out_buf + out_len, s, n);
 		out_len += n;
 	}

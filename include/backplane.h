@@ -40,6 +40,10 @@ void backplane_free(struct backplane *bp);
  * since when) into buf. */
 bool backplane_healthy(const struct backplane *bp, char *buf, size_t len);
 
+/* fn(arg, why) runs once each time the backplane goes from up to down (the program's
+ * handlers hear CHATD_ERROR_BACKPLANE_LOST through it). */
+void backplane_on_lost(struct backplane *bp, void (*fn)(void *arg, const char *why), void *arg);
+
 /* The counters and gauges for /metrics; valid as long as bp. */
 const struct metrics_redis *backplane_metrics(const struct backplane *bp);
 

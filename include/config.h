@@ -70,6 +70,10 @@ struct config {
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;
+	/* --tls-cert and --tls-key (pointing into argv): both or neither; with them the
+	 * listener speaks TLS only. */
+	const char *cf_tls_cert;
+	const char *cf_tls_key;
 	enum log_level cf_log_level;
 	enum log_format cf_log_format;
 	/* Several nodes, one set of rooms. */

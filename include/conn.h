@@ -82,6 +82,7 @@ struct conn_env {
 	struct handshake_policy ce_policy;       /* the public listener's */
 	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+	struct transport_tls_context *ce_tls; /* NULL: plain TCP; owned by the server */
 
 	/* Connections from each source address (--max-per-ip), public listener only. */
 	struct addrlimit ce_addrs;
@@ -176,6 +177,10 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
  * default. api is what chatd_conn_server returns. */
 void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
 			   struct chatd *api);
+
+/* Tells every open connection's handler about an error that does not close it (the
+ * backplane lost): on_error, once each. */
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail);
 
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);

@@ -70,9 +70,11 @@ struct backplane {
 	struct loop_timer bp_heartbeat;
 	bool bp_up;
 	bool bp_ever_up;
-	unsigned bp_attempts;       /* sessions failed since the last one that came up */
-	uint64_t bp_session_start;  /* loop time the session began connecting */
-	uint64_t bp_down_since;     /* loop time of the outage's start */
+	unsigned bp_attempts;      /* sessions failed since the last one that came up */
+	uint64_t bp_session_start; /* loop time the session began connecting */
+	uint64_t bp_down_since;    /* loop time of the outage's start */
+	void (*bp_on_lost)(void *arg, const char *why); /* up -> down; NULL: nobody asked */
+	void *bp_on_lost_arg;
 	uint64_t bp_dropped_before; /* mr_dropped_down at the outage's start */
 	bool bp_outage_logged;
 	char bp_reason[200]; /* why the backplane is down */
@@ -415,6 +417,12 @@ static void on_retry(struct loop_timer *t)
 	session_start(container_of(t, struct backplane, bp_retry_timer));
 }
 
+void backplane_on_lost(struct backplane *bp, void (*fn)(void *arg, const char *why), void *arg)
+{
+	bp->bp_on_lost = fn;
+	bp->bp_on_lost_arg = arg;
+}
+
 /* Ends the session (when one is open) and schedules the next. Safe from any callback. */
 static void session_fail(struct backplane *bp, const char *what, const char *detail)
 {
@@ -437,6 +445,8 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	} else {
 		log_debug("redis: still down: %s: %s", what, detail);
 	}
+	if (bp->bp_up && bp->bp_on_lost != NULL)
+		bp->bp_on_lost(bp->bp_on_lost_arg, bp->bp_reason);
 	bp->bp_up = false;
 	bp->bp_metrics.mr_up = 0;
 	bp->bp_metrics.mr_subscribed_rooms = 0;

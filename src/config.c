@@ -33,6 +33,8 @@ enum {
 	OPT_RATE_LIMIT_BYTES,
 	OPT_FLOOD_TIMEOUT,
 	OPT_SEND_TIMEOUT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +61,8 @@ static const struct option long_options[] = {
 	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
 	{"flood-timeout", required_argument, NULL, OPT_FLOOD_TIMEOUT},
 	{"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -75,9 +79,10 @@ void config_usage(FILE *f)
 		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
 		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
-		"             [--redis URL] [--redis-prefix PREFIX] [-v|--verbose]\n"
+		"             [--redis URL] [--redis-prefix PREFIX]\n"
 		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
-		"             [--max-per-ip N] [-q|--quiet] [--help] [--version]\n"
+		"             [--max-per-ip N] [--tls-cert FILE --tls-key FILE]\n"
+		"             [-v|--verbose] [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -125,6 +130,9 @@ void config_usage(FILE *f)
 		"      --redis-prefix P   Redis channel prefix (default chatd:)\n"
 		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
 		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
+		"      --tls-cert FILE    speak TLS only (https://, wss://) with this PEM\n"
+		"                         certificate chain, leaf first; SIGHUP reloads it\n"
+		"      --tls-key FILE     the certificate's PEM private key (unencrypted)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
@@ -503,6 +511,8 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 			else
 				cf->cf_max_handshakes = v;
 			break;
+		case OPT_TLS_CERT: cf->cf_tls_cert = optarg; break;
+		case OPT_TLS_KEY: cf->cf_tls_key = optarg; break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;
 		case 'h': return CONFIG_HELP;
@@ -522,6 +532,10 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see chatd --help)", argv[optind]);
+		return CONFIG_USAGE_ERROR;
+	}
+	if ((cf->cf_tls_cert == NULL) != (cf->cf_tls_key == NULL)) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together: give both or neither");
 		return CONFIG_USAGE_ERROR;
 	}
 	/* A healthy client receiving messages of the largest size must never be cut off. */

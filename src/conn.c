@@ -30,6 +30,7 @@
 #include "log.h"
 #include "membudget.h"
 #include "page.h"
+#include "transport_tls.h"
 
 /* One read: a pass's worth of one client's input at most. Smaller than the old 128 KiB:
  * whatever a read brings and the pass cannot handle is held in memory, so this also
@@ -121,11 +122,14 @@ static void mark_dirty(struct conn *c)
 	c->c_env->ce_dirty = c;
 }
 
+/* Read while the peer may still send; write while anything is queued; and whatever the
+ * transport needs besides (TLS: a handshake write, a record still to push). */
 void conn_update_interest(struct conn *c)
 {
 	uint32_t events = c->c_peer_eof || conn_input_held(c) ? 0 : EPOLLIN;
 	if (!outq_empty(&c->c_out))
 		events |= EPOLLOUT;
+	events |= transport_wants(&c->c_transport);
 	if (loop_watch_set(c->c_env->ce_loop, &c->c_watch, events) < 0)
 		conn_destroy(c, "cannot change the events watched");
 }
@@ -336,7 +340,13 @@ static void flush(struct conn *c)
 		if ((size_t)w < want)
 			break; /* the socket buffer is full */
 	}
-	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING) {
+	/* The queue may be empty while the transport still holds bytes (a TLS record the
+	 * socket had no room for): push them, and close only once they are out. */
+	if (outq_empty(&c->c_out) && transport_wants(&c->c_transport) != 0 &&
+	    transport_writev(&c->c_transport, NULL, 0) < 0 && errno != EAGAIN)
+		return conn_destroy(c, "closed");
+	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING &&
+	    transport_wants(&c->c_transport) == 0) {
 		if (c->c_peer_eof)
 			return conn_destroy(c, "closed");
 		/* Everything, our close included, is out: send our FIN and wait for theirs. */
@@ -357,17 +367,24 @@ static void flush(struct conn *c)
 static void on_event(struct loop_watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, c_watch);
+	bool transport_waits;
 
 	if (c->c_state == CONN_DEAD)
 		return;
+	/* A transport waiting for a readiness of its own (TLS) gets both directions retried
+	 * on any event: a read may have been waiting to write, a write to read. */
+	transport_waits = transport_wants(&c->c_transport) != 0;
 	/* A reset or error is reported even while input is held back; level-triggered, it
 	 * would be reported every pass: the connection is gone, so end it. */
 	if ((events & (EPOLLHUP | EPOLLERR)) && conn_input_held(c))
 		return conn_destroy(c, "connection lost");
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || transport_waits)
 		handle_readable(c);
-	if (c->c_state != CONN_DEAD && (events & EPOLLOUT))
+	if (c->c_state != CONN_DEAD && (events & EPOLLOUT || transport_waits))
 		flush(c);
+	/* A dirty connection's interest is set by its flush at the end of the pass. */
+	if (c->c_state != CONN_DEAD && !c->c_dirty)
+		conn_update_interest(c);
 }
 
 void conn_deliver(struct hub_member *m, struct sbuf *frame)
@@ -481,8 +498,18 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool 
 		close(fd);
 		return;
 	}
+	/* The operator's listener stays plain HTTP: it is on loopback or a private network. */
+	if (env->ce_tls == NULL || admin) {
+		transport_init_tcp(&c->c_transport, fd);
+	} else if (transport_init_tls(&c->c_transport, fd, env->ce_tls) < 0) {
+		log_error("out of memory: refusing a TLS connection");
+		env->ce_handshake_count--;
+		release_limits(env, peer, admin);
+		close(fd);
+		free(c);
+		return;
+	}
 	membudget_charge(membudget_block(sizeof *c));
-	transport_init_tcp(&c->c_transport, fd);
 	c->c_env = env;
 	c->c_id = ++env->ce_next_id;
 	c->c_state = CONN_HANDSHAKE;
@@ -492,7 +519,7 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool 
 		log_error("cannot watch a new connection: %s", strerror(errno));
 		conn_handshake_done(c);
 		release_limits(env, peer, admin);
-		close(fd);
+		transport_close(&c->c_transport);
 		membudget_release(membudget_block(sizeof *c));
 		free(c);
 		return;
@@ -540,6 +567,15 @@ bool conn_flush_dirty(struct conn_env *env)
 		free(c);
 	}
 	return more;
+}
+
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail)
+{
+	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
+		next = c->c_next; /* a handler may close c, which stays listed until the pass ends
+				   */
+		conn_app_error(c, error, detail);
+	}
 }
 
 void conn_shutdown_all(struct conn_env *env, uint16_t code)

@@ -25,15 +25,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum log_level current_level = LOG_LEVEL_INFO;
 static enum log_format current_format = LOG_FORMAT_TEXT;
 
-/* Buffered mode. The buffer is a ring of whole lines (a line is stored whole or not at
- * all); the descriptor belongs to this module (-1: not buffering). */
+/* Buffered mode. The buffer is a ring of bytes holding whole lines, but for the rest of a
+ * line the descriptor took only in part: a line that does not fit is dropped whole. The
+ * descriptor belongs to this module (-1: not buffering). */
 static struct {
 	int lb_fd;
 	bool lb_socket;   /* lb_fd is descriptor 2 itself, a socket: send(MSG_DONTWAIT) */

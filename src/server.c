@@ -21,6 +21,7 @@
 #include "redis_probe.h"
 #include "outq.h"
 #include "sbuf.h"
+#include "transport_tls.h"
 #include "version.h"
 
 /* How long clients get to answer our 1001 close at shutdown. */
@@ -37,6 +38,7 @@ struct server {
 	struct listener sv_listener;
 	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
+	struct transport_tls_context *sv_tls; /* NULL: plain TCP */
 	struct loop_watch sv_signal_watch;
 	struct loop_timer sv_grace_timer;
 	struct loop_watch sv_log_watch; /* the log's descriptor, while its lines are buffered */
@@ -86,14 +88,30 @@ static void begin_shutdown(struct server *sv, const char *why)
 	loop_timer_start(sv->sv_loop, &sv->sv_grace_timer, SHUTDOWN_GRACE_MS, on_grace_timeout);
 }
 
+/* SIGHUP: the certificate and key again from disk (a renewal). Open connections keep
+ * theirs; a failed reload keeps the old ones in use. */
+static void reload_tls(struct server *sv)
+{
+	char err[512];
+
+	if (sv->sv_tls == NULL)
+		log_info("SIGHUP: nothing to reload (no --tls-cert)");
+	else if (transport_tls_context_reload(sv->sv_tls, err, sizeof err) < 0)
+		log_error("SIGHUP: %s; still using the certificate loaded before", err);
+}
+
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
 	struct server *sv = container_of(w, struct server, sv_signal_watch);
 	struct signalfd_siginfo si;
 	(void)events;
 
-	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si)
-		begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	while (read(w->lw_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			reload_tls(sv);
+		else
+			begin_shutdown(sv, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	}
 }
 
 void server_stop(struct server *sv)
@@ -166,6 +184,12 @@ static bool backplane_health(const void *arg, char *why, size_t len)
 
 /* --redis: checks the credentials (a wrong password stops the start), then connects in
  * the background; a Redis that is down only delays the sharing of rooms. */
+/* Every open client's handler hears that messages to other nodes are being lost. */
+static void backplane_lost(void *arg, const char *why)
+{
+	conn_notify_all(arg, CHATD_ERROR_BACKPLANE_LOST, why);
+}
+
 static int start_backplane(struct server *sv, const struct config *cf)
 {
 	char err[600];
@@ -180,6 +204,7 @@ static int start_backplane(struct server *sv, const struct config *cf)
 		fprintf(stderr, "chatd: cannot start: out of memory\n");
 		return -1;
 	}
+	backplane_on_lost(sv->sv_backplane, backplane_lost, &sv->sv_env);
 	sv->sv_env.ce_health = backplane_health;
 	sv->sv_env.ce_health_arg = sv->sv_backplane;
 	sv->sv_env.ce_redis_metrics = backplane_metrics(sv->sv_backplane);
@@ -212,6 +237,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	if (!handshake_init()) {
@@ -235,6 +261,15 @@ int server_run(const struct config *cf, const struct server_app *app)
 	if (loop_watch_add(sv.sv_loop, &sv.sv_signal_watch, sigfd, EPOLLIN, on_signal) < 0) {
 		fprintf(stderr, "chatd: cannot watch signals: %s\n", strerror(errno));
 		goto done;
+	}
+	if (cf->cf_tls_cert != NULL) {
+		sv.sv_tls =
+			transport_tls_context_new(cf->cf_tls_cert, cf->cf_tls_key, err, sizeof err);
+		if (sv.sv_tls == NULL) {
+			fprintf(stderr, "chatd: %s\n", err);
+			goto done;
+		}
+		sv.sv_env.ce_tls = sv.sv_tls;
 	}
 	if (cf->cf_redis_on && start_backplane(&sv, cf) < 0)
 		goto done;
@@ -264,7 +299,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 	if (cf->cf_max_clients != 0 && cf->cf_max_clients + RESERVED_FDS > fd_limit)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
-	log_info("listening on %s", sv.sv_listener.li_name);
+	log_info("listening on %s%s", sv.sv_listener.li_name, sv.sv_tls ? " (TLS only)" : "");
 	if (cf->cf_admin_host != NULL)
 		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
 	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)
@@ -295,6 +330,7 @@ done:
 	backplane_free(sv.sv_backplane);
 	if (sigfd >= 0)
 		close(sigfd);
+	transport_tls_context_free(sv.sv_tls);
 	hub_free(sv.sv_hub);
 	loop_free(sv.sv_loop);
 	sbuf_release_cache();

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libssl-dev libhiredis-dev"
-test_pkgs="libcmocka-dev redis-server python3-websockets python3-pytest python3-prometheus-client chromium"
+test_pkgs="libcmocka-dev redis-server python3-websockets python3-pytest python3-prometheus-client chromium openssl curl"
 
 missing=""
 want="$build_pkgs"

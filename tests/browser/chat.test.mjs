@@ -13,9 +13,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -47,8 +48,8 @@ const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
 
 // Starts chatd on 127.0.0.1:port (0: a free one) and resolves once it logs
 // "listening on 127.0.0.1:PORT". Its log is kept in .log for failure messages.
-function startChatd(port) {
-  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--admin-listen', 'off'], {
+function startChatd(port, ...extra) {
+  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--admin-listen', 'off', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.log = '';
@@ -302,3 +303,51 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
     assert.deepEqual(dialogs, [], 'no dialog opened');
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
   });
+
+// The page over https:// and wss:// with chatd's own TLS. The certificate is self-signed and
+// made here; only this test's browser is told to accept it (--ignore-certificate-errors).
+test('two browsers chat over https and wss with --tls-cert', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chatd-browser-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'pipe' });
+  const chatd = await startChatd(0, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'));
+  running.add(chatd);
+  let browser = null;
+  t.after(async () => {
+    if (browser) await withTimeout(browser.close(), 10_000, 'closing the browser').catch(() => {});
+    if (alive(chatd)) await stopChatd(chatd).catch(() => chatd.kill('SIGKILL'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 20_000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--ignore-certificate-errors'],
+    });
+    const url = `https://127.0.0.1:${chatd.port}/secure`;
+    const pages = await Promise.all(['carol', 'dave'].map(async (who) => {
+      const context = await browser.newContext({ viewport: DESKTOP });
+      context.setDefaultTimeout(MSG_TIMEOUT_MS);
+      const page = await context.newPage();
+      await page.goto(url, { timeout: 15_000 });
+      await page.locator('#nick').fill(who);
+      await waitOnline(page, ONLINE_TIMEOUT_MS);
+      return page;
+    }));
+    const [carol, dave] = pages;
+    assert.equal(await carol.evaluate(() => location.protocol), 'https:');
+    await send(carol, 'hello over wss');
+    await expectShown(dave, 'carol', 'hello over wss', { own: false });
+    await send(dave, 'and back');
+    await expectShown(carol, 'dave', 'and back', { own: false });
+    const { code } = await stopChatd(chatd);
+    assert.equal(code, 0, `chatd exit code; log:\n${chatd.log}`);
+    assert.match(chatd.log, /connection \d+ opened from 127\.0\.0\.1:\d+, room \/secure/);
+  } catch (err) {
+    throw explain(err, chatd);
+  }
+});

@@ -457,3 +457,22 @@ async def test_reuseport_nodes_on_one_port_share_rooms(chatd, redis):
             for j, receiver in enumerate(clients):
                 if j != i:
                     assert await wsclient.recv(receiver) == f"from {i}"
+
+
+async def test_handlers_hear_the_backplane_lost_and_stay_open(program, redis):
+    """The handler API's on_error(CHATD_ERROR_BACKPLANE_LOST): once per open client, per
+    outage, and the clients stay open and keep chatting locally."""
+    r = redis()
+    server = program("recorder", "--redis", r.url)
+    server.wait_for_log(CONNECTED)
+    async with wsclient.clients(server.url, 2) as (a, b):
+        ids = [int(line.split()[1]) for line in server.out if line.startswith("open ")]
+        r.kill()
+        for conn_id in ids:
+            server.wait_for_out(rf"^error {conn_id} backplane_lost ")
+        await a.send("still local")
+        assert await wsclient.recv(b) == "still local"
+    for conn_id in ids:
+        lost = [line for line in server.out if line.startswith(f"error {conn_id} ")]
+        assert len(lost) == 1, server.out
+        server.wait_for_out(rf"^close {conn_id} 1000 ")

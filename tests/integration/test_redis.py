@@ -8,6 +8,7 @@ server. Skipped only when redis-server is not installed (tools/deps.sh test inst
 import asyncio
 import contextlib
 import re
+import socket
 import shutil
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 
 import rediskit
 import wsclient
+import wsraw
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None,
@@ -476,3 +478,36 @@ async def test_handlers_hear_the_backplane_lost_and_stay_open(program, redis):
         lost = [line for line in server.out if line.startswith(f"error {conn_id} ")]
         assert len(lost) == 1, server.out
         server.wait_for_out(rf"^close {conn_id} 1000 ")
+
+
+async def test_join_leave_churn_leaves_subscriptions_right(chatd, redis):
+    """A room opened and closed over and over (SUBSCRIBE, UNSUBSCRIBE, SUBSCRIBE... in
+    flight together): at the end the channel is subscribed exactly when the room has local
+    members, and messages from the other node arrive."""
+    r = redis()
+    a, b = node(chatd, r.url), node(chatd, r.url)
+    async with wsclient.clients(f"{b.url}churn", 1) as (sender,):
+        await wait_subscribed(r.port, "chatd:/churn", 1)
+        # The upgrade and a close in one write: join and leave in one loop pass, so the
+        # SUBSCRIBE and the UNSUBSCRIBE go out together; many such clients at once.
+        for _ in range(10):
+            socks = []
+            for _ in range(5):
+                sock = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+                sock.sendall(wsraw.handshake_request(path="/churn") + wsraw.close(1000))
+                socks.append(sock)
+            for sock in socks:
+                while sock.recv(4096):
+                    pass
+                sock.close()
+        opened = [line for line in a.logs if "opened" in line and "room /churn" in line]
+        assert len(opened) == 50, len(opened)
+        await wait_subscribed(r.port, "chatd:/churn", 1)  # b only
+        async with wsclient.clients(f"{a.url}churn", 1) as (receiver,):
+            await wait_subscribed(r.port, "chatd:/churn", 2)
+            await sender.send("after the churn")
+            assert await wsclient.recv(receiver) == "after the churn"
+        await wait_subscribed(r.port, "chatd:/churn", 1)
+    assert metrics(a)["chatd_redis_reconnects_total"] == 0
+    assert metrics(a)["chatd_redis_up"] == 1
+    assert not a.has_logged(r"WARN redis")

@@ -86,6 +86,16 @@ async def wait_subscribed(port, channel, count, timeout=5.0):
         await asyncio.sleep(0.02)
 
 
+async def join_hear_leave(r, server, room, sender, text):
+    """A member joins `room` on `server`: the channel gets its second subscriber and the
+    member hears `sender`; once it leaves, the channel is back to one subscriber."""
+    async with wsclient.clients(f"{server.url}{room}", 1) as (member,):
+        await wait_subscribed(r.port, f"chatd:/{room}", 2)
+        await sender.send(text)
+        assert await wsclient.recv(member) == text
+    await wait_subscribed(r.port, f"chatd:/{room}", 1)
+
+
 async def test_three_nodes_every_message_once_everywhere_in_sender_order(chatd, redis):
     r = redis()
     nodes = [node(chatd, r.url) for _ in range(3)]
@@ -169,12 +179,8 @@ async def test_room_served_by_one_node_is_subscribed_by_that_node_only(chatd, re
         assert metrics(b)["chatd_redis_received_total"] == 0
         assert metrics(a)["chatd_redis_subscribed_rooms"] == 1
         assert metrics(b)["chatd_redis_subscribed_rooms"] == 0
-        async with wsclient.clients(f"{b.url}alpha", 1) as (z,):
-            await wait_subscribed(r.port, "chatd:/alpha", 2)
-            await x.send("now both")
-            assert await wsclient.recv(z) == "now both"
-        # b's last member left: b unsubscribes, a stays.
-        await wait_subscribed(r.port, "chatd:/alpha", 1)
+        # b's last member leaves: b unsubscribes, a stays.
+        await join_hear_leave(r, b, "alpha", x, "now both")
         assert metrics(b)["chatd_redis_subscribed_rooms"] == 0
     await wait_subscribed(r.port, "chatd:/alpha", 0)
 
@@ -503,11 +509,7 @@ async def test_join_leave_churn_leaves_subscriptions_right(chatd, redis):
         opened = [line for line in a.logs if "opened" in line and "room /churn" in line]
         assert len(opened) == 50, len(opened)
         await wait_subscribed(r.port, "chatd:/churn", 1)  # b only
-        async with wsclient.clients(f"{a.url}churn", 1) as (receiver,):
-            await wait_subscribed(r.port, "chatd:/churn", 2)
-            await sender.send("after the churn")
-            assert await wsclient.recv(receiver) == "after the churn"
-        await wait_subscribed(r.port, "chatd:/churn", 1)
+        await join_hear_leave(r, a, "churn", sender, "after the churn")
     assert metrics(a)["chatd_redis_reconnects_total"] == 0
     assert metrics(a)["chatd_redis_up"] == 1
     assert not a.has_logged(r"WARN redis")

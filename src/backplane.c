@@ -428,6 +428,7 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 {
 	uint64_t now = loop_now(bp->bp_loop);
 	uint64_t delay;
+	bool was_up = bp->bp_up;
 
 	if (bp->bp_pub.bl_context == NULL && bp->bp_sub.bl_context == NULL &&
 	    loop_timer_armed(&bp->bp_retry_timer))
@@ -445,8 +446,6 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	} else {
 		log_debug("redis: still down: %s: %s", what, detail);
 	}
-	if (bp->bp_up && bp->bp_on_lost != NULL)
-		bp->bp_on_lost(bp->bp_on_lost_arg, bp->bp_reason);
 	bp->bp_up = false;
 	bp->bp_metrics.mr_up = 0;
 	bp->bp_metrics.mr_subscribed_rooms = 0;
@@ -469,6 +468,11 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	delay = delay / 2 + next_random(bp) % (delay / 2 + 1);
 	bp->bp_attempts++;
 	loop_timer_start(bp->bp_loop, &bp->bp_retry_timer, delay, on_retry);
+	/* Last, once the backplane is down for good: the handlers this reaches may publish
+	 * (counted as dropped), join or leave rooms, which must not find a half-closed link
+	 * (the one that failed may already be gone) still marked up. */
+	if (was_up && bp->bp_on_lost != NULL)
+		bp->bp_on_lost(bp->bp_on_lost_arg, bp->bp_reason);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)

@@ -1,6 +1,7 @@
 /* The Prometheus text exposition (format 0.0.4) and the /stats JSON. */
 #include "metrics.h"
 
+#include "log.h"
 #include "membudget.h"
 
 #include <dirent.h>
@@ -208,6 +209,9 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	metric(&t, "chatd_flood_closes_total", "counter",
 	       "Clients closed after staying over --rate-limit for --flood-timeout.",
 	       m->mt_flood_closes);
+	metric(&t, "chatd_log_lines_dropped_total", "counter",
+	       "Log lines dropped because stderr was not read fast enough.",
+	       log_dropped_lines());
 	metric(&t, "chatd_client_memory_bytes", "gauge",
 	       "Memory held by clients' buffers, as charged against --max-memory.",
 	       membudget_used());

@@ -109,7 +109,7 @@ if "$@" install PREFIX="$tmpprefix" >"$log" 2>&1 &&
 	pid=$!
 	port=""
 	for _ in $(seq 50); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmpprefix/err")
+		port=$(sed -n 's/.*INFO listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmpprefix/err")
 		[ -n "$port" ] && break
 		sleep 0.1
 	done

@@ -8,6 +8,7 @@ server. Skipped only when redis-server is not installed (tools/deps.sh test inst
 import asyncio
 import contextlib
 import re
+import socket
 import shutil
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 
 import rediskit
 import wsclient
+import wsraw
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None,
@@ -82,6 +84,16 @@ async def wait_subscribed(port, channel, count, timeout=5.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"{channel}: NUMSUB never reached {count}")
         await asyncio.sleep(0.02)
+
+
+async def join_hear_leave(r, server, room, sender, text):
+    """A member joins `room` on `server`: the channel gets its second subscriber and the
+    member hears `sender`; once it leaves, the channel is back to one subscriber."""
+    async with wsclient.clients(f"{server.url}{room}", 1) as (member,):
+        await wait_subscribed(r.port, f"chatd:/{room}", 2)
+        await sender.send(text)
+        assert await wsclient.recv(member) == text
+    await wait_subscribed(r.port, f"chatd:/{room}", 1)
 
 
 async def test_three_nodes_every_message_once_everywhere_in_sender_order(chatd, redis):
@@ -167,12 +179,8 @@ async def test_room_served_by_one_node_is_subscribed_by_that_node_only(chatd, re
         assert metrics(b)["chatd_redis_received_total"] == 0
         assert metrics(a)["chatd_redis_subscribed_rooms"] == 1
         assert metrics(b)["chatd_redis_subscribed_rooms"] == 0
-        async with wsclient.clients(f"{b.url}alpha", 1) as (z,):
-            await wait_subscribed(r.port, "chatd:/alpha", 2)
-            await x.send("now both")
-            assert await wsclient.recv(z) == "now both"
-        # b's last member left: b unsubscribes, a stays.
-        await wait_subscribed(r.port, "chatd:/alpha", 1)
+        # b's last member leaves: b unsubscribes, a stays.
+        await join_hear_leave(r, b, "alpha", x, "now both")
         assert metrics(b)["chatd_redis_subscribed_rooms"] == 0
     await wait_subscribed(r.port, "chatd:/alpha", 0)
 
@@ -476,3 +484,32 @@ async def test_handlers_hear_the_backplane_lost_and_stay_open(program, redis):
         lost = [line for line in server.out if line.startswith(f"error {conn_id} ")]
         assert len(lost) == 1, server.out
         server.wait_for_out(rf"^close {conn_id} 1000 ")
+
+
+async def test_join_leave_churn_leaves_subscriptions_right(chatd, redis):
+    """A room opened and closed over and over (SUBSCRIBE, UNSUBSCRIBE, SUBSCRIBE... in
+    flight together): at the end the channel is subscribed exactly when the room has local
+    members, and messages from the other node arrive."""
+    r = redis()
+    a, b = node(chatd, r.url), node(chatd, r.url)
+    async with wsclient.clients(f"{b.url}churn", 1) as (sender,):
+        await wait_subscribed(r.port, "chatd:/churn", 1)
+        # The upgrade and a close in one write: join and leave in one loop pass, so the
+        # SUBSCRIBE and the UNSUBSCRIBE go out together; many such clients at once.
+        for _ in range(10):
+            socks = []
+            for _ in range(5):
+                sock = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+                sock.sendall(wsraw.handshake_request(path="/churn") + wsraw.close(1000))
+                socks.append(sock)
+            for sock in socks:
+                while sock.recv(4096):
+                    pass
+                sock.close()
+        opened = [line for line in a.logs if "opened" in line and "room /churn" in line]
+        assert len(opened) == 50, len(opened)
+        await wait_subscribed(r.port, "chatd:/churn", 1)  # b only
+        await join_hear_leave(r, a, "churn", sender, "after the churn")
+    assert metrics(a)["chatd_redis_reconnects_total"] == 0
+    assert metrics(a)["chatd_redis_up"] == 1
+    assert not a.has_logged(r"WARN redis")

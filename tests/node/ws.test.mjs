@@ -219,6 +219,9 @@ test('chatd --tls-cert with Node ws clients over wss://', { timeout: 60000 }, as
   } finally {
     await stopChatd(chatd);
     rmSync(pki.dir, { recursive: true, force: true });
+  }
+});
+
 // chatd.v1 (docs/PROTOCOL.md) with ws asking for the subprotocol, beside a raw ws client.
 function openV1(port, path) {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, 'chatd.v1', { perMessageDeflate: false });

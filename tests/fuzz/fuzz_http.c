@@ -367,7 +367,7 @@ static void fuzz_answer(const struct http_request *req, const struct handshake_p
 static void fuzz_check_admin(const struct http_request *req, bool target_ok,
                              struct http_slice path, size_t small_cap)
 {
-	struct handshake_policy admin = {NULL, 0, true};
+	struct handshake_policy admin = {.hp_admin = true};
 	struct handshake_answer ans;
 	const struct http_header *host;
 	bool get_or_head = fuzz_slice_is(req->rq_method, "GET") || fuzz_slice_is(req->rq_method, "HEAD");
@@ -397,9 +397,9 @@ static const char *const fuzz_origins[] = {"https://chat.example.org", "http://l
 
 static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 {
-	struct handshake_policy any = {NULL, 0, false};
-	struct handshake_policy strict = {fuzz_origins,
-	                                  sizeof fuzz_origins / sizeof fuzz_origins[0], false};
+	struct handshake_policy any = {.hp_admin = false};
+	struct handshake_policy strict = {.hp_origins = fuzz_origins,
+	                                  .hp_origin_count = sizeof fuzz_origins / sizeof fuzz_origins[0]};
 	struct handshake_answer ans, ans_any, ans_strict;
 	const struct http_header *host, *key, *version, *upgrade, *origin;
 	/* Methods are case-sensitive (RFC 9110 section 9.1): "get" is not GET. */

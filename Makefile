@@ -22,8 +22,11 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
+# make run PORT=9000
+PORT     ?= 8080
 
-.PHONY: all run test unit integration node-client browser check clean deps format lint soak
+.PHONY: all run test unit integration integration-san node-client browser check clean deps \
+	format lint soak
 
 all: chatd
 
@@ -65,10 +68,12 @@ build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
 		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
 
 run: deps chatd
-	./chatd --port 8080
+	./chatd --port $(PORT)
 
+# Every program runs, a failing one included; the target fails at the end if any did.
 unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@failed=; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 integration: chatd
 	CHATD_BIN=$(CURDIR)/chatd $(PYTEST) -q tests/integration
@@ -84,19 +89,18 @@ node-client: chatd
 	cd tests/node && npm ci --no-audit --no-fund --silent && \
 		CHATD_BIN=$(CURDIR)/chatd npm test --silent
 
+# One line per suite and a total; each suite's whole output goes to build/test-logs/.
 test:
 	@tools/deps.sh test
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) node-client
-	$(MAKE) browser
-	$(MAKE) bench-smoke
-	tests/install/test_install.sh
+	@/usr/bin/python3 tools/run-tests.py unit integration node-client browser bench-smoke \
+		install
 
+# The C and Python suites need no Node.js.
 check:
-	@tools/deps.sh test
-	$(MAKE) unit
-	$(MAKE) build/san/chatd
+	@tools/deps.sh check
+	@/usr/bin/python3 tools/run-tests.py unit integration-san
+
+integration-san: build/san/chatd
 	CHATD_BIN=$(CURDIR)/build/san/chatd CHATD_SANITIZED=1 \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -170,6 +170,10 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	} else if (http_slice_is(path, "/stats")) {
 		out->ha_kind = HANDSHAKE_STATS;
 		out->ha_reason = "stats";
+	} else if (http_slice_is(path, "/favicon.ico")) {
+		/* A valid room name, but browsers ask for it by themselves: the chat page is no
+		 * icon (the page carries its own). */
+		refuse(out, 404, "no /favicon.ico; the page carries its own icon");
 	} else if (handshake_room_valid(path)) {
 		/* Every room's address serves the page, so a link to a room can be shared. */
 		out->ha_kind = HANDSHAKE_PAGE;

@@ -98,6 +98,21 @@ static void before_wait(void *arg)
 		loop_stop(sv->sv_loop);
 }
 
+/* Tells a newcomer what to open. name is the listener's "host:port"; a wildcard address is
+ * not something to type into a browser, so it becomes localhost. */
+static void log_page_url(const char *name)
+{
+	const char *port = strrchr(name, ':');
+	bool wildcard = strncmp(name, "[::]:", 5) == 0 || strncmp(name, "0.0.0.0:", 8) == 0;
+
+	if (port == NULL)
+		return;
+	if (wildcard)
+		log_info("open http://localhost%s/ in a browser", port);
+	else
+		log_info("open http://%s/ in a browser", name);
+}
+
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
@@ -155,6 +170,7 @@ int server_run(const struct config *cf)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s", sv.sv_listener.li_name);
+	log_page_url(sv.sv_listener.li_name);
 	if (notify_send("READY=1") < 0)
 		log_warn("cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
 

@@ -7,8 +7,9 @@
 #
 # Two files are adjusted on their way in, so that the installed copies tell the truth: the
 # man page's footer gets the version from include/version.h (docs/chatd.8 leaves .Os
-# empty, as mdoc(7) asks), and the unit's ExecStart gets $(BINDIR) instead of the
-# /usr/local/bin it names in examples/. Both are regenerated in build/ at every install,
+# empty, as mdoc(7) asks) and its paths (FILES, EXAMPLES) name $(PKGDATADIR) and $(BINDIR)
+# instead of the default prefix's /usr/local ones, and the unit's ExecStart gets $(BINDIR)
+# instead of the /usr/local/bin it names in examples/. Both are regenerated in build/ at every install,
 # so a PREFIX different from the last run's can never install a stale copy.
 
 PREFIX     ?= /usr/local
@@ -28,7 +29,9 @@ INSTALLED_FILES := $(BINDIR)/chatd $(MANDIR)/man8/chatd.8 \
 # root, and only replacing it (not writing into it) works for anyone else.
 install: chatd | build
 	rm -f build/chatd.8 build/chatd.service
-	sed 's/^\.Os$$/.Os chatd $(VERSION)/' docs/chatd.8 > build/chatd.8
+	sed -e 's/^\.Os$$/.Os chatd $(VERSION)/' \
+		-e 's|/usr/local/share/chatd/|$(PKGDATADIR)/|g' \
+		-e 's|/usr/local/bin/chatd|$(BINDIR)/chatd|g' docs/chatd.8 > build/chatd.8
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
 		examples/chatd.service > build/chatd.service
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(PKGDATADIR)"

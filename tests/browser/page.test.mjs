@@ -15,11 +15,12 @@ import {
   alive, explain, launchChromium, repo, running, startChatd, stopChatd, waitOnline, withTimeout,
 } from './harness.mjs';
 
-const TEST_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 90_000;
 const STEP_MS = 10_000;
 const BURST = 5_000;
 const BURST_SHOWN_WITHIN_MS = 2_000;
 const LONG_TASK_LIMIT_MS = 100;
+const BURST_ATTEMPTS = 5;
 const KEPT = 1_000; // MAX_SHOWN in examples/chat.html
 
 let browser = null;
@@ -121,15 +122,15 @@ async function burstInto(t, chatd, room) {
 }
 
 // The machine this runs on is shared: another process can stretch any one task of the
-// page past the bound. Up to three bursts, each into a fresh page; one within both bounds
-// passes. The page before batching showed the last message after 6.5 s, with tasks up to
+// page past the bound (with a load of 6 on 2 cores, tasks of 40 ms took over 100). Up to
+// BURST_ATTEMPTS bursts, each into a fresh page; one within both bounds passes. The page before batching showed the last message after 6.5 s, with tasks up to
 // 181 ms, on the same machine: no retry hides a regression to that.
 test(`${BURST} messages in one burst: no main-thread task over ${LONG_TASK_LIMIT_MS} ms, the last shown within ${BURST_SHOWN_WITHIN_MS} ms`,
   { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const chatd = await chatdFor(t);
     let r = null;
     try {
-      for (let attempt = 1; attempt <= 3; attempt++) {
+      for (let attempt = 1; attempt <= BURST_ATTEMPTS; attempt++) {
         r = await burstInto(t, chatd, `/burst${attempt}`);
         t.diagnostic(`burst ${attempt}: last of ${BURST} shown after ${r.shownAfter.toFixed(0)} ms; ` +
           `${r.tasks.length} long tasks (over 50 ms), longest ${r.longest.toFixed(0)} ms (a shared machine: noisy)`);

@@ -24,7 +24,7 @@ LOG_DIR = REPO / "build" / "test-logs"
 MAKE = [os.environ.get("MAKE", "make"), "--no-print-directory"]
 TAIL_LINES = 40
 
-# name: (command, parser name, what the summary line counts)
+# name: (command run at the repository's root, parser of its output)
 SUITES = {
     "unit": (MAKE + ["unit"], "cmocka"),
     "integration": (MAKE + ["integration"], "pytest"),
@@ -156,6 +156,8 @@ def failure_details(log, parser):
 def run_suite(name):
     command, parser = SUITES[name]
     log_path = LOG_DIR / f"{name}.log"
+    if sys.stdout.isatty():  # what runs now, overwritten by the suite's line
+        print(f"...  {name:<16} running", end="\r", flush=True)
     start = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log_file:
         status = subprocess.call(command, cwd=REPO, stdin=subprocess.DEVNULL,
@@ -173,7 +175,8 @@ def run_suite(name):
         counts.note = (counts.note + "; " if counts.note else "") + f"exit status {status}"
     ok = counts.failed == 0
     note = f" ({counts.note})" if counts.note else ""
-    print(f"{'ok  ' if ok else 'FAIL'} {name:<16} {counts}{note}  [{seconds:.1f} s]", flush=True)
+    line = f"{'ok  ' if ok else 'FAIL'} {name:<16} {counts}{note}  [{seconds:.1f} s]"
+    print(f"{line:<40}", flush=True)
     if not ok:
         for ln in failure_details(log, parser):
             print("     | " + ln)

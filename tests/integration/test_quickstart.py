@@ -48,6 +48,7 @@ class Output:
 
 
 def test_log_names_the_url_to_open_after_the_listening_line(server):
+    server.wait_for_log(r"open http://")  # the log is read by a thread: wait for the line
     lines = [line for line in server.logs if "listening on" in line or "open http" in line]
     assert lines[0].endswith(f"INFO listening on 127.0.0.1:{server.port}")
     assert lines[1].endswith(f"INFO open http://127.0.0.1:{server.port}/ in a browser")

@@ -10,31 +10,58 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wpointer-arith -Wformat=2 -Wvla
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 CFLAGS   += -std=c17 $(OPT) $(WARN)
-CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
-CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
+CRYPTO_LIBS   := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS     := $(wildcard src/*.c)
 HEADERS  := $(wildcard include/*.h src/*.h)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(SRCS:src/%.c=build/%.o) build/page.o
+LIB_OBJS := $(filter-out build/main.o,$(OBJS))
+# Programs written against the public header alone (make examples; the API test).
+EXAMPLES := build/examples/mychat build/examples/commands build/examples/recorder
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
-# make run PORT=9000
+# make run PORT=9000 ARGS='--echo'
 PORT     ?= 8080
+ARGS     ?=
 
 .PHONY: all run test unit integration integration-san node-client browser check clean deps \
-	format lint soak
+	format lint soak examples check-layering
 
-all: chatd
+all: chatd build/libchatd.a
 
 deps:
 	@tools/deps.sh build
 
-chatd: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(CRYPTO_LIBS)
+# chatd as a library: everything but main. The chatd binary is main linked against it.
+build/libchatd.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+chatd: build/main.o build/libchatd.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ build/main.o build/libchatd.a $(CRYPTO_LIBS)
+
+# The examples and the API's test program, built the way a user builds against chatd: the
+# public header and the library, nothing else (check-layering holds them to it).
+examples: check-layering $(EXAMPLES)
+
+build/examples/%: examples/%.c include/chatd.h build/libchatd.a | build/examples
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS)
+
+build/examples/recorder: tests/api/recorder.c include/chatd.h build/libchatd.a | build/examples
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS)
+
+build/examples:
+	mkdir -p $@
+
+# Handlers see chatd through include/chatd.h only: the default handler, the examples and
+# the API test may include no other header of ours.
+check-layering:
+	@tools/check-layering.sh src/handler_*.c examples/*.c tests/api/*.c
 
 build/%.o: src/%.c $(HEADERS) | build
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -58,6 +85,18 @@ build/san/chatd: $(SAN_OBJS)
 build/san/%.o: src/%.c $(HEADERS) | build/san
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
+build/san/libchatd.a: $(filter-out build/san/main.o,$(SAN_OBJS))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/san/examples/%: examples/%.c include/chatd.h build/san/libchatd.a
+	@mkdir -p build/san/examples
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS)
+
+build/san/examples/recorder: tests/api/recorder.c include/chatd.h build/san/libchatd.a
+	@mkdir -p build/san/examples
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS)
+
 build/san/page.o: build/page.c | build/san
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 
@@ -68,15 +107,15 @@ build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
 		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
 
 run: deps chatd
-	./chatd --port $(PORT)
+	./chatd --port $(PORT) $(ARGS)
 
 # Every program runs, a failing one included; the target fails at the end if any did.
 unit: $(UNIT_TESTS)
 	@failed=; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
-integration: chatd
-	CHATD_BIN=$(CURDIR)/chatd $(PYTEST) -q tests/integration
+integration: chatd examples
+	CHATD_BIN=$(CURDIR)/chatd CHATD_EXAMPLES=$(CURDIR)/build/examples $(PYTEST) -q tests/integration
 
 # The bundled page in headless Chromium (Debian's), driven by playwright-core from npm.
 # DOCS_SCREENSHOT= keeps the README's screenshot as committed.
@@ -100,8 +139,10 @@ check:
 	@tools/deps.sh check
 	@/usr/bin/python3 tools/run-tests.py unit integration-san
 
-integration-san: build/san/chatd
+integration-san: build/san/chatd build/san/examples/mychat build/san/examples/commands \
+		build/san/examples/recorder
 	CHATD_BIN=$(CURDIR)/build/san/chatd CHATD_SANITIZED=1 \
+	CHATD_EXAMPLES=$(CURDIR)/build/san/examples \
 	ASAN_OPTIONS=detect_leaks=1:exitcode=23:quarantine_size_mb=16 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTEST) -q tests/integration

@@ -40,6 +40,7 @@ struct options {
 	bool o_verify;        /* idle: check that a broadcast reaches everyone */
 	double o_timeout;     /* seconds the whole run may take */
 	uint64_t o_seed;
+	bool o_tls_resume; /* wss://: offer the last session to every new connection */
 };
 
 int fanout_run(const struct options *o);

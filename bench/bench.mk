@@ -1,7 +1,7 @@
 # bench/bench.mk: the benchmark's make rules, included by the top-level Makefile
 # (`-include bench/bench.mk`) and usable alone (`make -f bench/bench.mk build/chatbench`).
 #
-#   make build/chatbench   the load generator (C17, libc and libcrypto only)
+#   make build/chatbench   the load generator (C17, libc and OpenSSL only)
 #   make bench             bench/run.sh: chatd against Node's ws, one table (minutes)
 #   make bench-smoke       2 s of fan-out against a fresh chatd; fails if any delivery is
 #                          missing or none arrived (part of `make test`)
@@ -14,8 +14,8 @@ BENCH_MK_INCLUDED := 1
 BENCH_CC      ?= $(CC)
 BENCH_CFLAGS  ?= -std=c17 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
                  -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
-BENCH_CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
-BENCH_CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
+BENCH_CRYPTO_CFLAGS := $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
+BENCH_CRYPTO_LIBS   := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 BENCH_SRCS    := $(wildcard bench/*.c)
 BENCH_HDRS    := $(wildcard bench/*.h)
 

@@ -15,11 +15,12 @@
 #include "bench.h"
 #include "payload.h"
 #include "sysinfo.h"
+#include "tlsclient.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: chatbench MODE [options] ws://HOST:PORT/PATH\n"
+		"usage: chatbench MODE [options] ws://HOST:PORT/PATH (or wss://)\n"
 		"\n"
 		"Loads a WebSocket broadcast server on this machine (HOST must be in 127.0.0.0/8,\n"
 		"::1 or localhost) and prints a report ending in one machine-readable RESULT "
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 		"      --timeout SEC    hard limit for the whole run [depends on the mode]\n"
 		"      --seed N         seed for mask keys and handshake nonces\n"
 		"      --label NAME     add server=NAME to the RESULT line\n"
+		"      --tls-resume     wss://: each connection resumes the last one's session\n"
 		"  -h, --help\n"
 		"\n"
 		"Exit status: 0 when the run completed, 1 when something failed (a connection,\n"
@@ -157,6 +159,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_SEED,
 	OPT_LABEL,
+	OPT_TLS_RESUME,
 };
 
 static const struct option long_options[] = {
@@ -174,6 +177,7 @@ static const struct option long_options[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"label", required_argument, NULL, OPT_LABEL},
+	{"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -275,6 +279,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SEED: o->o_seed = strtoull(optarg, NULL, 0); break;
 		case OPT_LABEL: o->o_label = optarg; break;
+		case OPT_TLS_RESUME: o->o_tls_resume = true; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return 2;
 		}
@@ -332,6 +337,8 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)o.o_timeout + 5);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (o.o_target.t_tls && tlsclient_init(o.o_tls_resume) < 0)
+		return 1;
 
 	switch (o.o_mode) {
 	case MODE_FANOUT: return fanout_run(&o);

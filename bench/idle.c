@@ -129,7 +129,7 @@ int idle_run(const struct options *o)
 	struct idle s = {.i_opt = o};
 	struct pool_handlers handlers = {
 		.ph_open = on_open, .ph_message = on_message, .ph_arg = &s};
-	struct memory_mark before, after;
+	struct memory_mark before, after, after_broadcast = {.mm_rss_kb = -1};
 	double rss_per_conn, slab_per_conn, server_cpu, self_cpu;
 	struct cpu_mark cpu_from, cpu_to;
 	int verified = -1;
@@ -159,11 +159,23 @@ int idle_run(const struct options *o)
 
 	printf("  connected    %zu of %zu in %.2f s: %.0f handshakes/s\n", open, o->o_clients, secs,
 	       rate);
+	if (o->o_target.t_tls)
+		printf("  TLS          %llu of %zu sessions resumed\n",
+		       (unsigned long long)s.i_pool.pl_tls_resumed, open);
 	print_latency("handshake", &s.i_handshake);
 	print_cpu(&cpu_from, &cpu_to, "while connecting", &server_cpu, &self_cpu);
 	report_memory(&before, &after, open, &rss_per_conn, &slab_per_conn);
-	if (o->o_verify && open >= 2 && s.i_pool.pl_lost == 0)
+	if (o->o_verify && open >= 2 && s.i_pool.pl_lost == 0) {
 		verified = verify_broadcast(&s);
+		/* Whatever the broadcast made the server allocate per client (a TLS
+		 * connection's write buffer, say) should be given back once it is sent. */
+		settle(&s.i_pool, SETTLE_MS);
+		memory_mark_take(o, &after_broadcast);
+		if (after_broadcast.mm_rss_kb >= 0)
+			printf("  after it     server RSS %ld KiB: %.0f bytes per connection more\n",
+			       after_broadcast.mm_rss_kb,
+			       per_connection(after.mm_rss_kb, after_broadcast.mm_rss_kb, open));
+	}
 	if (s.i_pool.pl_lost > 0)
 		printf("  FAILED       %zu connections lost or refused; first: %s\n",
 		       s.i_pool.pl_lost, s.i_pool.pl_error);
@@ -177,10 +189,14 @@ int idle_run(const struct options *o)
 	       before.mm_sockstat_ok ? before.mm_sockstat.ss_tcp_mem_pages : -1,
 	       after.mm_sockstat_ok ? after.mm_sockstat.ss_tcp_mem_pages : -1);
 	printf(" server_cpu_pct=%.0f bench_cpu_pct=%.0f", server_cpu, self_cpu);
+	if (o->o_target.t_tls)
+		printf(" tls_resumed=%llu", (unsigned long long)s.i_pool.pl_tls_resumed);
 	if (o->o_verify)
-		printf(" verify_receivers=%zu verify_expected=%zu verify_ms=%.1f",
+		printf(" verify_receivers=%zu verify_expected=%zu verify_ms=%.1f"
+		       " rss_after_broadcast_kb=%ld",
 		       s.i_verify_received, open > 0 ? open - 1 : 0,
-		       seconds_between(s.i_verify_sent_ns, s.i_verify_last_ns) * 1000.0);
+		       seconds_between(s.i_verify_sent_ns, s.i_verify_last_ns) * 1000.0,
+		       after_broadcast.mm_rss_kb);
 	printf("\n");
 
 	bool ok = open == o->o_clients && s.i_pool.pl_lost == 0 && (!o->o_verify || verified == 0);

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tlsclient.h"
+
 #ifndef READ_BUF_SIZE /* overridable to test the reader with frames cut at every byte */
 #define READ_BUF_SIZE (256 * 1024)
 #endif
@@ -89,6 +91,9 @@ static void client_release(struct client *c)
 	if (c->cl_fd >= 0)
 		close(c->cl_fd); /* also leaves the epoll set: the descriptor is never duplicated */
 	c->cl_fd = -1;
+	if (c->cl_tls != NULL)
+		tlsclient_free(c->cl_tls);
+	c->cl_tls = NULL;
 	free(c->cl_out);
 	free(c->cl_response);
 	free(c->cl_control);
@@ -191,13 +196,19 @@ void pool_send(struct pool *p, struct client *c, uint8_t opcode, const uint8_t *
 	mark_dirty(p, c);
 }
 
+static ssize_t client_send(struct client *c, const uint8_t *data, size_t len)
+{
+	if (c->cl_tls != NULL)
+		return tlsclient_write(c->cl_tls, data, len, &c->cl_tls_wait_read);
+	return send(c->cl_fd, data, len, MSG_NOSIGNAL);
+}
+
 /* Writes as much queued output as the socket takes; asks for EPOLLOUT only while some is
  * left, so an idle client costs epoll nothing. */
 static void client_flush(struct pool *p, struct client *c)
 {
 	while (c->cl_out_sent < c->cl_out_len) {
-		ssize_t n = send(c->cl_fd, c->cl_out + c->cl_out_sent,
-				 c->cl_out_len - c->cl_out_sent, MSG_NOSIGNAL);
+		ssize_t n = client_send(c, c->cl_out + c->cl_out_sent, c->cl_out_len - c->cl_out_sent);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -218,7 +229,7 @@ static void client_flush(struct pool *p, struct client *c)
 			c->cl_out_cap = 0;
 		}
 	}
-	set_interest(p, c, EPOLLIN | (c->cl_out_len > 0 ? EPOLLOUT : 0));
+	set_interest(p, c, EPOLLIN | (c->cl_out_len > 0 && !c->cl_tls_wait_read ? EPOLLOUT : 0));
 }
 
 static void flush_dirty(struct pool *p)
@@ -296,6 +307,12 @@ static void client_connected(struct pool *p, struct client *c)
 		errno = err;
 		return client_fail_errno(p, c, "connect");
 	}
+	if (p->pl_target->t_tls) {
+		/* The request waits in cl_out while the TLS handshake runs inside the writes. */
+		c->cl_tls = tlsclient_new(c->cl_fd);
+		if (c->cl_tls == NULL)
+			return client_fail(p, c, "cannot start a TLS session");
+	}
 	uint64_t r1 = next_random(p), r2 = next_random(p);
 	memcpy(nonce, &r1, 8);
 	memcpy(nonce + 8, &r2, 8);
@@ -364,6 +381,8 @@ static size_t handshake_input(struct pool *p, struct client *c, const uint8_t *d
 	c->cl_response = NULL;
 	c->cl_response_len = 0;
 	c->cl_state = CLIENT_OPEN;
+	if (c->cl_tls != NULL && tlsclient_resumed(c->cl_tls))
+		p->pl_tls_resumed++;
 	p->pl_pending--;
 	p->pl_open++;
 	p->pl_last_open_ns = p->pl_now_ns;
@@ -542,7 +561,13 @@ static void client_readable(struct pool *p, struct client *c)
 	size_t budget = READ_BUDGET;
 
 	while (budget > 0 && (c->cl_state == CLIENT_HANDSHAKE || c->cl_state == CLIENT_OPEN)) {
-		ssize_t n = read(c->cl_fd, p->pl_read_buf, p->pl_read_cap);
+		bool wants_write = false;
+		ssize_t n = c->cl_tls != NULL ? tlsclient_read(c->cl_tls, p->pl_read_buf,
+							       p->pl_read_cap, &wants_write)
+					      : read(c->cl_fd, p->pl_read_buf, p->pl_read_cap);
+		/* A TLS write that waited for input (the handshake) can go on now. */
+		if (c->cl_tls != NULL && c->cl_tls_wait_read && c->cl_out_len > c->cl_out_sent)
+			mark_dirty(p, c);
 		if (n == 0)
 			return client_fail(p, c, "the server closed the connection");
 		if (n < 0) {

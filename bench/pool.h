@@ -57,6 +57,8 @@ struct client {
 	bool cl_dirty;          /* on the pool's dirty list */
 	uint64_t cl_started_ns; /* when connect() was called */
 	char cl_key[WSP_KEY_LEN + 1];
+	void *cl_tls;          /* the TLS session (tlsclient.h) for wss://; owned; else NULL */
+	bool cl_tls_wait_read; /* a TLS write waits for input (the handshake), not POLLOUT */
 	char *cl_response; /* the 101 head when it spans reads; owned, freed once open */
 	size_t cl_response_len;
 
@@ -103,6 +105,7 @@ struct pool {
 
 	/* Counters for the report. */
 	uint64_t pl_reads, pl_writes, pl_messages_in, pl_bytes_in;
+	uint64_t pl_tls_resumed; /* wss:// handshakes that resumed a session */
 	char pl_error[256]; /* the first connection failure, for the report */
 };
 

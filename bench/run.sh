@@ -6,6 +6,7 @@
 #   BENCH_QUICK=1 bench/run.sh   every scenario smaller and shorter (about a minute)
 #   bench/run.sh smoke        2 s of fan-out against a fresh chatd (make bench-smoke)
 #   BENCH_REPEAT=3 bench/run.sh   every scenario three times, the table shows medians
+#   BENCH_TLS=0 bench/run.sh  without the TLS scenarios (wss://, certificates made by openssl)
 #
 # Every default below can be overridden from the environment, e.g.
 #   FANOUT_CLIENTS=200 FANOUT_SECONDS=3 BENCH_SERVERS=chatd bench/run.sh
@@ -24,10 +25,10 @@ cd "$(dirname "$0")/.."
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	q_fan_clients=200 q_secs=3 q_idle=2000 q_echo=2000 q_large_clients=20 q_large_count=5
-	q_capacity=3000 q_warmup=1
+	q_capacity=3000 q_warmup=1 q_handshakes=500
 else
 	q_fan_clients=1000 q_secs=10 q_idle=10000 q_echo=10000 q_large_clients=100 q_large_count=20
-	q_capacity=19000 q_warmup=2
+	q_capacity=19000 q_warmup=2 q_handshakes=2000
 fi
 FANOUT_CLIENTS=${FANOUT_CLIENTS:-$q_fan_clients}
 FANOUT_SENDERS=${FANOUT_SENDERS:-10}
@@ -46,8 +47,15 @@ LARGE_CLIENTS=${LARGE_CLIENTS:-$q_large_clients}
 LARGE_SIZE=${LARGE_SIZE:-1M}
 LARGE_COUNT=${LARGE_COUNT:-$q_large_count}
 CAPACITY_CONNECTIONS=${CAPACITY_CONNECTIONS:-$q_capacity}
+HANDSHAKE_CONNECTIONS=${HANDSHAKE_CONNECTIONS:-$q_handshakes}
 BENCH_SERVERS=${BENCH_SERVERS:-chatd node}
+BENCH_TLS=${BENCH_TLS:-1}
 BENCH_REPEAT=${BENCH_REPEAT:-1} # runs of every scenario; the table shows medians
+# The load generator's senders are fast on purpose: chatd's flood control (--rate-limit,
+# --rate-limit-bytes, on by default) would measure the limit, not the server. The table
+# names these flags.
+CHATD_BENCH_FLAGS=${CHATD_BENCH_FLAGS:---rate-limit off --rate-limit-bytes off}
+CHATD_BENCH_BIN=${CHATD_BENCH_BIN:-./chatd}
 BENCH_PAUSE=${BENCH_PAUSE:-1}   # seconds between scenarios, for the last one's sockets to close
 BENCH_OUT=${BENCH_OUT:-build/bench}
 
@@ -115,13 +123,25 @@ listening_port() {
 	printf '%d\n' "0x$hex"
 }
 
+# Every client of a run comes from 127.0.0.1 and connects at once: the per-address and
+# handshake limits are lifted (their defaults are 64 and 1024), and the admin listener is
+# off, so that the only listening socket is the one measured and parallel runs never
+# collide on its default port. Printed only for a chatd that has these flags (an older
+# $CHATD_BENCH_BIN, for a before-and-after table, has neither the flags nor the limits).
+chatd_limit_flags() {
+	if "$CHATD_BENCH_BIN" --help 2>/dev/null | grep -q -- '--max-per-ip'; then
+		echo "--admin-listen off --max-per-ip 0 --max-handshakes 0"
+	fi
+}
+
 # start_server chatd|node LOGNAME [--echo]: starts a fresh server on 127.0.0.1 and a free
 # port; sets SERVER_PID and SERVER_PORT.
 start_server() {
 	local kind=$1 log="$BENCH_OUT/$2.log"
 	shift 2
 	case $kind in
-	chatd) "${SERVER_PIN[@]}" ./chatd --port 0 --bind 127.0.0.1 -q "$@" 2>"$log" & ;;
+	# shellcheck disable=SC2046 # the flags are words, split on purpose
+	chatd) "${SERVER_PIN[@]}" "$CHATD_BENCH_BIN" --port 0 --bind 127.0.0.1 -q $CHATD_BENCH_FLAGS $(chatd_limit_flags) "$@" 2>"$log" & ;;
 	node) "${SERVER_PIN[@]}" node bench/node/server.js --port 0 --bind 127.0.0.1 "$@" 2>"$log" & ;;
 	esac
 	SERVER_PID=$!
@@ -172,7 +192,7 @@ scenario() {
 	printf '\n== %s against %s (run %s of %s)\n' "$name" "$kind" "$REP" "$BENCH_REPEAT"
 	# shellcheck disable=SC2086  # server_args is a list of words
 	start_server "$kind" "$name-$kind-$REP-server" $server_args || return 0
-	"${BENCH_PIN[@]}" "$CHATBENCH" "$mode" "ws://127.0.0.1:$SERVER_PORT/" \
+	"${BENCH_PIN[@]}" "$CHATBENCH" "$mode" "${SCHEME:-ws}://127.0.0.1:$SERVER_PORT/" \
 		--server-pid "$SERVER_PID" --label "$kind" "$@" >"$out" 2>&1 || rc=$?
 	cat "$out"
 	stop_server "$kind"
@@ -232,6 +252,80 @@ run_all() {
 	case " $BENCH_SERVERS " in
 	*" chatd "*) scenario capacity chatd "" idle --clients "$CAPACITY_CONNECTIONS" --verify ;;
 	esac
+}
+
+# --- TLS -------------------------------------------------------------------------------
+
+# Self-signed certificates for 127.0.0.1, made fresh: ECDSA P-256 and RSA 2048. chatbench
+# checks no certificate (it measures the server, it does not trust it).
+TLS_DIR="$BENCH_OUT/tls"
+tls_setup() {
+	mkdir -p "$TLS_DIR"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -keyout "$TLS_DIR/ecdsa.key" -out "$TLS_DIR/ecdsa.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-keyout "$TLS_DIR/rsa.key" -out "$TLS_DIR/rsa.pem" 2>/dev/null
+}
+
+tls_args() { printf -- '--tls-cert %s --tls-key %s' "$TLS_DIR/$1.pem" "$TLS_DIR/$1.key"; }
+
+# The plain scenarios again over wss:// (ECDSA), and handshakes/s by key type, with and
+# without session resumption (chatbench --tls-resume offers the last session it got).
+run_tls() {
+	local kind ecdsa rsa
+	ecdsa=$(tls_args ecdsa)
+	rsa=$(tls_args rsa)
+	for kind in $BENCH_SERVERS; do
+		SCHEME=wss scenario fanout_tls "$kind" "$ecdsa" fanout --clients "$FANOUT_CLIENTS" \
+			--senders "$FANOUT_SENDERS" --size "$FANOUT_SIZE" --inflight "$FANOUT_INFLIGHT" \
+			--duration "$FANOUT_SECONDS" --warmup "$WARMUP_SECONDS"
+	done
+	for kind in $BENCH_SERVERS; do
+		SCHEME=wss scenario latency_tls "$kind" "$ecdsa" fanout --clients "$LATENCY_CLIENTS" \
+			--senders "$LATENCY_SENDERS" --rate "$LATENCY_RATE" \
+			--duration "$LATENCY_SECONDS" --warmup "$WARMUP_SECONDS"
+	done
+	for kind in $BENCH_SERVERS; do
+		SCHEME=wss scenario idle_tls "$kind" "$ecdsa" idle --clients "$IDLE_CONNECTIONS" --verify
+	done
+	for kind in $BENCH_SERVERS; do
+		SCHEME=wss scenario large_tls "$kind" "$ecdsa" large --clients "$LARGE_CLIENTS" \
+			--size "$LARGE_SIZE" --count "$LARGE_COUNT"
+	done
+	for kind in $BENCH_SERVERS; do
+		SCHEME=wss scenario hs_ecdsa "$kind" "$ecdsa" idle --clients "$HANDSHAKE_CONNECTIONS"
+		SCHEME=wss scenario hs_ecdsa_resume "$kind" "$ecdsa" idle \
+			--clients "$HANDSHAKE_CONNECTIONS" --tls-resume
+		SCHEME=wss scenario hs_rsa "$kind" "$rsa" idle --clients "$HANDSHAKE_CONNECTIONS"
+		SCHEME=wss scenario hs_rsa_resume "$kind" "$rsa" idle \
+			--clients "$HANDSHAKE_CONNECTIONS" --tls-resume
+	done
+}
+
+print_tls_table() {
+	printf '\nTLS (wss://, TLS 1.3, ECDSA P-256 unless the row says RSA 2048):\n'
+	local fan="TLS fan-out ${FANOUT_CLIENTS}c/${FANOUT_SENDERS}s/${FANOUT_INFLIGHT}k"
+	row fanout_tls "$fan: deliveries/s" deliveries_per_s
+	row fanout_tls "$fan: latency p50 us" p50_us
+	row fanout_tls "$fan: latency p99 us" p99_us
+	row fanout_tls "$fan: server CPU %" server_cpu_pct
+	local lat="TLS latency ${LATENCY_CLIENTS}c @${LATENCY_RATE}/s"
+	row latency_tls "$lat: p50 us" p50_us
+	row latency_tls "$lat: p99 us" p99_us
+	local idle="TLS idle ${IDLE_CONNECTIONS} conns"
+	row idle_tls "$idle: server RSS bytes/conn" rss_per_conn_bytes
+	row idle_tls "$idle: handshakes/s" handshakes_per_s
+	row idle_tls "$idle: broadcast to all, ms" verify_ms
+	row large_tls "TLS large ${LARGE_SIZE} to ${LARGE_CLIENTS}: MB/s delivered" mb_per_s
+	row large_tls "TLS large ${LARGE_SIZE} to ${LARGE_CLIENTS}: server CPU %" server_cpu_pct
+	local hs="TLS handshakes/s, ${HANDSHAKE_CONNECTIONS} conns"
+	row hs_ecdsa "$hs: ECDSA full" handshakes_per_s
+	row hs_ecdsa_resume "$hs: ECDSA resumed" handshakes_per_s
+	row hs_ecdsa_resume "$hs: ECDSA sessions resumed" tls_resumed
+	row hs_rsa "$hs: RSA 2048 full" handshakes_per_s
+	row hs_rsa_resume "$hs: RSA 2048 resumed" handshakes_per_s
+	row hs_ecdsa "$hs: ECDSA full, server CPU %" server_cpu_pct
+	row hs_rsa "$hs: RSA 2048 full, server CPU %" server_cpu_pct
 }
 
 # --- the table -------------------------------------------------------------------------
@@ -305,6 +399,7 @@ print_table() {
 	row capacity "$cap: server RSS bytes/conn" rss_per_conn_bytes
 	row capacity "$cap: broadcast receivers" verify_receivers
 	row capacity "$cap: broadcast to all, ms" verify_ms
+	if [ "$BENCH_TLS" = 1 ]; then print_tls_table; fi
 	printf '\nMedians of %s run(s). Rates: higher is better. Times, memory and CPU: lower is\n' "$BENCH_REPEAT"
 	printf 'better (a ratio below 1 favours chatd).\n'
 }
@@ -321,6 +416,7 @@ describe_machine() {
 	fi
 	printf 'chatd: commit %s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$dirty"
 	printf 'pinning: %s\n' "$PINNING"
+	printf 'chatd flags: %s\n' "$CHATD_BENCH_FLAGS $(chatd_limit_flags)"
 	# Two cores are easily shared: a build or a test suite running beside the benchmark
 	# takes CPU time from whichever process shares its core, and every figure moves.
 	printf 'load average before the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -355,9 +451,11 @@ if [ "${1:-}" = smoke ]; then
 	exit
 fi
 node_setup
+if [ "$BENCH_TLS" = 1 ]; then tls_setup; fi
 describe_machine | tee "$BENCH_OUT/machine.txt"
 for REP in $(seq "$BENCH_REPEAT"); do
 	run_all
+	if [ "$BENCH_TLS" = 1 ]; then run_tls; fi
 done
 print_table | tee "$BENCH_OUT/table.txt"
 if [ "$failures" -gt 0 ]; then

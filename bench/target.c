@@ -1,4 +1,4 @@
-/* Parsing ws:// URLs and the loopback-only rule. */
+/* Parsing ws:// and wss:// URLs and the loopback-only rule. */
 #include "target.h"
 
 #include <netdb.h>
@@ -21,9 +21,10 @@ static bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-/* Splits "host:port/path" or "[v6]:port/path" (after "ws://") into its parts. */
-static int split_url(const char *rest, char *host, size_t hostcap, char *port, size_t portcap,
-		     const char **path, char *err, size_t errlen)
+/* Splits "host:port/path" or "[v6]:port/path" (after "ws://") into its parts; the port
+ * defaults to default_port. */
+static int split_url(const char *rest, const char *default_port, char *host, size_t hostcap,
+		     char *port, size_t portcap, const char **path, char *err, size_t errlen)
 {
 	const char *h = rest, *he, *p;
 
@@ -45,7 +46,7 @@ static int split_url(const char *rest, char *host, size_t hostcap, char *port, s
 	}
 	memcpy(host, h, (size_t)(he - h));
 	host[he - h] = '\0';
-	snprintf(port, portcap, "80");
+	snprintf(port, portcap, "%s", default_port);
 	if (*p == ':') {
 		size_t n = strcspn(p + 1, "/");
 		if (n == 0 || n >= portcap) {
@@ -72,11 +73,13 @@ int target_parse(const char *url, struct target *t, char *err, size_t errlen)
 	int rc;
 
 	memset(t, 0, sizeof *t);
-	if (strncmp(url, "ws://", 5) != 0) {
-		snprintf(err, errlen, "the URL must start with ws:// (got '%s')", url);
+	t->t_tls = strncmp(url, "wss://", 6) == 0;
+	if (strncmp(url, "ws://", 5) != 0 && !t->t_tls) {
+		snprintf(err, errlen, "the URL must start with ws:// or wss:// (got '%s')", url);
 		return -1;
 	}
-	if (split_url(url + 5, host, sizeof host, port, sizeof port, &path, err, errlen) < 0)
+	if (split_url(url + (t->t_tls ? 6 : 5), t->t_tls ? "443" : "80", host, sizeof host, port,
+		      sizeof port, &path, err, errlen) < 0)
 		return -1;
 	if (strlen(path) >= sizeof t->t_path) {
 		snprintf(err, errlen, "the URL's path is too long");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "ratelimit.h"
 
 #define CONFIG_DEFAULT_PORT                 8080
 #define CONFIG_DEFAULT_MAX_MESSAGE          ((size_t)1 << 20)
@@ -20,6 +21,25 @@
 #define CONFIG_DEFAULT_PING_INTERVAL_MS     30000
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS      60000
 #define CONFIG_MAX_ORIGINS                  32
+/* The operator's listener: loopback only, so /metrics and /stats are not public. */
+#define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
+#define CONFIG_DEFAULT_ADMIN_PORT 9181
+/* Connections still in their handshake, process-wide. A client's request normally
+ * arrives with its connection, so honest handshakes last about one round trip: 1024
+ * admits over 10,000 new clients a second at a 100 ms round trip, and bounds what
+ * stalled handshakes can hold to about 1024 x (8 KiB + a connection) = 9 MiB. */
+#define CONFIG_DEFAULT_MAX_HANDSHAKES 1024
+/* Connections per source address (IPv6: per /64): a household or office behind one
+ * NAT with a few tabs each, not one host holding every descriptor. */
+#define CONFIG_DEFAULT_MAX_PER_IP 64
+/* Flood control: enough for a person typing, a pasted page of lines or a bot posting a
+ * few messages a second; a sender past it is slowed, not cut off (README, "Limits"). */
+#define CONFIG_DEFAULT_RATE_MESSAGES       50
+#define CONFIG_DEFAULT_RATE_MESSAGES_BURST 200
+#define CONFIG_DEFAULT_RATE_BYTES          ((uint32_t)1 << 20)
+#define CONFIG_DEFAULT_RATE_BYTES_BURST    ((uint32_t)4 << 20)
+#define CONFIG_DEFAULT_FLOOD_TIMEOUT_MS    60000
+#define CONFIG_DEFAULT_SEND_TIMEOUT_MS     30000
 
 struct config {
 	uint16_t cf_port;
@@ -34,9 +54,24 @@ struct config {
 	uint32_t cf_ping_interval_ms; /* 0: never ping */
 	uint32_t cf_idle_timeout_ms;  /* 0: never drop a silent client */
 	uint32_t cf_busy_poll_us;     /* poll this long before sleeping; 0: off */
+	/* --admin-listen: where /metrics and /stats are served; cf_admin_host NULL: off. */
+	const char *cf_admin_host; /* points into argv or at a constant */
+	uint16_t cf_admin_port;
+	char cf_admin_buf[256];   /* the host part of --admin-listen, when given */
+	size_t cf_max_handshakes; /* 0: no limit */
+	size_t cf_max_per_ip;     /* 0: no limit */
+	/* Every buffer of every client together; 0 until the server derives the default. */
+	size_t cf_max_memory;
+	struct ratelimit_policy cf_rate; /* per client; a rate of 0 is no limit */
+	uint32_t cf_flood_timeout_ms;    /* over the rate this long: closed; 0: never */
+	uint32_t cf_send_timeout_ms;     /* output stuck this long: cut off; 0: never */
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;
+	/* --tls-cert and --tls-key (pointing into argv): both or neither; with them the
+	 * listener speaks TLS only. */
+	const char *cf_tls_cert;
+	const char *cf_tls_key;
 	enum log_level cf_log_level;
 	enum log_format cf_log_format;
 };
@@ -56,6 +91,12 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 /* Parses a byte count with an optional K, M or G suffix (powers of 1024).
  * Returns false for anything else, zero, or an overflow. */
 bool config_parse_size(const char *s, size_t *out);
+
+/* Parses a positive decimal count. */
+bool config_parse_count(const char *s, size_t *out);
+
+/* Parses "off" (a rate of 0) or RATE[:BURST]; sizes: both take K, M, G suffixes. */
+bool config_parse_rate(const char *s, bool sizes, struct ratelimit_rate *out);
 
 /* Parses a duration: a number of seconds, or a number with an ms, s or m suffix.
  * Returns false for anything else or more than a day. */

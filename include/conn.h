@@ -12,6 +12,11 @@
  *
  * Output is corked: frames are queued and the connection is marked dirty; conn_flush_dirty,
  * run once per loop pass, writes each dirty connection's queue with one writev.
+ *
+ * The resource model (conn_limits.c): every connection's memory is counted at what it
+ * costs (conn_memory) and charged to the process budget; one connection's input causes a
+ * bounded amount of work per pass (messages handled, deliveries made), the rest is held
+ * and resumed next pass; a client over its rate is simply not read for a while.
  */
 #ifndef CHATD_CONN_H
 #define CHATD_CONN_H
@@ -21,6 +26,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addrlimit.h"
+#include "chatd.h"
 #include "config.h"
 #include "handshake.h"
 #include "hub.h"
@@ -28,6 +35,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "outq.h"
+#include "ratelimit.h"
 #include "sbuf.h"
 #include "transport.h"
 #include "wsreader.h"
@@ -36,6 +44,9 @@
 #define HANDSHAKE_MAX_BYTES 8192
 /* How long we wait for the peer after our close frame, or for its FIN. */
 #define CLOSE_TIMEOUT_MS 2000
+/* Connections at once on the operator's listener: a scraper and a person or two. Its own
+ * allowance, so a flood on the public port never blinds the operator. */
+#define CONN_ADMIN_MAX 16
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -45,27 +56,70 @@ enum conn_state {
 	CONN_DEAD, /* released; the struct waits for the end of the pass to be freed */
 };
 
+/* Handlers a server can hold: one per subprotocol, and the default. */
+#define CONN_MAX_HANDLERS 16
+
 /* What all connections share: the loop, the hub, the settings and the bookkeeping.
  * Owned by the server; the connection lists own their connections. */
 struct conn_env {
+	/* The program's handlers (borrowed from the server). ce_protocols lists their
+	 * subprotocols for the handshake; ce_protocol_handler[k] is the handler of the k-th;
+	 * ce_default the one for clients that ask for none. */
+	const struct chatd_handler *ce_handlers;
+	size_t ce_default;
+	const char *ce_protocols[CONN_MAX_HANDLERS];
+	uint8_t ce_protocol_handler[CONN_MAX_HANDLERS];
+	struct chatd *ce_api; /* what chatd_conn_server returns */
+	/* Deliveries made by handlers' calls, read around each callback to charge the
+	 * pass's budget. */
+	unsigned long ce_deliveries;
 	struct loop *ce_loop;
 	struct hub *ce_hub;
 	const struct config *ce_config;
 	struct sbuf *ce_page_head; /* the bundled client's 200 response head and body, */
 	struct sbuf *ce_page_body; /* built once and shared by every response; owned */
 	size_t ce_max_clients;
-	struct handshake_policy ce_policy;
+	struct handshake_policy ce_policy;       /* the public listener's */
+	struct handshake_policy ce_admin_policy; /* the operator's listener's */
 	struct metrics ce_metrics;
+	struct transport_tls_context *ce_tls; /* NULL: plain TCP; owned by the server */
+
+	/* Connections from each source address (--max-per-ip), public listener only. */
+	struct addrlimit ce_addrs;
+	size_t ce_handshake_count;     /* public connections in CONN_HANDSHAKE (--max-handshakes) */
+	size_t ce_admin_count;         /* connections accepted on the operator's listener */
+	size_t ce_base_fds;            /* descriptors open before any connection, for /metrics */
+	uint64_t ce_refusal_log_at;    /* loop time before which no refusal is logged */
+	uint64_t ce_refusals_unlogged; /* refusals since the last logged one */
 
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
 
-	struct conn *ce_all;   /* every live connection (doubly linked) */
-	struct conn *ce_dirty; /* connections with output to flush this pass */
-	struct conn *ce_dead;  /* released connections, freed at the end of the pass */
-	size_t ce_conn_count;  /* live connections */
-	size_t ce_open_count;  /* connections in CONN_OPEN */
+	struct conn *ce_all;         /* every live connection (doubly linked) */
+	struct conn *ce_dirty;       /* connections with output to flush this pass */
+	struct conn *ce_dead;        /* released connections, freed at the end of the pass */
+	struct conn_extra *ce_ready; /* connections with held input to resume next pass */
+	size_t ce_max_memory;        /* the process budget for every client's buffers */
+	size_t ce_conn_count;        /* live connections */
+	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
+};
+
+/* What a connection needs only while it is behind or over a limit: made on demand and
+ * freed once the connection is back to normal, so a quiet connection pays one pointer. */
+struct conn_extra {
+	/* The env's ready list. An entry whose connection ended stays on it, with cx_conn
+	 * NULL, until the list is next walked and frees it. */
+	struct conn_extra *cx_next_ready;
+	struct conn *cx_conn;
+	/* Input read but not handled yet (the pass's budget ran out, or the rate limit):
+	 * bytes [cx_held_off, cx_held_len) of cx_held, which is owned. */
+	uint8_t *cx_held;
+	size_t cx_held_len, cx_held_off, cx_held_cap;
+	struct sbuf *cx_pong; /* owned: the pong for the latest ping, owed until the queue drains */
+	uint64_t cx_flood_since; /* loop time this client went over its rate; 0: it is not */
+	bool cx_parked;          /* over its rate: not read until the buckets refill */
+	bool cx_on_ready;        /* on the env's ready list */
 };
 
 struct conn {
@@ -81,33 +135,62 @@ struct conn {
 	uint64_t c_id;
 	enum conn_state c_state;
 	bool c_dirty;
-	bool c_opened;             /* the upgrade succeeded: "opened" was logged */
-	bool c_peer_eof;           /* the peer shut its side: read nothing more */
-	bool c_ping_sent;          /* a keepalive ping is out since the last frame */
-	bool c_cut_off;            /* being closed for backpressure */
-	uint16_t c_close_code;     /* the code we sent or echoed, for the log; 0 none */
-	uint64_t c_last_rx;        /* loop time of the last bytes received */
-	const char *c_close_cause; /* static text for the log */
-
+	bool c_opened;         /* the upgrade succeeded: "opened" was logged */
+	bool c_admin;          /* accepted on the operator's listener (--admin-listen) */
+	bool c_peer_eof;       /* the peer shut its side: read nothing more */
+	bool c_cut_off;        /* being closed for backpressure */
+	uint8_t c_handler;     /* its handler: an index in ce_handlers */
+	uint16_t c_close_code; /* the code we sent or echoed, for the log; 0 none */
+	uint32_t c_pings_out;  /* keepalive pings sent since the last bytes received */
+	/* Loop times in wrapping 32-bit milliseconds (conn_since reads them): the last bytes
+	 * received, and the last time the queue moved or began to fill. */
+	uint32_t c_last_rx;
+	uint32_t c_last_tx;
+	const char *c_close_cause;  /* static text for the log */
+	struct conn_extra *c_extra; /* owned; NULL while nothing is held */
+	struct ratelimit c_rate;
+	uint32_t c_request_len;
+	void *c_data;    /* the handler's own (chatd_conn_set_data); never touched by chatd */
 	char *c_request; /* the request head so far; owned, freed after the handshake */
-	size_t c_request_len;
 
 	struct ws_reader c_reader;
 	struct outq c_out;
 	union net_addr c_peer;
+	/* c_request's size: it grows with what arrives, up to HANDSHAKE_MAX_BYTES. Last, in
+	 * what would be the struct's tail padding. */
+	uint32_t c_request_cap;
 };
 
 /* 0, or -1 when memory runs out. */
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
 		  size_t max_clients);
+
+/* Installs the handlers (count of them, at most CONN_MAX_HANDLERS; the array must outlive
+ * the env): those with a subprotocol are offered in the handshake, the one without is the
+ * default. api is what chatd_conn_server returns. */
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
+			   struct chatd *api);
+
+/* The hub's delivery function: queues a frame on the member's connection. */
+void conn_deliver(struct hub_member *m, struct sbuf *frame);
 /* Releases every connection, then the env's own buffers. */
 void conn_env_free(struct conn_env *env);
 
-/* Adopts an accepted socket (the env owns it from now on, even on failure). */
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer);
+/* Adopts an accepted socket (the env owns it from now on, even on failure). admin: it came
+ * to the operator's listener. A connection over a limit (--max-per-ip, --max-handshakes)
+ * is closed at once, after a 503 if its request is already there. */
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin);
 
-/* The before-wait hook: flushes every dirty connection, then frees released ones. */
-void conn_flush_dirty(struct conn_env *env);
+/* The gauges /metrics shows, each read from a counter: no walk over the connections. */
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
+
+/* The before-wait hook: resumes held input, flushes every dirty connection, enforces the
+ * memory budget, then frees released ones. Returns true when work is left for the next
+ * pass (held input), so the loop must not sleep. */
+bool conn_flush_dirty(struct conn_env *env);
+
+/* What the connection costs in memory now: its struct and everything it holds. */
+size_t conn_memory(const struct conn *c);
 
 /* Server shutdown: sends close code to every open client, drops the rest. */
 void conn_shutdown_all(struct conn_env *env, uint16_t code);

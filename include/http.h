@@ -55,6 +55,11 @@ size_t http_count_headers(const struct http_request *req, const char *name);
  * as for "Connection: keep-alive, Upgrade". */
 bool http_list_has_token(struct http_slice value, const char *token);
 
+/* True when any header with this name holds token in its comma-separated list: a list
+ * may be split over several header lines (RFC 9110 section 5.3), as in "Upgrade: h2c"
+ * then "Upgrade: websocket". */
+bool http_headers_have_token(const struct http_request *req, const char *name, const char *token);
+
 /* True when the slice equals s, ASCII case-insensitive (header names, tokens). */
 bool http_slice_equals(struct http_slice slice, const char *s);
 

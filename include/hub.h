@@ -4,7 +4,7 @@
  *
  * The hub knows its members and, of bytes on the wire, only "one shared encoded frame":
  * publishing encodes a message once and hands the same sbuf to every member of the room
- * but the sender (and to the sender too in echo mode).
+ * but the one excepted (the sender, usually).
  *
  * Messages can come from outside this process too (a future Redis bridge between chatd
  * nodes): hub_publish_room takes a room name and no sender, and reaches every member.
@@ -28,10 +28,10 @@ struct hub_member;
 /* Called once per recipient. The frame is borrowed: take a reference to keep it. */
 typedef void (*hub_deliver_fn)(struct hub_member *m, struct sbuf *frame);
 
-/* Embedded in whatever receives messages (a connection). The hub owns the fields but
- * hm_deliver, which the owner sets. */
+/* Embedded in whatever receives messages (a connection); the hub owns the fields. Every
+ * member of a hub is delivered to by the one function given to hub_new, so a member costs
+ * two words, not three. */
 struct hub_member {
-	hub_deliver_fn hm_deliver;
 	struct hub_room *hm_room; /* NULL while not joined */
 	size_t hm_index;          /* position in the room's member array */
 };
@@ -41,7 +41,9 @@ struct hub_room_info {
 	size_t ri_members;
 };
 
-struct hub *hub_new(bool echo);
+/* One deliver function for every member. NULL (errno) when memory runs out or the kernel
+ * gives no random key for the room-name hash (getrandom(2)). */
+struct hub *hub_new(hub_deliver_fn deliver);
 /* Frees the hub and its rooms; members must have left. */
 void hub_free(struct hub *h);
 
@@ -53,17 +55,24 @@ void hub_leave(struct hub *h, struct hub_member *m);
 size_t hub_member_count(const struct hub *h);
 size_t hub_room_count(const struct hub *h);
 
-/* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) to every member of from's
- * room but from (echo mode: from too). The payload is copied once into the shared frame;
- * the caller keeps ownership. Returns the number of recipients, or -1 when memory runs
- * out (nobody got it). */
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-		 const uint8_t *payload, size_t len);
+/* The name of the member's room ("/" or "/name", NUL-terminated, owned by the hub and
+ * valid while the member stays in it), or NULL while not joined. */
+const char *hub_member_room(const struct hub_member *m);
+
+/* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) from this process to every
+ * member of the named room but except (NULL: all). The payload is copied once into the
+ * shared frame; the caller keeps ownership. Returns the number of recipients (0 when the
+ * room has no members), or -1 when memory runs out (nobody got it). */
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len);
 
 /* The same for a message from outside this process: every member of the named room.
  * Returns 0 when the room has no members here. */
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
 		      const uint8_t *payload, size_t len);
+
+/* The members of the named room here; 0 when it has none. A hash lookup, no walk. */
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len);
 
 /* Fills out with up to max rooms, the most populated first. Returns how many. */
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max);

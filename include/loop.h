@@ -40,7 +40,8 @@ void loop_free(struct loop *l);
 
 /* Registers w->lw_fd for events, calling w->lw_fn when any is ready. 0 or -1 (errno). */
 int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events, loop_watch_fn fn);
-/* Changes the events of interest; a no-op (no syscall) when they are unchanged. */
+/* Changes the events of interest; a no-op (no syscall) when they are unchanged. 0, or -1
+ * (errno) with the old events still registered and still in w->lw_events. */
 int loop_watch_set(struct loop *l, struct loop_watch *w, uint32_t events);
 void loop_watch_del(struct loop *l, struct loop_watch *w);
 
@@ -59,8 +60,18 @@ void loop_set_busy_poll(struct loop *l, unsigned us);
 /* fn(arg) runs once per pass, after the ready events and timers, before waiting. */
 void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg);
 
+/* The next wait does not sleep: work is left that the before-wait hook will do. */
+void loop_keep_awake(struct loop *l);
+
 /* Milliseconds on the monotonic clock, as of the start of this pass. */
 uint64_t loop_now(const struct loop *l);
+
+/* The two steps loop_run takes around each wait, exported so that tests can drive the
+ * timer wheel with a clock of their own. loop_timeout_at: how long the loop would sleep at
+ * monotonic time now (ms), until the first timer due; -1 when none is armed.
+ * loop_advance: moves the loop's time to now (never backwards) and fires the timers due. */
+int loop_timeout_at(struct loop *l, uint64_t now);
+void loop_advance(struct loop *l, uint64_t now);
 
 /* Runs until loop_stop. Returns 0, or -1 when epoll_wait fails. */
 int loop_run(struct loop *l);

@@ -4,6 +4,11 @@
  * clients costs N pointer stores and no copies. The ring exists only while something is
  * queued (an idle connection holds none), and small rings are recycled. Pure: no I/O; the
  * connection asks for an iovec array, writes it, and reports how much went out.
+ *
+ * The queue knows what it costs: oq_cost is the memory it pins, each buffer counted whole
+ * (a slow client alone keeps a shared frame alive), plus its ring. Behind a backlog, small
+ * frames are copied into a buffer of the queue's own instead of referenced: a 6-byte frame
+ * then costs 6 bytes, not a 512-byte buffer and a ring slot.
  */
 #ifndef CHATD_OUTQ_H
 #define CHATD_OUTQ_H
@@ -22,9 +27,13 @@ struct outq {
 	uint32_t oq_cap; /* slots, a power of two */
 	uint32_t oq_head;
 	uint32_t oq_count;
-	size_t oq_head_offset; /* bytes of the first buffer already written */
-	size_t oq_bytes;       /* bytes queued and not yet written */
+	uint32_t oq_head_offset; /* bytes of the first buffer already written */
+	size_t oq_bytes;         /* bytes queued and not yet written */
+	size_t oq_cost;          /* memory the queue holds: its buffers, whole, and its ring */
 };
+
+/* Frames up to this size are copied behind a backlog rather than referenced. */
+#define OUTQ_COPY_MAX 256
 
 static inline bool outq_empty(const struct outq *q)
 {
@@ -33,6 +42,11 @@ static inline bool outq_empty(const struct outq *q)
 
 /* Appends buf to the queue, taking a new reference on it. Returns -1 when memory runs out. */
 int outq_push(struct outq *q, struct sbuf *buf);
+
+/* Queues a frame the cheapest way: by reference when the queue is empty or the frame is
+ * large, else copied into the queue's own tail buffer (made when needed). The caller keeps
+ * its reference either way. Returns -1 when memory runs out. */
+int outq_append(struct outq *q, struct sbuf *frame);
 
 /* Fills up to max iovecs with the queued bytes, at most budget bytes in all.
  * Returns the number of iovecs filled. */

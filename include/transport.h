@@ -1,13 +1,16 @@
 /*
- * transport: the one seam through which a connection's bytes pass. Plain TCP today; a TLS
- * layer (wss://) will be a second set of operations behind the same interface, so nothing
- * above it changes. Results follow read(2)/writev(2): >0 bytes, 0 end of stream (read),
- * -1 with errno set (EAGAIN when the operation must wait for readiness).
+ * transport: the one seam through which a connection's bytes pass: plain TCP, or TLS
+ * (transport_tls.h). Results follow read(2)/writev(2): >0 bytes, 0 end of stream (read),
+ * -1 with errno set (EAGAIN when the operation must wait for readiness). Like libtls, a
+ * transport may need a readiness the caller did not ask for (TLS reading may have to
+ * write, writing may have to read): transport_wants says which, and the caller adds it to
+ * its interest and retries both directions when any of them fires.
  */
 #ifndef CHATD_TRANSPORT_H
 #define CHATD_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -15,7 +18,18 @@ struct transport;
 
 struct transport_ops {
 	ssize_t (*to_read)(struct transport *t, void *buf, size_t len);
+	/* Bytes reported written are the transport's from then on: it may still hold some
+	 * (a TLS record the socket had no room for), and a call with iovcnt 0 pushes them,
+	 * returning 0 once it holds none. */
 	ssize_t (*to_writev)(struct transport *t, const struct iovec *iov, int iovcnt);
+	/* EPOLLIN and/or EPOLLOUT the transport needs now beyond the caller's own interest;
+	 * 0 for TCP. */
+	uint32_t (*to_wants)(const struct transport *t);
+	/* Bytes of memory the transport holds for this connection now (0 for TCP). For TLS:
+	 * OpenSSL's state from the handshake on (about 14 KB, fixed for the connection's
+	 * life), plus 16 KiB and some for each buffer OpenSSL holds at the moment, plus a
+	 * record kept aside while the socket is full. Nothing is charged to membudget. */
+	size_t (*to_memory)(const struct transport *t);
 	void (*to_shutdown_write)(struct transport *t); /* no more bytes will be written */
 	void (*to_close)(struct transport *t);          /* releases the descriptor */
 };
@@ -36,6 +50,14 @@ static inline ssize_t transport_read(struct transport *t, void *buf, size_t len)
 static inline ssize_t transport_writev(struct transport *t, const struct iovec *iov, int n)
 {
 	return t->tr_ops->to_writev(t, iov, n);
+}
+static inline uint32_t transport_wants(const struct transport *t)
+{
+	return t->tr_ops->to_wants(t);
+}
+static inline size_t transport_memory(const struct transport *t)
+{
+	return t->tr_ops->to_memory(t);
 }
 static inline void transport_shutdown_write(struct transport *t)
 {

@@ -40,7 +40,6 @@ struct ws_event {
 };
 
 struct ws_reader {
-	size_t wr_max_message; /* reassembled size limit, bytes */
 
 	/* The frame being read: its header once complete, and how much payload is left. */
 	uint8_t wr_header_buf[FRAME_MAX_HEADER]; /* a header split across reads */
@@ -52,9 +51,11 @@ struct ws_reader {
 	/* The data message being reassembled, across frames and reads. Owned by the reader,
 	 * allocated only while a message spans reads, freed when it is delivered. */
 	uint8_t *wr_msg;
-	size_t wr_msg_len;
-	size_t wr_msg_cap;
-	uint8_t wr_msg_opcode; /* 0 when no message is in progress */
+	/* Sizes within the limit below, so 32 bits: every connection has this struct. */
+	uint32_t wr_msg_len;
+	uint32_t wr_msg_cap;
+	uint32_t wr_max_message; /* the reassembled size limit, at most 1 GiB (config.c) */
+	uint8_t wr_msg_opcode;   /* 0 when no message is in progress */
 	struct utf8_validator wr_utf8;
 	bool wr_failed; /* after an error or a close, every later byte is ignored */
 
@@ -73,6 +74,10 @@ void ws_reader_free(struct ws_reader *r);
  * so in must be writable; the caller keeps ownership of it. After WS_EVENT_CLOSE or
  * WS_EVENT_ERROR the reader consumes and ignores everything. */
 size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_event *ev);
+
+/* The memory the reader holds now (its reassembly and control buffers), as charged to
+ * membudget. */
+size_t ws_reader_memory(const struct ws_reader *r);
 
 /* True while a fragmented message is only partly received (it holds memory). */
 bool ws_reader_busy(const struct ws_reader *r);

@@ -22,6 +22,16 @@ enum {
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
 	OPT_BUSY_POLL,
+	OPT_ADMIN_LISTEN,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_PER_IP,
+	OPT_MAX_MEMORY,
+	OPT_RATE_LIMIT,
+	OPT_RATE_LIMIT_BYTES,
+	OPT_FLOOD_TIMEOUT,
+	OPT_SEND_TIMEOUT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +47,16 @@ static const struct option long_options[] = {
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+	{"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+	{"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+	{"rate-limit-bytes", required_argument, NULL, OPT_RATE_LIMIT_BYTES},
+	{"flood-timeout", required_argument, NULL, OPT_FLOOD_TIMEOUT},
+	{"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -48,10 +68,14 @@ void config_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: chatd [--port N] [--bind ADDR] [--echo] [--max-message BYTES]\n"
-		"             [--max-clients N] [--max-backlog BYTES] [--handshake-timeout T]\n"
+		"             [--max-clients N] [--max-backlog BYTES] [--max-memory BYTES]\n"
+		"             [--rate-limit N[:BURST]|off] [--rate-limit-bytes BYTES[:BURST]|off]\n"
+		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
-		"             [--log-format text|json] [--busy-poll USEC] [-v|--verbose]\n"
-		"             [-q|--quiet] [--help] [--version]\n"
+		"             [--log-format text|json] [--busy-poll USEC]\n"
+		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
+		"             [--max-per-ip N] [--tls-cert FILE --tls-key FILE]\n"
+		"             [-v|--verbose] [-q|--quiet] [--help] [--version]\n"
 		"\n"
 		"A WebSocket chat server: every message a client sends goes to every other "
 		"client.\n"
@@ -65,8 +89,24 @@ void config_usage(FILE *f)
 		"                         K, M and G suffixes; larger ones are closed with 1009)\n"
 		"      --max-clients N    WebSocket clients at once; more get 503 (default: what\n"
 		"                         the descriptor limit allows)\n"
-		"      --max-backlog BYTES  unsent data queued for one client before it is cut\n"
-		"                         off with 1008 (default 4M, at least 2x --max-message)\n"
+		"      --max-handshakes N  connections still in their handshake at once; more\n"
+		"                         are closed at once (default %d; 0: no limit)\n"
+		"      --max-per-ip N     connections from one address (IPv6: one /64); more are\n"
+		"                         closed at once (default %d; 0: no limit, e.g. behind\n"
+		"                         a reverse proxy)\n"
+		"      --max-backlog BYTES  memory one client's unsent data may hold before it is\n"
+		"                         cut off with 1008 (default 4M, at least 2x "
+		"--max-message)\n"
+		"      --max-memory BYTES  every client's buffers together; past it the clients\n"
+		"                         holding the most are cut off (default: 1/4 of memory)\n"
+		"      --rate-limit N[:BURST]  messages a second one client may send, in bursts "
+		"of\n"
+		"                         up to BURST; faster senders are slowed (default 50:200)\n"
+		"      --rate-limit-bytes BYTES[:BURST]  the same in bytes (default 1M:4M)\n"
+		"      --flood-timeout T  close a client kept over its rate this long (default "
+		"60s)\n"
+		"      --send-timeout T   cut off a client that reads nothing of its queued data\n"
+		"                         for this long (default 30s; 0: never)\n"
 		"      --handshake-timeout T  time to send a complete request (default 10s)\n"
 		"      --ping-interval T  ping a client silent this long (default 30s; 0: never)\n"
 		"      --idle-timeout T   drop a client silent this long (default 60s; 0: never)\n"
@@ -76,11 +116,17 @@ void config_usage(FILE *f)
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
+		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
+		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
+		"      --tls-cert FILE    speak TLS only (https://, wss://) with this PEM\n"
+		"                         certificate chain, leaf first; SIGHUP reloads it\n"
+		"      --tls-key FILE     the certificate's PEM private key (unencrypted)\n"
 		"  -v, --verbose          log every message, not just connections\n"
 		"  -q, --quiet            log errors only\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
-		CONFIG_DEFAULT_PORT);
+		CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_MAX_HANDSHAKES, CONFIG_DEFAULT_MAX_PER_IP,
+		CONFIG_DEFAULT_ADMIN_HOST, CONFIG_DEFAULT_ADMIN_PORT);
 }
 
 void config_defaults(struct config *cf)
@@ -92,6 +138,16 @@ void config_defaults(struct config *cf)
 	cf->cf_handshake_timeout_ms = CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 	cf->cf_ping_interval_ms = CONFIG_DEFAULT_PING_INTERVAL_MS;
 	cf->cf_idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
+	cf->cf_admin_host = CONFIG_DEFAULT_ADMIN_HOST;
+	cf->cf_admin_port = CONFIG_DEFAULT_ADMIN_PORT;
+	cf->cf_max_handshakes = CONFIG_DEFAULT_MAX_HANDSHAKES;
+	cf->cf_max_per_ip = CONFIG_DEFAULT_MAX_PER_IP;
+	cf->cf_rate.rp_messages.rr_per_sec = CONFIG_DEFAULT_RATE_MESSAGES;
+	cf->cf_rate.rp_messages.rr_burst = CONFIG_DEFAULT_RATE_MESSAGES_BURST;
+	cf->cf_rate.rp_bytes.rr_per_sec = CONFIG_DEFAULT_RATE_BYTES;
+	cf->cf_rate.rp_bytes.rr_burst = CONFIG_DEFAULT_RATE_BYTES_BURST;
+	cf->cf_flood_timeout_ms = CONFIG_DEFAULT_FLOOD_TIMEOUT_MS;
+	cf->cf_send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
 }
@@ -129,6 +185,53 @@ static bool duration_option(const char *name, const char *arg, bool zero_ok, uin
 			 name, arg, zero_ok ? "" : ", not 0");
 		return false;
 	}
+	return true;
+}
+
+/* "off", or RATE[:BURST] with RATE a count (sizes: a size) per second; BURST defaults to
+ * four seconds' worth. Both fit in 32 bits, and neither is 0. */
+bool config_parse_rate(const char *s, bool sizes, struct ratelimit_rate *out)
+{
+	char buf[64], *colon;
+	size_t rate, burst;
+
+	if (strcmp(s, "off") == 0) {
+		out->rr_per_sec = out->rr_burst = 0;
+		return true;
+	}
+	if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
+		return false;
+	colon = strchr(buf, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	if (!(sizes ? config_parse_size(buf, &rate) : config_parse_count(buf, &rate)) ||
+	    rate > UINT32_MAX / 4)
+		return false;
+	burst = rate * 4;
+	if (colon != NULL &&
+	    !(sizes ? config_parse_size(colon + 1, &burst) : config_parse_count(colon + 1, &burst)))
+		return false;
+	if (burst > INT32_MAX / 1000 && !sizes)
+		return false;
+	if (burst > INT32_MAX)
+		return false;
+	out->rr_per_sec = (uint32_t)rate;
+	out->rr_burst = (uint32_t)burst;
+	return true;
+}
+
+bool config_parse_count(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > SIZE_MAX)
+		return false;
+	*out = (size_t)v;
 	return true;
 }
 
@@ -175,6 +278,36 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno != 0 || *end != '\0' || v > max)
 		return false;
 	*out = v;
+	return true;
+}
+
+/* "off", or HOST:PORT with an IPv6 host in brackets ("[::1]:9181"). */
+static bool parse_admin_listen(struct config *cf, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t host_len;
+	unsigned long port;
+
+	if (strcmp(arg, "off") == 0) {
+		cf->cf_admin_host = NULL;
+		return true;
+	}
+	if (colon == NULL || !parse_uint(colon + 1, 65535, &port))
+		return false;
+	host_len = (size_t)(colon - arg);
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	} else if (memchr(host, ':', host_len) != NULL) {
+		return false; /* an IPv6 address needs its brackets, or the port is ambiguous */
+	}
+	if (host_len == 0 || host_len >= sizeof cf->cf_admin_buf)
+		return false;
+	memcpy(cf->cf_admin_buf, host, host_len);
+	cf->cf_admin_buf[host_len] = '\0';
+	cf->cf_admin_host = cf->cf_admin_buf;
+	cf->cf_admin_port = (uint16_t)port;
 	return true;
 }
 
@@ -226,6 +359,45 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 				return CONFIG_USAGE_ERROR;
 			}
 			break;
+		case OPT_MAX_MEMORY:
+			if (!config_parse_size(optarg, &cf->cf_max_memory) ||
+			    cf->cf_max_memory < ((size_t)1 << 20)) {
+				snprintf(err, errlen,
+					 "invalid --max-memory '%s' (expected at least 1M, with an "
+					 "optional K, M or G suffix)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_RATE_LIMIT:
+			if (!config_parse_rate(optarg, false, &cf->cf_rate.rp_messages)) {
+				snprintf(err, errlen,
+					 "invalid --rate-limit '%s' (expected MESSAGES[:BURST] a "
+					 "second, e.g. 50:200, or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_RATE_LIMIT_BYTES:
+			if (!config_parse_rate(optarg, true, &cf->cf_rate.rp_bytes)) {
+				snprintf(
+					err, errlen,
+					"invalid --rate-limit-bytes '%s' (expected BYTES[:BURST] a "
+					"second, e.g. 1M:4M, or off)",
+					optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_FLOOD_TIMEOUT:
+			if (!duration_option("flood-timeout", optarg, true,
+					     &cf->cf_flood_timeout_ms, err, errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
+		case OPT_SEND_TIMEOUT:
+			if (!duration_option("send-timeout", optarg, true, &cf->cf_send_timeout_ms,
+					     err, errlen))
+				return CONFIG_USAGE_ERROR;
+			break;
 		case OPT_HANDSHAKE_TIMEOUT:
 			if (!duration_option("handshake-timeout", optarg, false,
 					     &cf->cf_handshake_timeout_ms, err, errlen))
@@ -264,12 +436,38 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 		case OPT_BUSY_POLL:
 			if (!parse_uint(optarg, 10000, &v)) {
 				snprintf(err, errlen,
-					 "invalid --busy-poll '%s' (expected microseconds, 0 to 10000)",
+					 "invalid --busy-poll '%s' (expected microseconds, 0 to "
+					 "10000)",
 					 optarg);
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_busy_poll_us = (uint32_t)v;
 			break;
+		case OPT_ADMIN_LISTEN:
+			if (!parse_admin_listen(cf, optarg)) {
+				snprintf(err, errlen,
+					 "invalid --admin-listen '%s' (expected ADDR:PORT, "
+					 "[IPV6]:PORT or off)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_HANDSHAKES:
+		case OPT_MAX_PER_IP:
+			if (!parse_uint(optarg, 100000000, &v)) {
+				snprintf(err, errlen,
+					 "invalid --%s '%s' (expected a number, 0: no limit)",
+					 c == OPT_MAX_PER_IP ? "max-per-ip" : "max-handshakes",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			if (c == OPT_MAX_PER_IP)
+				cf->cf_max_per_ip = v;
+			else
+				cf->cf_max_handshakes = v;
+			break;
+		case OPT_TLS_CERT: cf->cf_tls_cert = optarg; break;
+		case OPT_TLS_KEY: cf->cf_tls_key = optarg; break;
 		case 'v': cf->cf_log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': cf->cf_log_level = LOG_LEVEL_ERROR; break;
 		case 'h': return CONFIG_HELP;
@@ -289,6 +487,10 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see chatd --help)", argv[optind]);
+		return CONFIG_USAGE_ERROR;
+	}
+	if ((cf->cf_tls_cert == NULL) != (cf->cf_tls_key == NULL)) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together: give both or neither");
 		return CONFIG_USAGE_ERROR;
 	}
 	/* A healthy client receiving messages of the largest size must never be cut off. */

@@ -1,15 +1,18 @@
 /*
- * A client connection: its state machine, its reads, its corked writes, and its
- * WebSocket phase. The HTTP phase before the upgrade is in conn_http.c.
+ * A client connection: its life from accept to close, its reads and its corked writes.
+ * The HTTP phase is in conn_http.c, the WebSocket phase in conn_ws.c, the limits in
+ * conn_limits.c.
  *
  * The per-message path, and what it costs:
  *   read()            one syscall per readiness event (more only for large bursts)
  *   ws_reader_next    unmask + UTF-8 check in place, 8 bytes per step; no copy, no malloc
  *   hub_publish       one encode and one memcpy, shared by every recipient
- *   deliver           per recipient: one queue entry (recycled) and a dirty mark
+ *   deliver           per recipient: one queue entry (recycled) and a dirty mark; behind a
+ *                     backlog, a small frame is copied into the recipient's own buffer
  *   conn_flush_dirty  per recipient and pass: one sendmsg of all its queued frames
  * No connection holds a read buffer: every read lands in the env's scratch buffer, and
- * only bytes that must outlive the read (a request head or a message in pieces) are kept.
+ * only bytes that must outlive the read (a request head, a message in pieces, input left
+ * for the next pass) are kept.
  */
 #include "conn.h"
 
@@ -17,26 +20,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn_internal.h"
 #include "container.h"
 #include "http_response.h"
 #include "log.h"
+#include "membudget.h"
 #include "page.h"
+#include "transport_tls.h"
 
-#define READ_BUF_SIZE ((size_t)128 * 1024)
+/* One read: a pass's worth of one client's input at most. Smaller than the old 128 KiB:
+ * whatever a read brings and the pass cannot handle is held in memory, so this also
+ * bounds what one client can make chatd hold. */
+#define READ_BUF_SIZE ((size_t)64 * 1024)
 /* Bytes read per readiness event before yielding to the other connections. */
-#define READ_BUDGET ((size_t)512 * 1024)
+#define READ_BUDGET ((size_t)256 * 1024)
 /* Bytes written per flush, and iovecs per sendmsg. */
 #define WRITE_BUDGET ((size_t)1024 * 1024)
 #define FLUSH_IOV    64
-/* A close frame's reason is at most 123 bytes (125 minus the code). */
-#define CLOSE_REASON_MAX 123
 
 static void on_event(struct loop_watch *w, uint32_t events);
-static void deliver(struct hub_member *m, struct sbuf *frame);
 static void flush(struct conn *c);
+
+/* A secret for the per-address table's hash. Should the kernel have no entropy to give
+ * yet (early boot), the time and the stack's address are a weaker secret, not none. */
+static uint64_t hash_seed(void)
+{
+	uint64_t seed = 0;
+	struct timespec ts;
+
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+		return seed;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)&seed;
+}
 
 int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const struct config *cf,
 		  size_t max_clients)
@@ -49,8 +69,11 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	env->ce_hub = h;
 	env->ce_config = cf;
 	env->ce_max_clients = max_clients;
+	env->ce_max_memory = cf->cf_max_memory ? cf->cf_max_memory : membudget_default_limit();
 	env->ce_policy.hp_origins = cf->cf_origins;
 	env->ce_policy.hp_origin_count = cf->cf_origin_count;
+	env->ce_admin_policy.hp_admin = true;
+	addrlimit_init(&env->ce_addrs, hash_seed());
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
 	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
@@ -62,6 +85,26 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 		return -1;
 	}
 	return 0;
+}
+
+void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
+			   struct chatd *api)
+{
+	size_t protocols = 0;
+
+	env->ce_handlers = handlers;
+	env->ce_api = api;
+	env->ce_default = 0;
+	for (size_t i = 0; i < count && i < CONN_MAX_HANDLERS; i++) {
+		if (handlers[i].h_subprotocol != NULL) {
+			env->ce_protocol_handler[protocols] = (uint8_t)i;
+			env->ce_protocols[protocols++] = handlers[i].h_subprotocol;
+		} else {
+			env->ce_default = i;
+		}
+	}
+	env->ce_policy.hp_protocols = env->ce_protocols;
+	env->ce_policy.hp_protocol_count = protocols;
 }
 
 const char *conn_peer_name(const struct conn *c, char *buf, size_t len)
@@ -79,13 +122,33 @@ static void mark_dirty(struct conn *c)
 	c->c_env->ce_dirty = c;
 }
 
-/* Read while the peer may still send; write while anything is queued. */
-static void update_interest(struct conn *c)
+/* Read while the peer may still send; write while anything is queued; and whatever the
+ * transport needs besides (TLS: a handshake write, a record still to push). */
+void conn_update_interest(struct conn *c)
 {
-	uint32_t events = c->c_peer_eof ? 0 : EPOLLIN;
+	uint32_t events = c->c_peer_eof || conn_input_held(c) ? 0 : EPOLLIN;
 	if (!outq_empty(&c->c_out))
 		events |= EPOLLOUT;
-	loop_watch_set(c->c_env->ce_loop, &c->c_watch, events);
+	events |= transport_wants(&c->c_transport);
+	if (loop_watch_set(c->c_env->ce_loop, &c->c_watch, events) < 0)
+		conn_destroy(c, "cannot change the events watched");
+}
+
+void conn_handshake_done(struct conn *c)
+{
+	if (c->c_state == CONN_HANDSHAKE && !c->c_admin)
+		c->c_env->ce_handshake_count--;
+}
+
+/* Gives back what admit (below) counted for a connection but its handshake. */
+static void release_limits(struct conn_env *env, const union net_addr *peer, bool admin)
+{
+	struct addrlimit_key key;
+
+	if (admin)
+		env->ce_admin_count--;
+	else if (addrlimit_key_of(&peer->sa, &key))
+		addrlimit_release(&env->ce_addrs, &key);
 }
 
 /* Releases everything the connection holds. Every "opened" gets exactly one "closed". */
@@ -105,16 +168,23 @@ void conn_destroy(struct conn *c, const char *cause)
 			  conn_peer_name(c, peer, sizeof peer), cause);
 	}
 	if (c->c_state == CONN_OPEN) {
+		/* Closing, for the handler's on_close: its calls on c are refused from now,
+		 * while the room is still c's to read. */
+		c->c_state = CONN_CLOSING;
+		conn_app_closed(c);
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
+	conn_handshake_done(c);
+	release_limits(env, &c->c_peer, c->c_admin);
+	c->c_state = CONN_DEAD; /* from here on nothing re-enters this connection */
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	loop_watch_del(env->ce_loop, &c->c_watch);
 	transport_close(&c->c_transport);
 	outq_clear(&c->c_out);
 	ws_reader_free(&c->c_reader);
-	free(c->c_request);
-	c->c_request = NULL;
+	conn_extra_free(c);
+	conn_http_free_request(c);
 
 	/* Off the live list, onto the dead one: an event for this connection may still be
 	 * waiting in the current epoll batch, so the struct lives until the pass ends. */
@@ -125,7 +195,6 @@ void conn_destroy(struct conn *c, const char *cause)
 	if (c->c_next != NULL)
 		c->c_next->c_prev = c->c_prev;
 	env->ce_conn_count--;
-	c->c_state = CONN_DEAD;
 	c->c_prev = NULL;
 	c->c_next = env->ce_dead;
 	env->ce_dead = c;
@@ -137,21 +206,26 @@ static void on_close_timeout(struct loop_timer *t)
 	conn_destroy(c, "the peer did not finish closing within 2 s");
 }
 
-static void cut_off(struct conn *c);
-
-/* Queues b (borrowed: the queue takes its own reference). NULL means a failed
- * allocation upstream, which ends the connection. A client whose unsent queue passes
- * --max-backlog is cut off: this is the one place that bound is checked. */
+/* Queues b (borrowed: the queue takes its own reference or a copy). NULL means a failed
+ * allocation upstream, which ends the connection. A client whose queue holds more memory
+ * than --max-backlog is cut off: this is the one place that bound is checked, and it
+ * counts what the queue costs, not the bytes it will put on the wire. */
 void conn_queue(struct conn *c, struct sbuf *b)
 {
-	if (b == NULL || outq_push(&c->c_out, b) < 0) {
+	if (outq_empty(&c->c_out))
+		c->c_last_tx = conn_now32(c);
+	if (b == NULL || outq_append(&c->c_out, b) < 0) {
 		conn_destroy(c, "out of memory");
 		return;
 	}
 	mark_dirty(c);
-	if (c->c_out.oq_bytes > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
-	    !c->c_cut_off)
-		cut_off(c);
+	if (c->c_out.oq_cost > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
+	    !c->c_cut_off) {
+		c->c_env->ce_metrics.mt_backpressure++;
+		conn_cut_off(c, CHATD_ERROR_TOO_SLOW,
+			     "too slow: unsent data over the server's limit",
+			     "cut off for backpressure (--max-backlog)");
+	}
 }
 
 /* Queues a buffer the caller just made, handing over the caller's reference. */
@@ -167,146 +241,19 @@ void conn_queue_new(struct conn *c, struct sbuf *b)
 void conn_begin_close(struct conn *c)
 {
 	struct conn_env *env = c->c_env;
+	bool was_open = c->c_state == CONN_OPEN;
 
-	if (c->c_state == CONN_OPEN) {
+	conn_handshake_done(c);
+	c->c_state = CONN_CLOSING;
+	if (was_open) {
+		conn_app_closed(c);
 		hub_leave(env->ce_hub, &c->c_member);
 		env->ce_open_count--;
 	}
-	c->c_state = CONN_CLOSING;
 	ws_reader_free(&c->c_reader);
-	free(c->c_request);
-	c->c_request = NULL;
+	conn_extra_free(c); /* held input and an owed pong go unanswered after a close */
+	conn_http_free_request(c);
 	loop_timer_start(env->ce_loop, &c->c_timer, CLOSE_TIMEOUT_MS, on_close_timeout);
-}
-
-/* Queues a control frame (payload at most 125 bytes). */
-static void queue_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
-{
-	struct sbuf *b = sbuf_new(2 + len);
-	if (b != NULL) {
-		size_t h = frame_encode_header(b->sb_data, true, opcode, len);
-		if (len > 0)
-			memcpy(b->sb_data + h, payload, len);
-	}
-	conn_queue_new(c, b);
-}
-
-/* Sends a close frame (code 0: none) after everything already queued, and starts closing.
- * The reason goes in the frame and the cause in the log. */
-static void send_close(struct conn *c, uint16_t code, const char *reason, const char *cause)
-{
-	uint8_t payload[2 + CLOSE_REASON_MAX];
-	size_t len = 0;
-
-	if (c->c_state != CONN_OPEN)
-		return;
-	if (code != 0) {
-		size_t rlen = reason ? strlen(reason) : 0;
-		if (rlen > CLOSE_REASON_MAX)
-			rlen = CLOSE_REASON_MAX;
-		payload[0] = (uint8_t)(code >> 8);
-		payload[1] = (uint8_t)code;
-		if (rlen > 0)
-			memcpy(payload + 2, reason, rlen);
-		len = 2 + rlen;
-	}
-	/* 1005: "no status code was present" (section 7.4.1), used only in our log. */
-	c->c_close_code = code ? code : 1005;
-	c->c_close_cause = cause;
-	metrics_count_close(&c->c_env->ce_metrics, c->c_close_code);
-	queue_control(c, WS_OP_CLOSE, payload, len);
-	if (c->c_state == CONN_OPEN)
-		conn_begin_close(c);
-}
-
-/* A recipient that does not read while others chat: its queue passed --max-backlog. Drop
- * what it has not received (memory stays bounded) and close with 1008 (policy violation).
- * Everyone else is unaffected: their queues are their own. */
-static void cut_off(struct conn *c)
-{
-	struct conn_env *env = c->c_env;
-	char peer[64];
-
-	c->c_cut_off = true;
-	env->ce_metrics.mt_backpressure++;
-	log_warn("connection %llu from %s cut off: %zu bytes unsent, over --max-backlog %zu",
-		 (unsigned long long)c->c_id, conn_peer_name(c, peer, sizeof peer),
-		 c->c_out.oq_bytes, env->ce_config->cf_max_backlog);
-	outq_drop_unsent(&c->c_out);
-	send_close(c, WS_CLOSE_POLICY, "too slow: unsent data over the server's limit",
-		   "cut off for backpressure (--max-backlog)");
-}
-
-static void on_keepalive(struct loop_timer *t);
-
-/* Arms the keepalive timer for whichever comes first: the ping (if none is out yet) or
- * the idle deadline. Reads do not touch the timer; they only stamp c_last_rx, and the
- * timer, when it fires early, re-arms itself for the remainder. */
-void conn_arm_keepalive(struct conn *c)
-{
-	const struct config *cf = c->c_env->ce_config;
-	uint64_t now = loop_now(c->c_env->ce_loop), due = UINT64_MAX;
-
-	if (cf->cf_ping_interval_ms != 0 && !c->c_ping_sent)
-		due = c->c_last_rx + cf->cf_ping_interval_ms;
-	if (cf->cf_idle_timeout_ms != 0 && c->c_last_rx + cf->cf_idle_timeout_ms < due)
-		due = c->c_last_rx + cf->cf_idle_timeout_ms;
-	if (due == UINT64_MAX)
-		return;
-	loop_timer_start(c->c_env->ce_loop, &c->c_timer, due > now ? due - now : 1, on_keepalive);
-}
-
-static void on_keepalive(struct loop_timer *t)
-{
-	struct conn *c = container_of(t, struct conn, c_timer);
-	const struct config *cf = c->c_env->ce_config;
-	uint64_t silent = loop_now(c->c_env->ce_loop) - c->c_last_rx;
-
-	if (cf->cf_idle_timeout_ms != 0 && silent >= cf->cf_idle_timeout_ms) {
-		c->c_env->ce_metrics.mt_idle_drops++;
-		return conn_destroy(c, "dropped: no frame within --idle-timeout");
-	}
-	if (cf->cf_ping_interval_ms != 0 && silent >= cf->cf_ping_interval_ms && !c->c_ping_sent) {
-		c->c_ping_sent = true;
-		queue_control(c, WS_OP_PING, NULL, 0);
-		if (c->c_state != CONN_OPEN)
-			return;
-	}
-	conn_arm_keepalive(c);
-}
-
-void conn_ws_input(struct conn *c, uint8_t *data, size_t len)
-{
-	struct ws_event ev;
-	size_t used = 0;
-
-	/* Loop until NONE: the final call (with nothing left) also releases a reassembled
-	 * message's buffer, so an idle connection holds none. */
-	do {
-		used += ws_reader_next(&c->c_reader, data + used, len - used, &ev);
-		switch (ev.ev_type) {
-		case WS_EVENT_NONE:
-		case WS_EVENT_PONG: /* unsolicited or not, a pong needs no answer */ break;
-		case WS_EVENT_MESSAGE:
-			c->c_env->ce_metrics.mt_messages_in++;
-			log_debug("connection %llu: %s message, %zu bytes",
-				  (unsigned long long)c->c_id,
-				  ev.ev_opcode == WS_OP_TEXT ? "text" : "binary", ev.ev_len);
-			if (hub_publish(c->c_env->ce_hub, &c->c_member, ev.ev_opcode, ev.ev_data,
-					ev.ev_len) < 0)
-				send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory",
-					   "out of memory");
-			break;
-		case WS_EVENT_PING: queue_control(c, WS_OP_PONG, ev.ev_data, ev.ev_len); break;
-		case WS_EVENT_CLOSE:
-			/* Echo the code (section 5.5.1), or send none if none came. */
-			send_close(c, ev.ev_close_code, NULL, "closed by the client");
-			break;
-		case WS_EVENT_ERROR:
-			send_close(c, ev.ev_close_code, ev.ev_error, ev.ev_error);
-			break;
-		}
-	} while (ev.ev_type != WS_EVENT_NONE && c->c_state == CONN_OPEN);
 }
 
 /* The peer's side of the stream ended (read returned 0) or failed. */
@@ -315,7 +262,7 @@ static void input_ended(struct conn *c, const char *cause)
 	if (c->c_state == CONN_CLOSING && !outq_empty(&c->c_out)) {
 		/* A peer may shut its writing side and still read our reply: finish sending. */
 		c->c_peer_eof = true;
-		update_interest(c);
+		conn_update_interest(c);
 		return;
 	}
 	conn_destroy(c, cause);
@@ -326,7 +273,7 @@ static void handle_readable(struct conn *c)
 	struct conn_env *env = c->c_env;
 	size_t budget = READ_BUDGET;
 
-	while (budget > 0 && c->c_state != CONN_DEAD && !c->c_peer_eof) {
+	while (budget > 0 && c->c_state != CONN_DEAD && !c->c_peer_eof && !conn_input_held(c)) {
 		ssize_t n = transport_read(&c->c_transport, env->ce_read_buf, env->ce_read_cap);
 		if (n == 0)
 			return input_ended(c, c->c_state == CONN_LINGER
@@ -337,6 +284,7 @@ static void handle_readable(struct conn *c)
 				return;
 			char cause[96];
 			snprintf(cause, sizeof cause, "connection lost: %s", strerror(errno));
+			conn_app_error(c, CHATD_ERROR_CONNECTION, cause);
 			return input_ended(c, c->c_state == CONN_OPEN ? cause : "closed");
 		}
 		budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -346,8 +294,9 @@ static void handle_readable(struct conn *c)
 		case CONN_OPEN:
 			/* Any bytes show the peer is alive (section 5.5.2 allows a pong or any
 			 * frame); stamping a time is all a read costs the keepalive. */
-			c->c_last_rx = loop_now(env->ce_loop);
-			c->c_ping_sent = false;
+			c->c_last_rx = conn_now32(c);
+			c->c_pings_out = 0;
+			conn_rate_bytes(c, (size_t)n);
 			conn_ws_input(c, env->ce_read_buf, (size_t)n);
 			break;
 		case CONN_CLOSING:
@@ -357,8 +306,11 @@ static void handle_readable(struct conn *c)
 		/* A short read means the socket is drained for now; level-triggered epoll will
 		 * report it again if more arrives. Saves the read that would say EAGAIN. */
 		if ((size_t)n < env->ce_read_cap)
-			return;
+			break;
 	}
+	/* Held input or a pause changes what we wait for. */
+	if (c->c_state != CONN_DEAD && conn_input_held(c))
+		conn_update_interest(c);
 }
 
 static void flush(struct conn *c)
@@ -366,7 +318,7 @@ static void flush(struct conn *c)
 	struct iovec iov[FLUSH_IOV];
 	size_t budget = WRITE_BUDGET;
 
-	while (!outq_empty(&c->c_out) && budget > 0) {
+	while (budget > 0 && (!outq_empty(&c->c_out) || conn_ws_pong_due(c))) {
 		int n = outq_iov(&c->c_out, iov, FLUSH_IOV, budget);
 		size_t want = 0;
 		for (int i = 0; i < n; i++)
@@ -375,64 +327,200 @@ static void flush(struct conn *c)
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
+			conn_app_error(c, CHATD_ERROR_CONNECTION, "connection lost while writing");
 			return conn_destroy(c, c->c_state == CONN_OPEN
 						       ? "connection lost while writing"
 						       : "closed");
 		}
 		outq_consume(&c->c_out, (size_t)w);
 		c->c_env->ce_metrics.mt_bytes_out += (size_t)w;
+		if (w > 0)
+			c->c_last_tx = conn_now32(c);
 		budget -= (size_t)w < budget ? (size_t)w : budget;
 		if ((size_t)w < want)
 			break; /* the socket buffer is full */
 	}
-	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING) {
+	/* The queue may be empty while the transport still holds bytes (a TLS record the
+	 * socket had no room for): push them, and close only once they are out. */
+	if (outq_empty(&c->c_out) && transport_wants(&c->c_transport) != 0 &&
+	    transport_writev(&c->c_transport, NULL, 0) < 0 && errno != EAGAIN)
+		return conn_destroy(c, "closed");
+	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING &&
+	    transport_wants(&c->c_transport) == 0) {
 		if (c->c_peer_eof)
 			return conn_destroy(c, "closed");
 		/* Everything, our close included, is out: send our FIN and wait for theirs. */
 		transport_shutdown_write(&c->c_transport);
 		c->c_state = CONN_LINGER;
 	}
-	update_interest(c);
+	/* Output is stuck: make sure the timer comes back by the send timeout's deadline
+	 * (it may be set for a ping due much later). */
+	uint32_t send_timeout = c->c_env->ce_config->cf_send_timeout_ms;
+	if (c->c_state == CONN_OPEN && !outq_empty(&c->c_out) && send_timeout != 0 &&
+	    (!loop_timer_armed(&c->c_timer) ||
+	     c->c_timer.lt_expires >
+		     loop_now(c->c_env->ce_loop) - conn_since(c, c->c_last_tx) + send_timeout))
+		conn_arm_keepalive(c);
+	conn_update_interest(c);
 }
 
 static void on_event(struct loop_watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, c_watch);
+	bool transport_waits;
 
 	if (c->c_state == CONN_DEAD)
 		return;
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	/* A transport waiting for a readiness of its own (TLS) gets both directions retried
+	 * on any event: a read may have been waiting to write, a write to read. */
+	transport_waits = transport_wants(&c->c_transport) != 0;
+	/* A reset or error is reported even while input is held back; level-triggered, it
+	 * would be reported every pass: the connection is gone, so end it. */
+	if ((events & (EPOLLHUP | EPOLLERR)) && conn_input_held(c))
+		return conn_destroy(c, "connection lost");
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || transport_waits)
 		handle_readable(c);
-	if (c->c_state != CONN_DEAD && (events & EPOLLOUT))
+	if (c->c_state != CONN_DEAD && (events & EPOLLOUT || transport_waits))
 		flush(c);
+	/* A dirty connection's interest is set by its flush at the end of the pass. */
+	if (c->c_state != CONN_DEAD && !c->c_dirty)
+		conn_update_interest(c);
 }
 
-static void deliver(struct hub_member *m, struct sbuf *frame)
+void conn_deliver(struct hub_member *m, struct sbuf *frame)
 {
 	struct conn *c = container_of(m, struct conn, c_member);
 
+	/* A client closing (an on_close handler broadcasting to its own room) gets nothing
+	 * after its close frame. */
+	if (c->c_state != CONN_OPEN)
+		return;
 	c->c_env->ce_metrics.mt_frames_out++;
 	conn_queue(c, frame);
 }
 
-void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
+/* One line a second at most: a flood of refused connections must not become a flood of
+ * log lines. The count of those not logged goes in the next line (and all are in
+ * chatd_connections_refused_total). */
+static void log_refusal(struct conn_env *env, const union net_addr *peer, const char *why)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	uint64_t now = loop_now(env->ce_loop);
+	char name[64];
 
+	if (now < env->ce_refusal_log_at) {
+		env->ce_refusals_unlogged++;
+		return;
+	}
+	listener_format_addr(peer, name, sizeof name);
+	if (env->ce_refusals_unlogged > 0)
+		log_warn("connection from %s refused: %s (and %llu more refused, not logged, "
+			 "since the last such line)",
+			 name, why, (unsigned long long)env->ce_refusals_unlogged);
+	else
+		log_warn("connection from %s refused: %s", name, why);
+	env->ce_refusal_log_at = now + 1000;
+	env->ce_refusals_unlogged = 0;
+}
+
+/* Closes a connection over a limit before it costs anything. A client that already sent
+ * its request (it was queued while chatd was busy) is told why with a 503; what it sent is
+ * read first, so closing does not turn into a reset that would destroy that answer. */
+static void refuse_connection(struct conn_env *env, int fd, const union net_addr *peer,
+			      enum metrics_limit limit, const char *why)
+{
+	struct transport t;
+	char buf[512];
+
+	env->ce_metrics.mt_limit_refused[limit]++;
+	log_refusal(env, peer, why);
+	transport_init_tcp(&t, fd);
+	if (transport_read(&t, env->ce_read_buf, env->ce_read_cap) > 0) {
+		struct iovec iov = {buf, http_response_error(buf, sizeof buf, 503, why)};
+		if (iov.iov_len > 0)
+			(void)transport_writev(&t, &iov, 1);
+		metrics_count_refusal(&env->ce_metrics, 503);
+	}
+	transport_close(&t);
+}
+
+/* Counts the connection against its limits; false when it is over one (and closed). */
+static bool admit(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	const struct config *cf = env->ce_config;
+	struct addrlimit_key key;
+	char why[96];
+
+	if (admin) {
+		if (env->ce_admin_count >= CONN_ADMIN_MAX) {
+			refuse_connection(env, fd, peer, METRICS_LIMIT_ADMIN,
+					  "the admin listener is busy");
+			return false;
+		}
+		env->ce_admin_count++;
+		return true;
+	}
+	if (cf->cf_max_handshakes != 0 && env->ce_handshake_count >= cf->cf_max_handshakes) {
+		snprintf(why, sizeof why, "%zu connections in their handshake (--max-handshakes)",
+			 env->ce_handshake_count);
+		refuse_connection(env, fd, peer, METRICS_LIMIT_HANDSHAKES, why);
+		return false;
+	}
+	if (addrlimit_key_of(&peer->sa, &key)) {
+		switch (addrlimit_acquire(&env->ce_addrs, &key, (uint32_t)cf->cf_max_per_ip)) {
+		case ADDRLIMIT_OK: break;
+		case ADDRLIMIT_FULL:
+			snprintf(why, sizeof why,
+				 "%zu connections from this address (--max-per-ip)",
+				 cf->cf_max_per_ip);
+			refuse_connection(env, fd, peer, METRICS_LIMIT_PER_IP, why);
+			return false;
+		case ADDRLIMIT_NO_MEM:
+			refuse_connection(env, fd, peer, METRICS_LIMIT_NO_MEMORY, "out of memory");
+			return false;
+		}
+	}
+	env->ce_handshake_count++;
+	return true;
+}
+
+void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool admin)
+{
+	struct conn *c;
+
+	if (!admit(env, fd, peer, admin))
+		return;
+	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		log_error("out of memory: refusing a connection");
+		if (!admin)
+			env->ce_handshake_count--;
+		release_limits(env, peer, admin);
 		close(fd);
 		return;
 	}
-	transport_init_tcp(&c->c_transport, fd);
+	/* The operator's listener stays plain HTTP: it is on loopback or a private network. */
+	if (env->ce_tls == NULL || admin) {
+		transport_init_tcp(&c->c_transport, fd);
+	} else if (transport_init_tls(&c->c_transport, fd, env->ce_tls) < 0) {
+		log_error("out of memory: refusing a TLS connection");
+		env->ce_handshake_count--;
+		release_limits(env, peer, admin);
+		close(fd);
+		free(c);
+		return;
+	}
+	membudget_charge(membudget_block(sizeof *c));
 	c->c_env = env;
 	c->c_id = ++env->ce_next_id;
 	c->c_state = CONN_HANDSHAKE;
+	c->c_admin = admin;
 	c->c_peer = *peer;
-	c->c_member.hm_deliver = deliver;
 	if (loop_watch_add(env->ce_loop, &c->c_watch, fd, EPOLLIN, on_event) < 0) {
 		log_error("cannot watch a new connection: %s", strerror(errno));
-		close(fd);
+		conn_handshake_done(c);
+		release_limits(env, peer, admin);
+		transport_close(&c->c_transport);
+		membudget_release(membudget_block(sizeof *c));
 		free(c);
 		return;
 	}
@@ -446,8 +534,23 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer)
 			 conn_http_timeout);
 }
 
-void conn_flush_dirty(struct conn_env *env)
+void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
 {
+	g->mg_connections = env->ce_conn_count;
+	g->mg_clients = env->ce_open_count;
+	g->mg_rooms = hub_room_count(env->ce_hub);
+	g->mg_memory_limit = env->ce_max_memory;
+	g->mg_handshaking = env->ce_handshake_count;
+	g->mg_addresses = env->ce_addrs.al_used;
+	g->mg_open_fds = env->ce_base_fds + env->ce_conn_count;
+}
+
+bool conn_flush_dirty(struct conn_env *env)
+{
+	/* Input held from earlier passes first: its frames were read before anything this
+	 * pass's flush could answer. */
+	bool more = conn_resume_held(env);
+
 	while (env->ce_dirty != NULL) {
 		struct conn *c = env->ce_dirty;
 		env->ce_dirty = c->c_next_dirty;
@@ -455,11 +558,14 @@ void conn_flush_dirty(struct conn_env *env)
 		if (c->c_state != CONN_DEAD)
 			flush(c);
 	}
+	conn_enforce_budget(env);
 	while (env->ce_dead != NULL) {
 		struct conn *c = env->ce_dead;
 		env->ce_dead = c->c_next;
+		membudget_release(membudget_block(sizeof *c));
 		free(c);
 	}
+	return more;
 }
 
 void conn_shutdown_all(struct conn_env *env, uint16_t code)
@@ -467,7 +573,7 @@ void conn_shutdown_all(struct conn_env *env, uint16_t code)
 	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
 		next = c->c_next;
 		if (c->c_state == CONN_OPEN)
-			send_close(c, code, "server shutting down", "server shutting down");
+			conn_send_close(c, code, "server shutting down", "server shutting down");
 		else if (c->c_state == CONN_HANDSHAKE)
 			conn_destroy(c, "server shutting down");
 	}
@@ -478,11 +584,13 @@ void conn_env_free(struct conn_env *env)
 	while (env->ce_all != NULL)
 		conn_destroy(env->ce_all, "server stopped");
 	env->ce_dirty = NULL;
+	env->ce_ready = NULL;
 	conn_flush_dirty(env);
 	if (env->ce_page_head != NULL)
 		sbuf_unref(env->ce_page_head);
 	if (env->ce_page_body != NULL)
 		sbuf_unref(env->ce_page_body);
 	free(env->ce_read_buf);
+	addrlimit_free(&env->ce_addrs);
 	memset(env, 0, sizeof *env);
 }

@@ -12,9 +12,12 @@
 #include "http.h"
 #include "http_response.h"
 #include "log.h"
+#include "membudget.h"
 
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
+/* The first allocation for a request head that did not arrive in one read. */
+#define REQUEST_MIN_CAP 256
 
 _Static_assert(HANDSHAKE_ROOM_MAX <= HUB_ROOM_NAME_MAX, "the hub must hold every valid room");
 
@@ -56,38 +59,45 @@ static void serve_page(struct conn *c, bool head_only)
 		conn_begin_close(c);
 }
 
-/* Answers /healthz, /metrics and /stats; the body is rendered for this request. */
-static void serve_status(struct conn *c, enum handshake_kind kind, bool head_only)
+/* Answers /healthz, /online/ROOM, /metrics and /stats; the body is rendered for this
+ * request. */
+static void serve_status(struct conn *c, const struct handshake_answer *ans)
 {
 	struct conn_env *env = c->c_env;
-	struct metrics_gauges g = {
-		.mg_connections = env->ce_conn_count,
-		.mg_clients = env->ce_open_count,
-		.mg_rooms = hub_room_count(env->ce_hub),
-	};
+	struct metrics_gauges g;
 	struct hub_room_info rooms[STATS_MAX_ROOMS];
-	const char *type = "text/plain; charset=utf-8";
-	char *body = NULL, head[512];
-	size_t len = 0, hlen;
+	const char *type = "application/json", *text = "ok\n";
+	char *body = NULL, head[512], count[HUB_ROOM_NAME_MAX + 64];
+	size_t len = 3, hlen;
 
-	switch (kind) {
+	conn_env_gauges(env, &g);
+	switch (ans->ha_kind) {
 	case HANDSHAKE_METRICS:
 		type = "text/plain; version=0.0.4; charset=utf-8";
 		len = metrics_render_prometheus(&env->ce_metrics, &g, &body);
+		text = body;
 		break;
 	case HANDSHAKE_STATS:
-		type = "application/json";
 		len = metrics_render_stats(
 			&g, rooms, hub_top_rooms(env->ce_hub, rooms, STATS_MAX_ROOMS), &body);
+		text = body;
 		break;
-	default: len = 3; break; /* "ok\n" */
+	case HANDSHAKE_ONLINE:
+		/* One room, looked up by name: no other room's name or size is revealed. */
+		len = metrics_render_room(
+			ans->ha_room.s_ptr, ans->ha_room.s_len,
+			hub_room_members(env->ce_hub, ans->ha_room.s_ptr, ans->ha_room.s_len),
+			count, sizeof count);
+		text = count;
+		break;
+	default: type = "text/plain; charset=utf-8"; break;
 	}
 	if (len == 0)
 		return refuse(c, 500, "out of memory");
 	hlen = http_response_head(head, sizeof head, 200, type, len, NULL);
 	conn_queue_new(c, sbuf_from(head, hlen));
-	if (c->c_state != CONN_DEAD && !head_only)
-		conn_queue_new(c, sbuf_from(body ? body : "ok\n", len));
+	if (c->c_state != CONN_DEAD && !ans->ha_head_only)
+		conn_queue_new(c, sbuf_from(text, len));
 	free(body);
 	if (c->c_state != CONN_DEAD)
 		conn_begin_close(c);
@@ -109,14 +119,63 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 		return conn_destroy(c, "out of memory");
 	loop_timer_stop(env->ce_loop, &c->c_timer);
 	ws_reader_init(&c->c_reader, env->ce_config->cf_max_message);
+	c->c_handler = ans->ha_protocol_index >= 0
+			       ? env->ce_protocol_handler[ans->ha_protocol_index]
+			       : (uint8_t)env->ce_default;
+	conn_handshake_done(c);
 	c->c_state = CONN_OPEN;
 	c->c_opened = true;
-	c->c_last_rx = loop_now(env->ce_loop);
+	c->c_last_rx = c->c_last_tx = conn_now32(c);
+	ratelimit_init(&c->c_rate, &env->ce_config->cf_rate, c->c_last_rx);
 	env->ce_open_count++;
 	env->ce_metrics.mt_handshakes++;
-	log_info("connection %llu opened from %s, room %.*s", (unsigned long long)c->c_id,
-		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr);
+	log_info("connection %llu opened from %s, room %.*s%s%s", (unsigned long long)c->c_id,
+		 conn_peer_name(c, peer, sizeof peer), (int)ans->ha_room.s_len, ans->ha_room.s_ptr,
+		 ans->ha_protocol ? ", subprotocol " : "",
+		 ans->ha_protocol ? ans->ha_protocol : "");
 	conn_arm_keepalive(c);
+	conn_app_open(c);
+}
+
+/* Makes room for need bytes of request head (at most HANDSHAKE_MAX_BYTES). The buffer
+ * grows by doubling from REQUEST_MIN_CAP: a connection that sent half a request line
+ * holds a few hundred bytes, not 8 KiB, and a head trickled a byte at a time costs six
+ * reallocations. 0, or -1 when memory runs out. */
+static int request_reserve(struct conn *c, size_t need)
+{
+	size_t cap = REQUEST_MIN_CAP;
+	char *p;
+
+	if (c->c_request != NULL) {
+		if (need <= c->c_request_cap)
+			return 0;
+		cap = c->c_request_cap;
+	}
+	while (cap < need)
+		cap *= 2;
+	if (cap > HANDSHAKE_MAX_BYTES)
+		cap = HANDSHAKE_MAX_BYTES;
+	p = realloc(c->c_request, cap);
+	if (p == NULL)
+		return -1;
+	/* Charged to the budget at what it costs, as it grows. */
+	if (c->c_request != NULL)
+		membudget_release(membudget_block(c->c_request_cap));
+	membudget_charge(membudget_block(cap));
+	c->c_request = p;
+	c->c_request_cap = (uint32_t)cap;
+	return 0;
+}
+
+void conn_http_free_request(struct conn *c)
+{
+	if (c->c_request == NULL)
+		return;
+	membudget_release(membudget_block(c->c_request_cap));
+	free(c->c_request);
+	c->c_request = NULL;
+	c->c_request_len = 0;
+	c->c_request_cap = 0;
 }
 
 /* Request bytes arrived. The head is parsed straight from the read buffer when it came in
@@ -132,16 +191,13 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	enum http_parse_status st;
 
 	if (c->c_request != NULL || len > HANDSHAKE_MAX_BYTES) {
-		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
-				return conn_destroy(c, "out of memory");
-		}
 		size_t take = HANDSHAKE_MAX_BYTES - c->c_request_len;
 		if (take > len)
 			take = len;
+		if (request_reserve(c, c->c_request_len + take) < 0)
+			return conn_destroy(c, "out of memory");
 		memcpy(c->c_request + c->c_request_len, data, take);
-		c->c_request_len += take;
+		c->c_request_len += (uint32_t)take;
 		spill = take; /* data[spill..len) did not fit */
 		head = c->c_request;
 		head_len = c->c_request_len;
@@ -158,11 +214,10 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		if (head_len >= HANDSHAKE_MAX_BYTES)
 			return refuse(c, 431, "the request head is larger than 8 KiB");
 		if (c->c_request == NULL) {
-			c->c_request = malloc(HANDSHAKE_MAX_BYTES);
-			if (c->c_request == NULL)
+			if (request_reserve(c, len) < 0)
 				return conn_destroy(c, "out of memory");
 			memcpy(c->c_request, data, len);
-			c->c_request_len = len;
+			c->c_request_len = (uint32_t)len;
 		}
 		return;
 	case HTTP_PARSE_BAD_REQUEST_LINE: return refuse(c, 400, "malformed request line");
@@ -171,14 +226,16 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 	case HTTP_PARSE_OK: break;
 	}
 
-	handshake_answer(&req, &c->c_env->ce_policy, &ans);
+	handshake_answer(&req, c->c_admin ? &c->c_env->ce_admin_policy : &c->c_env->ce_policy,
+			 &ans);
 	switch (ans.ha_kind) {
 	case HANDSHAKE_REFUSE:
 		return refuse_request(c, ans.ha_status, ans.ha_reason, ans.ha_head_only);
 	case HANDSHAKE_PAGE: return serve_page(c, ans.ha_head_only);
 	case HANDSHAKE_HEALTHZ:
+	case HANDSHAKE_ONLINE:
 	case HANDSHAKE_METRICS:
-	case HANDSHAKE_STATS: return serve_status(c, ans.ha_kind, ans.ha_head_only);
+	case HANDSHAKE_STATS: return serve_status(c, &ans);
 	case HANDSHAKE_UPGRADE: break;
 	}
 	upgrade(c, &ans);
@@ -191,7 +248,5 @@ void conn_http_input(struct conn *c, uint8_t *data, size_t len)
 		conn_ws_input(c, (uint8_t *)head + consumed, head_len - consumed);
 	if (c->c_state == CONN_OPEN && head == c->c_request && spill < len)
 		conn_ws_input(c, data + spill, len - spill);
-	free(c->c_request);
-	c->c_request = NULL;
-	c->c_request_len = 0;
+	conn_http_free_request(c);
 }

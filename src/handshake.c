@@ -24,10 +24,18 @@ bool handshake_init(void)
 	       strcmp(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0;
 }
 
-static bool is_base64_char(char c)
+/* The value of a base64 character, or -1. */
+static int base64_value(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	return c == '/' ? 63 : -1;
 }
 
 bool handshake_accept_key(const char *key, size_t key_len, char *out)
@@ -39,8 +47,13 @@ bool handshake_accept_key(const char *key, size_t key_len, char *out)
 	if (key_len != 24 || key[22] != '=' || key[23] != '=')
 		return false;
 	for (size_t i = 0; i < 22; i++)
-		if (!is_base64_char(key[i]))
+		if (base64_value(key[i]) < 0)
 			return false;
+	/* The 22nd character holds the last 2 bits of byte 16 and 4 padding bits, which
+	 * RFC 4648 section 3.5 says an encoder sets to zero: "...AB==" decodes to 16 bytes
+	 * only by ignoring bits, so it is not a 16-byte nonce's encoding. */
+	if ((base64_value(key[21]) & 0x0F) != 0)
+		return false;
 	memcpy(joined, key, 24);
 	memcpy(joined + 24, WS_GUID, sizeof WS_GUID - 1);
 	SHA1((const unsigned char *)joined, 24 + sizeof WS_GUID - 1, digest);
@@ -56,13 +69,45 @@ static void refuse(struct handshake_answer *out, int status, const char *reason)
 	out->ha_reason = reason;
 }
 
-/* The path part of the target, without the query. */
-static struct http_slice target_path(struct http_slice target)
+/* Whether the slice starts with prefix, ASCII case-insensitive (URI schemes, RFC 3986
+ * section 3.1). */
+static bool starts_with_nocase(struct http_slice s, const char *prefix)
 {
-	const char *q = memchr(target.s_ptr, '?', target.s_len);
-	if (q != NULL)
-		target.s_len = (size_t)(q - target.s_ptr);
-	return target;
+	size_t n = strlen(prefix);
+	return s.s_len >= n && http_slice_equals((struct http_slice){s.s_ptr, n}, prefix);
+}
+
+bool handshake_split_target(struct http_slice target, struct http_slice *path,
+			    struct http_slice *authority)
+{
+	static const char root[] = "/";
+	const char *p = target.s_ptr, *end = target.s_ptr + target.s_len;
+
+	*authority = (struct http_slice){p, 0};
+	if (p < end && *p != '/') {
+		/* Absolute-form, which RFC 9112 section 3.2.2 says a server MUST accept. */
+		if (starts_with_nocase(target, "http://"))
+			p += 7;
+		else if (starts_with_nocase(target, "https://"))
+			p += 8;
+		else
+			return false;
+		const char *a = p;
+		while (p < end && *p != '/' && *p != '?')
+			p++;
+		*authority = (struct http_slice){a, (size_t)(p - a)};
+		/* An empty host is invalid (RFC 9110 section 4.2.1), and so is userinfo,
+		 * which a recipient should treat as an error (section 4.2.4). */
+		if (p == a || *a == ':' || memchr(a, '@', (size_t)(p - a)) != NULL)
+			return false;
+	} else if (p == end) {
+		return false;
+	}
+	const char *q = memchr(p, '?', (size_t)(end - p));
+	*path = (struct http_slice){p, (size_t)((q ? q : end) - p)};
+	if (path->s_len == 0) /* "http://host" or "http://host?q": the path is "/" */
+		*path = (struct http_slice){root, 1};
+	return true;
 }
 
 bool handshake_room_valid(struct http_slice path)
@@ -93,43 +138,68 @@ static bool origin_allowed(const struct http_request *req, const struct handshak
 	return false;
 }
 
+/* The index in the policy of the first subprotocol the client offers that we speak, or
+ * -1. Offers come in Sec-WebSocket-Protocol headers as comma-separated tokens, in the
+ * client's order of preference; they are compared exactly (section 11.5: the names are
+ * case-sensitive). */
+static int choose_protocol(const struct http_request *req, const struct handshake_policy *p)
+{
+	if (p == NULL || p->hp_protocol_count == 0)
+		return -1;
+	for (size_t i = 0; i < req->rq_header_count; i++) {
+		const struct http_header *h = &req->rq_headers[i];
+		const char *s = h->h_value.s_ptr, *end = s + h->h_value.s_len;
+		if (!http_slice_equals(h->h_name, "Sec-WebSocket-Protocol"))
+			continue;
+		while (s < end) {
+			const char *t = s, *e;
+			while (t < end && (*t == ' ' || *t == '\t' || *t == ','))
+				t++;
+			e = t;
+			while (e < end && *e != ',' && *e != ' ' && *e != '\t')
+				e++;
+			for (size_t k = 0; k < p->hp_protocol_count && e > t; k++)
+				if (strlen(p->hp_protocols[k]) == (size_t)(e - t) &&
+				    memcmp(p->hp_protocols[k], t, (size_t)(e - t)) == 0)
+					return (int)k;
+			s = e;
+		}
+	}
+	return -1;
+}
+
 static void check_upgrade(const struct http_request *req, const struct handshake_policy *policy,
-			  struct handshake_answer *out)
+			  struct http_slice path, struct handshake_answer *out)
 {
 	const struct http_header *h;
-	bool connection_upgrade = false;
 
 	if (!http_slice_is(req->rq_method, "GET"))
 		return refuse(out, 405, "a WebSocket upgrade must be a GET request");
 	if (req->rq_version_minor < 1)
 		return refuse(out, 400, "a WebSocket upgrade needs HTTP/1.1");
-	if (req->rq_target.s_ptr[0] != '/')
-		return refuse(out, 400, "the request target must be a path");
-	out->ha_room = target_path(req->rq_target);
+	out->ha_room = path;
 	if (!handshake_room_valid(out->ha_room))
 		return refuse(out, 400, "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
 	if (http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
-	h = http_find_header(req, "Upgrade");
-	if (h == NULL || !http_list_has_token(h->h_value, "websocket"))
+	if (!http_headers_have_token(req, "Upgrade", "websocket"))
 		return refuse(out, 400, "the Upgrade header must name websocket");
-	for (size_t i = 0; i < req->rq_header_count; i++)
-		if (http_slice_equals(req->rq_headers[i].h_name, "Connection") &&
-		    http_list_has_token(req->rq_headers[i].h_value, "Upgrade"))
-			connection_upgrade = true;
-	if (!connection_upgrade)
+	if (!http_headers_have_token(req, "Connection", "Upgrade"))
 		return refuse(out, 400, "the Connection header must include Upgrade");
 	if (http_count_headers(req, "Sec-WebSocket-Key") != 1)
 		return refuse(out, 400, "exactly one Sec-WebSocket-Key header is required");
 	h = http_find_header(req, "Sec-WebSocket-Key");
 	if (!handshake_accept_key(h->h_value.s_ptr, h->h_value.s_len, out->ha_accept))
 		return refuse(out, 400, "Sec-WebSocket-Key must be base64 of 16 bytes");
-	/* Section 4.4: a version we do not speak gets 426 and the versions we do. */
+	/* The header must not appear more than once in a request (section 11.3.5): two of
+	 * them is a malformed request, not a version we do not speak. */
 	h = http_find_header(req, "Sec-WebSocket-Version");
 	if (h == NULL)
 		return refuse(out, 400, "the Sec-WebSocket-Version header is missing");
-	if (http_count_headers(req, "Sec-WebSocket-Version") != 1 ||
-	    !http_slice_equals(h->h_value, "13"))
+	if (http_count_headers(req, "Sec-WebSocket-Version") != 1)
+		return refuse(out, 400, "exactly one Sec-WebSocket-Version header is required");
+	/* Section 4.4: a version we do not speak gets 426 and the versions we do. */
+	if (!http_slice_equals(h->h_value, "13"))
 		return refuse(out, 426, "unsupported WebSocket version; this server speaks 13");
 	/* Last, so a malformed request gets its precise 400 whatever its origin. */
 	if (!origin_allowed(req, policy))
@@ -137,30 +207,17 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	out->ha_kind = HANDSHAKE_UPGRADE;
 	out->ha_status = 101;
 	out->ha_reason = "switching to WebSocket";
+	out->ha_protocol_index = choose_protocol(req, policy);
+	/* choose_protocol answers -1 without a policy. */
+	out->ha_protocol = out->ha_protocol_index >= 0 && policy != NULL
+				   ? policy->hp_protocols[out->ha_protocol_index]
+				   : NULL;
 }
 
-void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
-		      struct handshake_answer *out)
+/* The operator's listener: its three endpoints, nothing else. */
+static void answer_admin(struct http_slice path, struct handshake_answer *out)
 {
-	bool is_get = http_slice_is(req->rq_method, "GET");
-	bool is_head = http_slice_is(req->rq_method, "HEAD");
-	struct http_slice path;
-
-	memset(out, 0, sizeof *out);
-	/* A response to HEAD never has a body, refusals included (RFC 9110 section 9.3.2). */
-	out->ha_head_only = is_head;
-	/* Any of the upgrade headers makes this an upgrade attempt, judged by the RFC's
-	 * rules; a plain request is judged as HTTP. */
-	if (http_find_header(req, "Upgrade") != NULL ||
-	    http_find_header(req, "Sec-WebSocket-Key") != NULL ||
-	    http_find_header(req, "Sec-WebSocket-Version") != NULL)
-		return check_upgrade(req, policy, out);
-	if (!is_get && !is_head)
-		return refuse(out, 405, "method not allowed");
-	if (req->rq_version_minor >= 1 && http_count_headers(req, "Host") != 1)
-		return refuse(out, 400, "exactly one Host header is required");
 	out->ha_status = 200;
-	path = target_path(req->rq_target);
 	if (http_slice_is(path, "/healthz")) {
 		out->ha_kind = HANDSHAKE_HEALTHZ;
 		out->ha_reason = "health";
@@ -170,6 +227,29 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	} else if (http_slice_is(path, "/stats")) {
 		out->ha_kind = HANDSHAKE_STATS;
 		out->ha_reason = "stats";
+	} else {
+		refuse(out, 404, "the admin listener serves /metrics, /stats and /healthz only");
+	}
+}
+
+/* The public listener: the page for every room, the health check and a room's count. */
+static void answer_public(struct http_slice path, struct handshake_answer *out)
+{
+	size_t n = strlen(HANDSHAKE_ONLINE_PREFIX);
+
+	out->ha_status = 200;
+	if (http_slice_is(path, "/healthz")) {
+		out->ha_kind = HANDSHAKE_HEALTHZ;
+		out->ha_reason = "health";
+	} else if (http_slice_is(path, "/metrics") || http_slice_is(path, "/stats")) {
+		/* Not the page of a room so named: a scraper pointed at the old address should
+		 * see why it gets nothing. */
+		refuse(out, 404, "served on the admin listener (--admin-listen) only");
+	} else if (path.s_len > n && memcmp(path.s_ptr, HANDSHAKE_ONLINE_PREFIX, n) == 0 &&
+		   handshake_room_valid((struct http_slice){path.s_ptr + n, path.s_len - n})) {
+		out->ha_kind = HANDSHAKE_ONLINE;
+		out->ha_reason = "a room's count";
+		out->ha_room = (struct http_slice){path.s_ptr + n, path.s_len - n};
 	} else if (http_slice_is(path, "/favicon.ico")) {
 		/* A valid room name, but browsers ask for it by themselves: the chat page is no
 		 * icon (the page carries its own). */
@@ -183,6 +263,43 @@ void handshake_answer(const struct http_request *req, const struct handshake_pol
 	}
 }
 
+void handshake_answer(const struct http_request *req, const struct handshake_policy *policy,
+		      struct handshake_answer *out)
+{
+	bool is_get = http_slice_is(req->rq_method, "GET");
+	bool is_head = http_slice_is(req->rq_method, "HEAD");
+	bool admin = policy != NULL && policy->hp_admin;
+	struct http_slice path;
+	const struct http_header *host;
+
+	memset(out, 0, sizeof *out);
+	out->ha_protocol_index = -1;
+	/* A response to HEAD never has a body, refusals included (RFC 9110 section 9.3.2). */
+	out->ha_head_only = is_head;
+	if (!handshake_split_target(req->rq_target, &path, &out->ha_authority))
+		return refuse(out, 400, "the request target must be a path or an http URI");
+	/* Section 3.2.3 of RFC 9112: with an absolute-form target the authority is the
+	 * target's and the Host header's value is ignored (it must still be there, once). */
+	host = http_find_header(req, "Host");
+	if (out->ha_authority.s_len == 0 && host != NULL)
+		out->ha_authority = host->h_value;
+	/* An Upgrade naming websocket, or either Sec-WebSocket header, makes this a
+	 * WebSocket upgrade attempt, judged by RFC 6455's rules. Any other Upgrade (h2c,
+	 * say) is one a server may ignore (RFC 9110 section 7.8): the request is plain. */
+	if (!admin && (http_headers_have_token(req, "Upgrade", "websocket") ||
+		       http_find_header(req, "Sec-WebSocket-Key") != NULL ||
+		       http_find_header(req, "Sec-WebSocket-Version") != NULL))
+		return check_upgrade(req, policy, path, out);
+	if (!is_get && !is_head)
+		return refuse(out, 405, "method not allowed");
+	if (req->rq_version_minor >= 1 && http_count_headers(req, "Host") != 1)
+		return refuse(out, 400, "exactly one Host header is required");
+	if (admin)
+		answer_admin(path, out);
+	else
+		answer_public(path, out);
+}
+
 size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap,
@@ -190,8 +307,10 @@ size_t handshake_format_upgrade(const struct handshake_answer *a, char *buf, siz
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Accept: %s\r\n"
+			 "%s%s%s"
 			 "\r\n",
-			 a->ha_accept);
+			 a->ha_accept, a->ha_protocol ? "Sec-WebSocket-Protocol: " : "",
+			 a->ha_protocol ? a->ha_protocol : "", a->ha_protocol ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;

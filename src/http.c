@@ -202,3 +202,12 @@ bool http_list_has_token(struct http_slice value, const char *token)
 	}
 	return false;
 }
+
+bool http_headers_have_token(const struct http_request *req, const char *name, const char *token)
+{
+	for (size_t i = 0; i < req->rq_header_count; i++)
+		if (http_slice_equals(req->rq_headers[i].h_name, name) &&
+		    http_list_has_token(req->rq_headers[i].h_value, token))
+			return true;
+	return false;
+}

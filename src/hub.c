@@ -10,10 +10,13 @@
  */
 #include "hub.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "frame.h"
+#include "siphash.h"
 
 struct hub_room {
 	struct hub_room *hr_next_in_bucket;
@@ -32,12 +35,31 @@ struct hub {
 	size_t hb_bucket_count;       /* a power of two */
 	size_t hb_rooms;
 	size_t hb_members;
-	bool hb_echo;
+	hub_deliver_fn hb_deliver;
+	struct siphash_key hb_key; /* secret, drawn at creation: see hash_name */
 };
 
 #define HUB_INITIAL_BUCKETS 64
 
-struct hub *hub_new(bool echo)
+/* 16 bytes from the kernel's generator. getrandom(2) blocks only until the generator is
+ * first seeded, early in boot; a short read happens only on a signal. */
+static int draw_key(struct siphash_key *key)
+{
+	uint8_t bytes[SIPHASH_KEY_BYTES];
+	size_t got = 0;
+
+	while (got < sizeof bytes) {
+		ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	siphash_key_from_bytes(key, bytes);
+	return 0;
+}
+
+struct hub *hub_new(hub_deliver_fn deliver)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	if (h == NULL)
@@ -48,7 +70,12 @@ struct hub *hub_new(bool echo)
 		return NULL;
 	}
 	h->hb_bucket_count = HUB_INITIAL_BUCKETS;
-	h->hb_echo = echo;
+	h->hb_deliver = deliver;
+	if (draw_key(&h->hb_key) < 0) {
+		free(h->hb_buckets);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -83,21 +110,18 @@ size_t hub_room_count(const struct hub *h)
 	return h->hb_rooms;
 }
 
-/* FNV-1a: short keys, no adversary gains from collisions beyond a longer chain, and the
- * table grows with the number of rooms. */
-static size_t hash_name(const char *name, size_t len)
+/* Room names are chosen by clients. With an unkeyed hash anyone can compute names that
+ * share a bucket, and every join, leave and hub_publish_room on them walks one long chain
+ * (hash flooding). SipHash keyed with a secret drawn per process makes the bucket of a
+ * name unpredictable: chains stay short on average however the names are chosen. */
+static size_t hash_name(const struct hub *h, const char *name, size_t len)
 {
-	uint64_t x = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		x ^= (unsigned char)name[i];
-		x *= 1099511628211ULL;
-	}
-	return (size_t)x;
+	return (size_t)siphash24(&h->hb_key, name, len);
 }
 
 static struct hub_room **bucket_of(const struct hub *h, const char *name, size_t len)
 {
-	return &h->hb_buckets[hash_name(name, len) & (h->hb_bucket_count - 1)];
+	return &h->hb_buckets[hash_name(h, name, len) & (h->hb_bucket_count - 1)];
 }
 
 static struct hub_room *find_room(const struct hub *h, const char *name, size_t len)
@@ -121,7 +145,7 @@ static void maybe_grow(struct hub *h)
 		while (h->hb_buckets[i] != NULL) {
 			struct hub_room *r = h->hb_buckets[i];
 			h->hb_buckets[i] = r->hr_next_in_bucket;
-			size_t b = hash_name(r->hr_name, r->hr_name_len) & (count - 1);
+			size_t b = hash_name(h, r->hr_name, r->hr_name_len) & (count - 1);
 			r->hr_next_in_bucket = buckets[b];
 			buckets[b] = r;
 		}
@@ -215,15 +239,15 @@ void hub_leave(struct hub *h, struct hub_member *m)
 		unlink_room(h, r);
 }
 
-static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *from,
+static long room_publish(struct hub *h, struct hub_room *r, const struct hub_member *except,
 			 uint8_t opcode, const uint8_t *payload, size_t len)
 {
 	size_t header = frame_header_size(len);
 	struct sbuf *frame;
 	long delivered = 0;
 
-	/* A sender alone in its room (without echo) reaches nobody: skip the encode. */
-	if (r->hr_live == (from != NULL && !h->hb_echo ? 1u : 0u))
+	/* A sender alone in its room reaches nobody: skip the encode. */
+	if (r->hr_live == (except != NULL && except->hm_room == r ? 1u : 0u))
 		return 0;
 	frame = sbuf_new(header + len);
 	if (frame == NULL)
@@ -235,9 +259,9 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	r->hr_walks++;
 	for (size_t i = 0, n = r->hr_count; i < n; i++) {
 		struct hub_member *m = r->hr_members[i];
-		if (m == NULL || (m == from && !h->hb_echo))
+		if (m == NULL || m == except)
 			continue;
-		m->hm_deliver(m, frame);
+		h->hb_deliver(m, frame);
 		delivered++;
 	}
 	if (--r->hr_walks == 0) {
@@ -250,12 +274,23 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 	return delivered;
 }
 
-long hub_publish(struct hub *h, const struct hub_member *from, uint8_t opcode,
-		 const uint8_t *payload, size_t len)
+const char *hub_member_room(const struct hub_member *m)
 {
-	if (from->hm_room == NULL)
+	return m->hm_room != NULL ? m->hm_room->hr_name : NULL;
+}
+
+long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
+		 uint8_t opcode, const uint8_t *payload, size_t len)
+{
+	/* The usual case, a message to the sender's own room named by the sender's own
+	 * hub_member_room pointer, needs no lookup. */
+	struct hub_room *r =
+		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
+			? except->hm_room
+			: find_room(h, room, room_len);
+	if (r == NULL)
 		return 0;
-	return room_publish(h, from->hm_room, from, opcode, payload, len);
+	return room_publish(h, r, except, opcode, payload, len);
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,
@@ -288,4 +323,10 @@ size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max)
 		}
 	}
 	return n;
+}
+
+size_t hub_room_members(const struct hub *h, const char *room, size_t room_len)
+{
+	const struct hub_room *r = find_room(h, room, room_len);
+	return r != NULL ? r->hr_live : 0;
 }

@@ -65,7 +65,9 @@ static void resume(struct loop_timer *t)
 	struct listener *li = container_of(t, struct listener, li_pause);
 	if (li->li_spare_fd < 0)
 		li->li_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	loop_watch_set(li->li_loop, &li->li_watch, EPOLLIN);
+	/* Should the kernel refuse, try again later rather than stay paused for good. */
+	if (loop_watch_set(li->li_loop, &li->li_watch, EPOLLIN) < 0)
+		loop_timer_start(li->li_loop, &li->li_pause, LISTENER_PAUSE_MS, resume);
 }
 
 /* Descriptors are exhausted: shed one pending connection with the spare descriptor. */
@@ -208,7 +210,6 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 		bound.sa.sa_family = AF_UNSPEC;
 	listener_format_addr(&bound, li->li_name, sizeof li->li_name);
 
-	li->li_loop = l;
 	li->li_on_accept = fn;
 	li->li_arg = arg;
 	li->li_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -217,8 +218,13 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 		close(fd);
 		if (li->li_spare_fd >= 0)
 			close(li->li_spare_fd);
+		/* Left as listener_close expects of a listener never opened: it closes nothing
+		 * (those descriptor numbers may already belong to someone else). */
+		li->li_spare_fd = -1;
+		li->li_watch.lw_fd = -1;
 		return -1;
 	}
+	li->li_loop = l; /* only now is there anything for listener_close to close */
 	return 0;
 }
 

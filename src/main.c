@@ -1,16 +1,19 @@
-/* chatd: a WebSocket chat server. main parses the command line and hands over to server. */
+/* chatd: a WebSocket chat server. main reads the command line and runs the library with
+ * its default handler, the raw broadcast chat. */
 #include <stdio.h>
 
+#include "chatd.h"
 #include "config.h"
-#include "log.h"
-#include "server.h"
 #include "version.h"
 
 int main(int argc, char **argv)
 {
 	struct config cf;
+	struct chatd *s;
 	char err[256];
+	int status;
 
+	/* --help and --version first, and usage errors with the command line's exit code. */
 	config_defaults(&cf);
 	switch (config_parse(&cf, argc, argv, err, sizeof err)) {
 	case CONFIG_HELP: config_usage(stdout); return 0;
@@ -18,7 +21,14 @@ int main(int argc, char **argv)
 	case CONFIG_USAGE_ERROR: fprintf(stderr, "chatd: %s\n", err); return 2;
 	case CONFIG_RUN: break;
 	}
-	log_set_level(cf.cf_log_level);
-	log_set_format(cf.cf_log_format);
-	return server_run(&cf);
+	s = chatd_new();
+	if (s == NULL || chatd_configure(s, argc, (const char *const *)argv, err, sizeof err) < 0 ||
+	    chatd_add_handler(s, &chatd_broadcast_handler) < 0) {
+		fprintf(stderr, "chatd: cannot start: %s\n", s == NULL ? "out of memory" : err);
+		chatd_free(s);
+		return 1;
+	}
+	status = chatd_run(s);
+	chatd_free(s);
+	return status;
 }

@@ -1,6 +1,8 @@
 /* The Prometheus text exposition (format 0.0.4) and the /stats JSON. */
 #include "metrics.h"
 
+#include "membudget.h"
+
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,9 @@
 
 static const int refusal_statuses[] = METRICS_REFUSAL_STATUSES;
 static const int close_codes[] = METRICS_CLOSE_CODES;
+/* The label of each enum metrics_limit, in its order. */
+static const char *const limit_names[METRICS_LIMIT_KINDS] = {"max_per_ip", "max_handshakes",
+							     "admin", "out_of_memory"};
 
 void metrics_count_refusal(struct metrics *m, int status)
 {
@@ -108,10 +113,9 @@ static uint64_t resident_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Open descriptors: the entries of /proc/self/fd, less the one reading it. */
-static uint64_t open_descriptors(void)
+size_t metrics_count_open_fds(void)
 {
-	uint64_t n = 0;
+	size_t n = 0;
 	DIR *d = opendir("/proc/self/fd");
 	if (d == NULL)
 		return 0;
@@ -132,7 +136,19 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	metric(&t, "chatd_connections_open", "gauge", "Open TCP connections, in any state.",
 	       g->mg_connections);
 	metric(&t, "chatd_clients_open", "gauge", "Open WebSocket clients.", g->mg_clients);
-	metric(&t, "chatd_connections_accepted_total", "counter", "TCP connections accepted.",
+	metric(&t, "chatd_connections_handshaking", "gauge",
+	       "Connections still in their handshake (bounded by --max-handshakes).",
+	       g->mg_handshaking);
+	metric(&t, "chatd_source_addresses", "gauge",
+	       "Source addresses (IPv6: /64 prefixes) holding at least one connection.",
+	       g->mg_addresses);
+	family(&t, "chatd_connections_refused_total", "counter",
+	       "Connections closed as soon as accepted, by the limit they hit.");
+	for (size_t i = 0; i < METRICS_LIMIT_KINDS; i++)
+		put(&t, "chatd_connections_refused_total{limit=\"%s\"} %llu\n", limit_names[i],
+		    (unsigned long long)m->mt_limit_refused[i]);
+	metric(&t, "chatd_connections_accepted_total", "counter",
+	       "TCP connections accepted within the limits (see chatd_connections_refused_total).",
 	       m->mt_accepted);
 	metric(&t, "chatd_handshakes_total", "counter", "WebSocket upgrades completed.",
 	       m->mt_handshakes);
@@ -154,6 +170,23 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	       m->mt_backpressure);
 	metric(&t, "chatd_idle_drops_total", "counter",
 	       "Clients dropped after --idle-timeout without a frame.", m->mt_idle_drops);
+	metric(&t, "chatd_send_timeouts_total", "counter",
+	       "Clients cut off because their queue did not move within --send-timeout.",
+	       m->mt_send_timeouts);
+	metric(&t, "chatd_memory_evictions_total", "counter",
+	       "Clients cut off, largest first, while chatd was over --max-memory.",
+	       m->mt_evictions);
+	metric(&t, "chatd_rate_limited_total", "counter",
+	       "Times a client was paused (not read) for going over --rate-limit.",
+	       m->mt_rate_limited);
+	metric(&t, "chatd_flood_closes_total", "counter",
+	       "Clients closed after staying over --rate-limit for --flood-timeout.",
+	       m->mt_flood_closes);
+	metric(&t, "chatd_client_memory_bytes", "gauge",
+	       "Memory held by clients' buffers, as charged against --max-memory.",
+	       membudget_used());
+	metric(&t, "chatd_client_memory_limit_bytes", "gauge", "The --max-memory budget.",
+	       g->mg_memory_limit);
 	family(&t, "chatd_close_codes_sent_total", "counter",
 	       "Close frames sent, by close code (1005: a close echoed without a code).");
 	for (size_t i = 0; i < METRICS_CLOSE_KINDS; i++)
@@ -164,8 +197,7 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	metric(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.", g->mg_rooms);
 	metric(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
 	       resident_bytes());
-	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.",
-	       open_descriptors());
+	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.", g->mg_open_fds);
 	return finish(&t, out);
 }
 
@@ -183,4 +215,13 @@ size_t metrics_render_stats(const struct metrics_gauges *g, const struct hub_roo
 		    rooms[i].ri_members);
 	put(&t, "]}\n");
 	return finish(&t, out);
+}
+
+size_t metrics_render_room(const char *room, size_t room_len, size_t clients, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "{\"room\":\"%.*s\",\"clients\":%zu}\n", (int)room_len, room,
+			 clients);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
 }

@@ -16,11 +16,30 @@
 static struct sbuf ***free_rings; /* a stack of small rings */
 static size_t free_count, free_cap;
 
+static size_t ring_cost(uint32_t cap)
+{
+	return membudget_block(cap * sizeof(struct sbuf *));
+}
+
+static struct sbuf **ring_alloc(uint32_t cap)
+{
+	struct sbuf **ring = cap > 0 ? malloc(cap * sizeof(struct sbuf *)) : NULL;
+	if (ring != NULL)
+		membudget_charge(ring_cost(cap));
+	return ring;
+}
+
+static void ring_free(struct sbuf **ring, uint32_t cap)
+{
+	membudget_release(ring_cost(cap));
+	free(ring);
+}
+
 static struct sbuf **ring_get_small(void)
 {
 	if (free_count > 0)
 		return free_rings[--free_count];
-	return malloc(OUTQ_SMALL * sizeof(struct sbuf *));
+	return ring_alloc(OUTQ_SMALL);
 }
 
 static void ring_put(struct sbuf **ring, uint32_t cap)
@@ -39,12 +58,13 @@ static void ring_put(struct sbuf **ring, uint32_t cap)
 			return;
 		}
 	}
-	free(ring);
+	ring_free(ring, cap);
 }
 
 /* The queue became empty: give its ring back. */
 static void release_ring(struct outq *q)
 {
+	q->oq_cost -= ring_cost(q->oq_cap);
 	ring_put(q->oq_ring, q->oq_cap);
 	q->oq_ring = NULL;
 	q->oq_cap = 0;
@@ -60,14 +80,16 @@ static int grow(struct outq *q)
 			return -1;
 		q->oq_cap = OUTQ_SMALL;
 		q->oq_head = 0;
+		q->oq_cost += ring_cost(OUTQ_SMALL);
 		return 0;
 	}
 	if (q->oq_cap > UINT32_MAX / 2)
 		return -1;
 	uint32_t cap = q->oq_cap * 2;
-	struct sbuf **ring = malloc(cap * sizeof(struct sbuf *));
+	struct sbuf **ring = ring_alloc(cap);
 	if (ring == NULL)
 		return -1;
+	q->oq_cost += ring_cost(cap) - ring_cost(q->oq_cap);
 	/* Unwrap into the new ring, oldest first. */
 	for (uint32_t i = 0; i < q->oq_count; i++)
 		ring[i] = q->oq_ring[(q->oq_head + i) & (q->oq_cap - 1)];
@@ -85,7 +107,34 @@ int outq_push(struct outq *q, struct sbuf *buf)
 	q->oq_ring[(q->oq_head + q->oq_count) & (q->oq_cap - 1)] = sbuf_ref(buf);
 	q->oq_count++;
 	q->oq_bytes += buf->sb_len;
+	q->oq_cost += sbuf_cost(buf);
 	return 0;
+}
+
+int outq_append(struct outq *q, struct sbuf *frame)
+{
+	struct sbuf *tail, *own;
+
+	/* An empty queue will likely be written whole this pass: share, don't copy. */
+	if (q->oq_count == 0 || frame->sb_len > OUTQ_COPY_MAX)
+		return outq_push(q, frame);
+	/* A tail buffer nobody else holds may take more bytes, even once partly written:
+	 * outq_iov reads each buffer's length when the flush comes. */
+	tail = q->oq_ring[(q->oq_head + q->oq_count - 1) & (q->oq_cap - 1)];
+	if (tail->sb_refs == 1 && tail->sb_cap - tail->sb_len >= frame->sb_len) {
+		memcpy(tail->sb_data + tail->sb_len, frame->sb_data, frame->sb_len);
+		tail->sb_len += frame->sb_len;
+		q->oq_bytes += frame->sb_len;
+		return 0;
+	}
+	own = sbuf_new_empty(SBUF_MEDIUM);
+	if (own == NULL)
+		return -1;
+	memcpy(own->sb_data, frame->sb_data, frame->sb_len);
+	own->sb_len = frame->sb_len;
+	int rc = outq_push(q, own);
+	sbuf_unref(own); /* the queue holds the only reference now */
+	return rc;
 }
 
 int outq_iov(const struct outq *q, struct iovec *iov, int max, size_t budget)
@@ -110,6 +159,7 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max, size_t budget)
 /* Drops the first buffer. */
 static void pop(struct outq *q)
 {
+	q->oq_cost -= sbuf_cost(q->oq_ring[q->oq_head]);
 	sbuf_unref(q->oq_ring[q->oq_head]);
 	q->oq_head = (q->oq_head + 1) & (q->oq_cap - 1);
 	q->oq_count--;
@@ -123,7 +173,7 @@ void outq_consume(struct outq *q, size_t n)
 	while (q->oq_count > 0) {
 		size_t left = q->oq_ring[q->oq_head]->sb_len - q->oq_head_offset;
 		if (n < left) {
-			q->oq_head_offset += n;
+			q->oq_head_offset += (uint32_t)n;
 			return;
 		}
 		n -= left;
@@ -141,6 +191,7 @@ void outq_drop_unsent(struct outq *q)
 	while (q->oq_count > keep) {
 		uint32_t last = (q->oq_head + q->oq_count - 1) & (q->oq_cap - 1);
 		q->oq_bytes -= q->oq_ring[last]->sb_len;
+		q->oq_cost -= sbuf_cost(q->oq_ring[last]);
 		sbuf_unref(q->oq_ring[last]);
 		q->oq_count--;
 	}
@@ -160,7 +211,7 @@ void outq_clear(struct outq *q)
 void outq_release_cache(void)
 {
 	while (free_count > 0)
-		free(free_rings[--free_count]);
+		ring_free(free_rings[--free_count], OUTQ_SMALL);
 	free(free_rings);
 	free_rings = NULL;
 	free_cap = 0;

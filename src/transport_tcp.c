@@ -1,5 +1,4 @@
-/* The plain TCP transport: the system calls themselves. A TLS transport would wrap an
- * OpenSSL session here and map SSL_ERROR_WANT_READ/WRITE onto EAGAIN. */
+/* The plain TCP transport: the system calls themselves (TLS is transport_tls.c). */
 #include "transport.h"
 
 #include <errno.h>
@@ -21,10 +20,27 @@ static ssize_t tcp_writev(struct transport *t, const struct iovec *iov, int iovc
 	 * here, never SIGPIPE (which chatd also ignores, for belt and braces). */
 	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
 	ssize_t n;
+
+	if (iovcnt == 0)
+		return 0; /* nothing held back to push */
 	do
 		n = sendmsg(t->tr_fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n;
+}
+
+/* The socket's own readiness is all TCP ever waits for. */
+static uint32_t tcp_wants(const struct transport *t)
+{
+	(void)t;
+	return 0;
+}
+
+/* The kernel's socket buffers are not chatd's memory. */
+static size_t tcp_memory(const struct transport *t)
+{
+	(void)t;
+	return 0;
 }
 
 static void tcp_shutdown_write(struct transport *t)
@@ -42,6 +58,8 @@ static void tcp_close(struct transport *t)
 static const struct transport_ops tcp_ops = {
 	.to_read = tcp_read,
 	.to_writev = tcp_writev,
+	.to_wants = tcp_wants,
+	.to_memory = tcp_memory,
 	.to_shutdown_write = tcp_shutdown_write,
 	.to_close = tcp_close,
 };

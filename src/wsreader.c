@@ -12,21 +12,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "membudget.h"
+
+/* The reader's two buffers, freed and uncharged. */
+static void free_message(struct ws_reader *r)
+{
+	if (r->wr_msg != NULL)
+		membudget_release(membudget_block(r->wr_msg_cap));
+	free(r->wr_msg);
+	r->wr_msg = NULL;
+	r->wr_msg_cap = 0;
+	r->wr_msg_len = 0;
+}
+
+static void free_control(struct ws_reader *r)
+{
+	if (r->wr_control != NULL)
+		membudget_release(membudget_block(FRAME_MAX_CONTROL_PAYLOAD));
+	free(r->wr_control);
+	r->wr_control = NULL;
+}
+
+size_t ws_reader_memory(const struct ws_reader *r)
+{
+	return (r->wr_msg != NULL ? membudget_block(r->wr_msg_cap) : 0) +
+	       (r->wr_control != NULL ? membudget_block(FRAME_MAX_CONTROL_PAYLOAD) : 0);
+}
+
 void ws_reader_init(struct ws_reader *r, size_t max_message)
 {
 	memset(r, 0, sizeof *r);
-	r->wr_max_message = max_message;
+	r->wr_max_message = (uint32_t)(max_message < UINT32_MAX ? max_message : UINT32_MAX);
 	utf8_reset(&r->wr_utf8);
 }
 
 void ws_reader_free(struct ws_reader *r)
 {
-	free(r->wr_msg);
-	free(r->wr_control);
-	r->wr_msg = NULL;
-	r->wr_control = NULL;
-	r->wr_msg_cap = 0;
-	r->wr_msg_len = 0;
+	free_message(r);
+	free_control(r);
 }
 
 bool ws_reader_busy(const struct ws_reader *r)
@@ -134,8 +157,11 @@ static bool reserve_message(struct ws_reader *r, uint64_t more)
 	uint8_t *p = realloc(r->wr_msg, cap);
 	if (p == NULL)
 		return false;
+	if (r->wr_msg != NULL)
+		membudget_release(membudget_block(r->wr_msg_cap));
+	membudget_charge(membudget_block(cap));
 	r->wr_msg = p;
-	r->wr_msg_cap = cap;
+	r->wr_msg_cap = (uint32_t)cap; /* cap <= wr_max_message, or need, which is too */
 	return true;
 }
 
@@ -149,16 +175,10 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 		return len;
 	/* What the previous call handed out is no longer borrowed: an idle connection keeps
 	 * no buffer. */
-	if (r->wr_msg_opcode == 0 && r->wr_msg != NULL) {
-		free(r->wr_msg);
-		r->wr_msg = NULL;
-		r->wr_msg_cap = 0;
-		r->wr_msg_len = 0;
-	}
-	if (r->wr_control != NULL && !r->wr_in_frame) {
-		free(r->wr_control);
-		r->wr_control = NULL;
-	}
+	if (r->wr_msg_opcode == 0 && r->wr_msg != NULL)
+		free_message(r);
+	if (r->wr_control != NULL && !r->wr_in_frame)
+		free_control(r);
 
 	for (;;) {
 		struct frame_header *fh = &r->wr_frame;
@@ -235,9 +255,13 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 		if (take == 0) {
 			/* an empty frame: nothing to copy (and wr_msg may still be NULL) */
 		} else if (frame_opcode_is_control(fh->fh_opcode)) {
-			if (r->wr_control == NULL &&
-			    (r->wr_control = malloc(FRAME_MAX_CONTROL_PAYLOAD)) == NULL)
-				return fail(r, ev, len, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+			if (r->wr_control == NULL) {
+				r->wr_control = malloc(FRAME_MAX_CONTROL_PAYLOAD);
+				if (r->wr_control == NULL)
+					return fail(r, ev, len, WS_CLOSE_INTERNAL_ERROR,
+						    "out of memory");
+				membudget_charge(membudget_block(FRAME_MAX_CONTROL_PAYLOAD));
+			}
 			memcpy(r->wr_control + r->wr_frame_done, piece, take);
 		} else {
 			/* The rest of the frame at once (its length passed the limit check), so
@@ -248,7 +272,7 @@ size_t ws_reader_next(struct ws_reader *r, uint8_t *in, size_t len, struct ws_ev
 				return fail(r, ev, used, WS_CLOSE_INVALID_DATA,
 					    "text message not valid UTF-8");
 			memcpy(r->wr_msg + r->wr_msg_len, piece, take);
-			r->wr_msg_len += take;
+			r->wr_msg_len += (uint32_t)take;
 		}
 		r->wr_frame_done += take;
 		if (r->wr_frame_done < fh->fh_payload_len)

@@ -7,7 +7,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libssl-dev"
-check_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client"
+check_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client openssl curl"
 browser_pkgs="chromium"
 # Debian 12's own nodejs (18) is enough: tests/browser and tests/node pin versions of
 # playwright-core and ws that support it.

@@ -13,8 +13,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import {
   CHATD_BIN, CHROMIUM, alive, explain, launchChromium, repo, running, startChatd, stopChatd,
   waitOnline, withTimeout,
@@ -34,7 +36,7 @@ const PHONE = { width: 390, height: 844 };
 const TEST_TIMEOUT_MS = 60_000;   // the whole scenario
 const ONLINE_TIMEOUT_MS = 15_000; // first connection
 const MSG_TIMEOUT_MS = 10_000;    // a message reaching the other page
-const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /stats every 5 s
+const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /online/ROOM every 5 s
 const DROP_TIMEOUT_MS = 5_000;    // pages noticing that chatd went away
 const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
 
@@ -207,3 +209,44 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
     assert.deepEqual(dialogs, [], 'no dialog opened');
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
   });
+
+// The page over https:// and wss:// with chatd's own TLS. The certificate is self-signed and
+// made here; only this test's browser is told to accept it (--ignore-certificate-errors).
+test('two browsers chat over https and wss with --tls-cert', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chatd-browser-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'pipe' });
+  const chatd = await startChatd(0, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'));
+  running.add(chatd);
+  let browser = null;
+  t.after(async () => {
+    if (browser) await withTimeout(browser.close(), 10_000, 'closing the browser').catch(() => {});
+    if (alive(chatd)) await stopChatd(chatd).catch(() => chatd.kill('SIGKILL'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    browser = await launchChromium('--ignore-certificate-errors');
+    const url = `https://127.0.0.1:${chatd.port}/secure`;
+    const pages = await Promise.all(['carol', 'dave'].map(async (who) => {
+      const context = await browser.newContext({ viewport: DESKTOP });
+      context.setDefaultTimeout(MSG_TIMEOUT_MS);
+      const page = await context.newPage();
+      await page.goto(url, { timeout: 15_000 });
+      await page.locator('#nick').fill(who);
+      await waitOnline(page, ONLINE_TIMEOUT_MS);
+      return page;
+    }));
+    const [carol, dave] = pages;
+    assert.equal(await carol.evaluate(() => location.protocol), 'https:');
+    await send(carol, 'hello over wss');
+    await expectShown(dave, 'carol', 'hello over wss', { own: false });
+    await send(dave, 'and back');
+    await expectShown(carol, 'dave', 'and back', { own: false });
+    const { code } = await stopChatd(chatd);
+    assert.equal(code, 0, `chatd exit code; log:\n${chatd.log}`);
+    assert.match(chatd.log, /connection \d+ opened from 127\.0\.0\.1:\d+, room \/secure/);
+  } catch (err) {
+    throw explain(err, chatd);
+  }
+});

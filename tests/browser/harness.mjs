@@ -12,13 +12,15 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const START_TIMEOUT_MS = 5_000;   // chatd printing "listening on"
 const STOP_TIMEOUT_MS = 5_000;    // chatd exiting after SIGTERM
 
-export function launchChromium() {
+// extraArgs: more Chromium flags, e.g. '--ignore-certificate-errors'.
+export function launchChromium(...extraArgs) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 20_000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extraArgs],
   });
 }
 
@@ -27,7 +29,7 @@ export function launchChromium() {
 // Starts chatd on 127.0.0.1:port (0: a free one) with extra arguments and resolves once it logs
 // "listening on 127.0.0.1:PORT". Its log is kept in .log for failure messages.
 export function startChatd(port, ...args) {
-  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1', ...args], {
+  const proc = spawn(CHATD_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--admin-listen', 'off', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.log = '';

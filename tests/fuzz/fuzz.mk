@@ -22,7 +22,7 @@ FUZZ_NAMES    := wsreader http utf8
 FUZZ_BINS     := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # What each harness links, and the longest input worth trying.
-FUZZ_SRCS_wsreader := src/wsreader.c src/frame.c src/utf8.c
+FUZZ_SRCS_wsreader := src/wsreader.c src/frame.c src/utf8.c src/membudget.c
 FUZZ_SRCS_http     := src/http.c src/handshake.c src/http_response.c
 FUZZ_SRCS_utf8     := src/utf8.c
 FUZZ_LIBS_http     := $(FUZZ_CRYPTO)

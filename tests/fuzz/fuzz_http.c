@@ -10,9 +10,10 @@
  *    every longer prefix gives the same one, so reading more can never turn an error
  *    into success or move the end of the head;
  *  - handshake_answer's status is 101, 200, 400, 404, 405 or 426 (403 only under an origin
- *    policy) and agrees with checks written here from RFC 6455 section 4.2.1, the room
- *    rule and the endpoints (Sec-WebSocket-Accept is recomputed); an origin list changes
- *    nothing but turning an upgrade from an unlisted origin into 403;
+ *    policy) and agrees with checks written here from RFC 6455 section 4.2.1, RFC 9112
+ *    section 3.2 (origin- and absolute-form targets), the room rule and the endpoints of
+ *    each listener, public and admin (Sec-WebSocket-Accept is recomputed); an origin list
+ *    changes nothing but turning an upgrade from an unlisted origin into 403;
  *  - the responses fit the buffers src/conn.c uses, and a smaller buffer gives 0 or the
  *    same response, never a truncated one.
  */
@@ -313,7 +314,9 @@ static bool fuzz_answer_same(const struct handshake_answer *a, const struct hand
 	       strcmp(a->ha_reason, b->ha_reason) == 0 && a->ha_head_only == b->ha_head_only &&
 	       (a->ha_kind != HANDSHAKE_UPGRADE ||
 	        (a->ha_room.s_ptr == b->ha_room.s_ptr && a->ha_room.s_len == b->ha_room.s_len &&
-	         strcmp(a->ha_accept, b->ha_accept) == 0));
+	         strcmp(a->ha_accept, b->ha_accept) == 0)) &&
+	       (a->ha_kind != HANDSHAKE_ONLINE ||
+	        (a->ha_room.s_ptr == b->ha_room.s_ptr && a->ha_room.s_len == b->ha_room.s_len));
 }
 
 /* handshake_answer, and what holds for any answer. */
@@ -343,6 +346,7 @@ static void fuzz_answer(const struct http_request *req, const struct handshake_p
 		break;
 	case HANDSHAKE_PAGE:
 	case HANDSHAKE_HEALTHZ:
+	case HANDSHAKE_ONLINE:
 	case HANDSHAKE_METRICS:
 	case HANDSHAKE_STATS:
 		if (ans->ha_status != 200)
@@ -358,13 +362,44 @@ static void fuzz_answer(const struct http_request *req, const struct handshake_p
 		fuzz_fail("an answer without a reason");
 }
 
+/* The admin listener: /metrics, /stats and /healthz to a GET or HEAD with a valid target
+ * (and one Host in HTTP/1.1), 404 for any other path, whatever upgrade headers say. */
+static void fuzz_check_admin(const struct http_request *req, bool target_ok,
+                             struct http_slice path, size_t small_cap)
+{
+	struct handshake_policy admin = {NULL, 0, true};
+	struct handshake_answer ans;
+	const struct http_header *host;
+	bool get_or_head = fuzz_slice_is(req->rq_method, "GET") || fuzz_slice_is(req->rq_method, "HEAD");
+	size_t hosts = fuzz_count(req, "Host", &host);
+	int want = !target_ok                                           ? 400
+	           : !get_or_head                                       ? 405
+	           : (req->rq_version_minor >= 1 && hosts != 1)         ? 400
+	           : fuzz_slice_is(path, "/metrics") || fuzz_slice_is(path, "/stats") ||
+	                     fuzz_slice_is(path, "/healthz")
+	               ? 200
+	               : 404;
+
+	fuzz_answer(req, &admin, &ans);
+	if (ans.ha_status != want)
+		fuzz_fail("the admin listener's answer is not the expected one");
+	if (want == 200 &&
+	    ans.ha_kind != (fuzz_slice_is(path, "/metrics") ? HANDSHAKE_METRICS
+	                    : fuzz_slice_is(path, "/stats") ? HANDSHAKE_STATS
+	                                                    : HANDSHAKE_HEALTHZ))
+		fuzz_fail("the admin listener served the wrong endpoint");
+	if (want != 200)
+		fuzz_check_error_response(ans.ha_status, ans.ha_reason,
+		                          small_cap % (FUZZ_HTTP_ERROR_BUF + 1));
+}
+
 static const char *const fuzz_origins[] = {"https://chat.example.org", "http://localhost:8080"};
 
 static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 {
-	struct handshake_policy any = {NULL, 0};
+	struct handshake_policy any = {NULL, 0, false};
 	struct handshake_policy strict = {fuzz_origins,
-	                                  sizeof fuzz_origins / sizeof fuzz_origins[0]};
+	                                  sizeof fuzz_origins / sizeof fuzz_origins[0], false};
 	struct handshake_answer ans, ans_any, ans_strict;
 	const struct http_header *host, *key, *version, *upgrade, *origin;
 	/* Methods are case-sensitive (RFC 9110 section 9.1): "get" is not GET. */
@@ -373,12 +408,16 @@ static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 	size_t hosts = fuzz_count(req, "Host", &host);
 	size_t keys = fuzz_count(req, "Sec-WebSocket-Key", &key);
 	size_t versions = fuzz_count(req, "Sec-WebSocket-Version", &version);
-	size_t upgrades = fuzz_count(req, "Upgrade", &upgrade);
 	size_t origins = fuzz_count(req, "Origin", &origin);
-	bool wants_upgrade = keys + versions + upgrades > 0;
-	const char *q = memchr(req->rq_target.s_ptr, '?', req->rq_target.s_len);
-	struct http_slice path = {req->rq_target.s_ptr,
-	                          q ? (size_t)(q - req->rq_target.s_ptr) : req->rq_target.s_len};
+	/* Only an Upgrade naming websocket (in any of its headers and tokens) or a
+	 * Sec-WebSocket header makes a WebSocket attempt; h2c and the like are ignored. */
+	bool wants_upgrade = keys + versions > 0 || fuzz_any_has(req, "Upgrade", "websocket");
+	struct http_slice path = {NULL, 0};
+	bool path_static = false;
+	bool target_ok = fuzz_target_path(req->rq_target, &path, &path_static);
+
+	(void)fuzz_count(req, "Upgrade", &upgrade);
+	fuzz_check_admin(req, target_ok, path, small_cap);
 
 	/* No policy and an empty list both mean any origin; a list can only turn an upgrade
 	 * into 403, and only when the request lacks exactly one listed Origin. */
@@ -418,12 +457,13 @@ static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 			if (fuzz_name_is(req->rq_headers[i].h_name, "Connection") &&
 			    fuzz_list_has(req->rq_headers[i].h_value, "Upgrade"))
 				connection_upgrade = true;
-		if (!is_get || req->rq_version_minor < 1 || !fuzz_room_ok(path) || hosts != 1 ||
-		    upgrade == NULL || !fuzz_list_has(upgrade->h_value, "websocket") ||
+		if (!target_ok || !is_get || req->rq_version_minor < 1 || !fuzz_room_ok(path) ||
+		    hosts != 1 || upgrade == NULL || !fuzz_any_has(req, "Upgrade", "websocket") ||
 		    !connection_upgrade || keys != 1 || !fuzz_key_well_formed(key->h_value) ||
 		    versions != 1 || !fuzz_name_is(version->h_value, "13"))
 			fuzz_fail("an upgrade accepted against section 4.2.1");
-		if (ans.ha_room.s_ptr != path.s_ptr || ans.ha_room.s_len != path.s_len)
+		if (path_static ? !fuzz_slice_is(ans.ha_room, "/")
+		                : ans.ha_room.s_ptr != path.s_ptr || ans.ha_room.s_len != path.s_len)
 			fuzz_fail("the room is not the target's path");
 		fuzz_accept(key->h_value, expect);
 		if (strcmp(ans.ha_accept, expect) != 0)
@@ -439,11 +479,15 @@ static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 		fuzz_check_capped(buf, n, handshake_format_upgrade(&ans, small, cap), small, cap);
 		return;
 	}
+	if (!target_ok && ans.ha_status != 400)
+		fuzz_fail("a target neither path nor http URI not refused with 400");
 	if (ans.ha_status == 200) {
-		enum handshake_kind expect = fuzz_slice_is(path, "/healthz")   ? HANDSHAKE_HEALTHZ
-		                             : fuzz_slice_is(path, "/metrics") ? HANDSHAKE_METRICS
-		                             : fuzz_slice_is(path, "/stats")   ? HANDSHAKE_STATS
-		                                                               : HANDSHAKE_PAGE;
+		/* /online/ROOM: the room is what follows the prefix. */
+		bool online = path.s_len > 7 && memcmp(path.s_ptr, "/online", 7) == 0 &&
+		              fuzz_room_ok((struct http_slice){path.s_ptr + 7, path.s_len - 7});
+		enum handshake_kind expect = fuzz_slice_is(path, "/healthz") ? HANDSHAKE_HEALTHZ
+		                             : online                        ? HANDSHAKE_ONLINE
+		                                                             : HANDSHAKE_PAGE;
 		if (wants_upgrade || !(is_get || is_head) ||
 		    (req->rq_version_minor >= 1 && hosts != 1))
 			fuzz_fail("a 200 for a request that should not get one");
@@ -451,6 +495,8 @@ static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 		    (expect == HANDSHAKE_PAGE &&
 		     (!fuzz_room_ok(path) || fuzz_slice_is(path, "/favicon.ico"))))
 			fuzz_fail("a 200 with the wrong content for its path");
+		if (online && (ans.ha_room.s_ptr != path.s_ptr + 7 || ans.ha_room.s_len != path.s_len - 7))
+			fuzz_fail("/online/ROOM answered for another room");
 		if (ans.ha_head_only != is_head)
 			fuzz_fail("ha_head_only does not say HEAD");
 		return;
@@ -460,11 +506,13 @@ static void fuzz_check_answer(const struct http_request *req, size_t small_cap)
 		fuzz_fail("405 for a GET or HEAD");
 	/* /favicon.ico is a valid room name, but a plain GET of it is no page (404). */
 	if (!wants_upgrade && ans.ha_status == 404 && fuzz_room_ok(path) &&
+	    !fuzz_slice_is(path, "/metrics") && !fuzz_slice_is(path, "/stats") &&
 	    !fuzz_slice_is(path, "/favicon.ico"))
 		fuzz_fail("404 for a room's page");
-	if (ans.ha_status == 426 &&
-	    (versions == 0 || (versions == 1 && fuzz_name_is(version->h_value, "13"))))
-		fuzz_fail("426 without a bad Sec-WebSocket-Version");
+	/* 426 only for one Sec-WebSocket-Version naming another version; two are a malformed
+	 * request (RFC 6455 section 11.3.5). */
+	if (ans.ha_status == 426 && (versions != 1 || fuzz_name_is(version->h_value, "13")))
+		fuzz_fail("426 without exactly one, wrong, Sec-WebSocket-Version");
 	fuzz_check_error_response(ans.ha_status, ans.ha_reason,
 	                          small_cap % (FUZZ_HTTP_ERROR_BUF + 1));
 }

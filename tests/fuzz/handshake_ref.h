@@ -108,7 +108,60 @@ static inline bool fuzz_key_well_formed(struct http_slice key)
 	for (size_t i = 0; i < 22; i++)
 		if (key.s_ptr[i] == '\0' || strchr(b64, key.s_ptr[i]) == NULL)
 			return false;
-	/* 16 bytes leave 4 zero bits in the last character; chatd does not insist on them. */
+	/* 16 bytes leave 4 zero bits in the last character (RFC 4648 section 3.5): only the
+	 * characters of values 0, 16, 32 and 48 can end the canonical encoding. */
+	return key.s_ptr[21] == 'A' || key.s_ptr[21] == 'Q' || key.s_ptr[21] == 'g' ||
+	       key.s_ptr[21] == 'w';
+}
+
+/* Whether any header of this name holds token in its list (RFC 9110 section 5.3). */
+static inline bool fuzz_any_has(const struct http_request *req, const char *name,
+                                const char *token)
+{
+	for (size_t i = 0; i < req->rq_header_count; i++)
+		if (fuzz_name_is(req->rq_headers[i].h_name, name) &&
+		    fuzz_list_has(req->rq_headers[i].h_value, token))
+			return true;
+	return false;
+}
+
+/* The target's path (RFC 9112 section 3.2), written from the RFC: origin-form "/p?q" is
+ * "/p"; absolute-form http(s)://authority[/p][?q] is "/p", or "/" for an empty path, when
+ * the authority has a host and no userinfo. *out_static is set when the path is the "/" of
+ * an empty one (not a slice of the target). False: neither form. */
+static inline bool fuzz_target_path(struct http_slice t, struct http_slice *path,
+                                    bool *out_static)
+{
+	static const char root[] = "/";
+	size_t start = 0, end;
+
+	*out_static = false;
+	if (t.s_len == 0)
+		return false;
+	if (t.s_ptr[0] != '/') {
+		size_t scheme;
+		if (t.s_len >= 7 && fuzz_name_is((struct http_slice){t.s_ptr, 7}, "http://"))
+			scheme = 7;
+		else if (t.s_len >= 8 && fuzz_name_is((struct http_slice){t.s_ptr, 8}, "https://"))
+			scheme = 8;
+		else
+			return false;
+		start = scheme;
+		while (start < t.s_len && t.s_ptr[start] != '/' && t.s_ptr[start] != '?')
+			start++;
+		if (start == scheme || t.s_ptr[scheme] == ':' ||
+		    memchr(t.s_ptr + scheme, '@', start - scheme) != NULL)
+			return false;
+	}
+	end = start;
+	while (end < t.s_len && t.s_ptr[end] != '?')
+		end++;
+	if (end == start) {
+		*path = (struct http_slice){root, 1};
+		*out_static = true;
+	} else {
+		*path = (struct http_slice){t.s_ptr + start, end - start};
+	}
 	return true;
 }
 

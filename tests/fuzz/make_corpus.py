@@ -143,6 +143,20 @@ HTTP = {
     "tls-client-hello": bytes.fromhex("160301012c0100012803035f1a2b3c4d5e6f"),
     "incomplete": b"GET /lobby HTTP/1.1\r\nHost: localhost:8080\r\nUpgr",
     "too-many-headers": head(["GET / HTTP/1.1"] + ["X-H%d: v" % i for i in range(65)]),
+    "h2c-plain": head(["GET / HTTP/1.1", "Host: x", "Connection: Upgrade, HTTP2-Settings",
+                       "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]),
+    "absolute-form-upgrade": head(["GET http://chat.example:8080/lobby?x=1 HTTP/1.1",
+                                   "Host: elsewhere", "Upgrade: h2c", "Upgrade: websocket",
+                                   "Connection: Upgrade", "Sec-WebSocket-Key: " + KEY,
+                                   "Sec-WebSocket-Version: 13"]),
+    "absolute-form-empty-path": head(["GET HTTPS://a?x HTTP/1.1", "Host: a"]),
+    "two-versions-400": head(["GET / HTTP/1.1", "Host: x", "Upgrade: websocket",
+                              "Connection: Upgrade", "Sec-WebSocket-Key: " + KEY,
+                              "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 13"]),
+    "key-padding-bits": head(["GET / HTTP/1.1", "Host: x", "Upgrade: websocket",
+                              "Connection: Upgrade", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB==",
+                              "Sec-WebSocket-Version: 13"]),
+    "online-room": head(["GET /online/lobby HTTP/1.1", "Host: chat.example.org"]),
 }
 
 # --- wsreader ----------------------------------------------------------------------------

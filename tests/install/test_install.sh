@@ -88,6 +88,45 @@ else
 	echo "skip man -l: man is not installed"
 fi
 
+check "include/chatd.h installed, mode 644" mode_is "$dest$prefix/include/chatd.h" 644
+check "lib/libchatd.a installed, mode 644" mode_is "$dest$prefix/lib/libchatd.a" 644
+check "lib/pkgconfig/chatd.pc installed, mode 644" mode_is "$dest$prefix/lib/pkgconfig/chatd.pc" 644
+
+# A program built the way a user builds one: the tutorial's example against the installed
+# header and library, found by pkg-config in a temporary prefix; then two clients chat
+# through it.
+tmpprefix=$(mktemp -d) || exit 1
+trap 'rm -rf "$dest" "$log" "$tmpprefix"' EXIT
+if "$@" install PREFIX="$tmpprefix" >"$log" 2>&1 &&
+	flags=$(PKG_CONFIG_PATH="$tmpprefix/lib/pkgconfig" pkg-config --cflags --libs chatd) &&
+	${CC:-cc} -std=c17 -Wall -Wextra -Werror -o "$tmpprefix/mychat" examples/mychat.c \
+		$flags >>"$log" 2>&1; then
+	pass "examples/mychat.c builds with pkg-config --cflags --libs chatd"
+	"$tmpprefix/mychat" --port 0 --bind 127.0.0.1 2>"$tmpprefix/err" &
+	pid=$!
+	port=""
+	for _ in $(seq 50); do
+		# The chat port's line, not the admin listener's.
+		port=$(sed -n '/admin listening/d; s/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+			"$tmpprefix/err")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	check "the installed-library program chats" /usr/bin/python3 -c '
+import asyncio, sys, websockets
+async def main(url):
+    async with websockets.connect(url) as a, websockets.connect(url) as b:
+        await a.send("through libchatd")
+        assert await asyncio.wait_for(b.recv(), 5) == "through libchatd"
+asyncio.run(main(sys.argv[1]))' "ws://127.0.0.1:$port/"
+	kill "$pid"
+	wait "$pid"
+	check "it exits 0 on SIGTERM" test $? -eq 0
+else
+	fail "examples/mychat.c builds with pkg-config --cflags --libs chatd"
+	sed 's/^/    /' "$log"
+fi
+
 if "$@" uninstall DESTDIR="$dest" PREFIX="$prefix" >"$log" 2>&1; then
 	pass "make uninstall DESTDIR=... PREFIX=$prefix"
 else

@@ -1,6 +1,9 @@
 """Fixtures that run the real chatd binary, one fresh process per test.
 
-chatd is started on --port 0 and its port read from the "listening on" log line; stderr is
+chatd is started on --port 0 and its port read from the "listening on" log line; its admin
+listener (/metrics, /stats) on 127.0.0.1:0 unless the test passes --admin-listen, its port
+read from the "admin listening on" line (Chatd.admin_port), so parallel runs never collide
+on the default 127.0.0.1:9181; stderr is
 drained by a thread into Chatd.logs (so the pipe never fills) and printed with any failure.
 Teardown sends SIGTERM and requires exit status 0 within STOP_TIMEOUT: graceful shutdown is
 part of the spec, so every test checks it for free.
@@ -27,7 +30,8 @@ START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 ASYNC_TEST_TIMEOUT = 30.0  # each await inside has its own, smaller, timeout
 HARD_TEST_TIMEOUT = 60  # last resort for synchronous tests: SIGALRM
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(r"(?<!admin )listening on 127\.0\.0\.1:(\d+)")
+ADMIN_LISTENING = re.compile(r"admin listening on 127\.0\.0\.1:(\d+)")
 
 _servers_key = pytest.StashKey[list]()
 
@@ -39,19 +43,31 @@ def chatd_path() -> Path:
 class Chatd:
     """One running chatd process."""
 
-    def __init__(self, binary: Path, args, port=0):
-        self.args = [str(binary), "--port", str(port), "--bind", "127.0.0.1", *map(str, args)]
+    def __init__(self, binary: Path, args, port=0, capture_stdout=False):
+        args = [str(a) for a in args]
+        if not any(a.startswith("--admin-listen") for a in args):
+            args = ["--admin-listen", "127.0.0.1:0", *args]
+        self.args = [str(binary), "--port", str(port), "--bind", "127.0.0.1", *args]
+        self.admin_port = None
         self.logs = []
+        self.out = []  # stdout lines, for programs built on the library that print events
         self._log_changed = threading.Condition()
         self._stderr_done = False
         self.proc = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self._drainer = threading.Thread(target=self._drain_stderr, daemon=True)
         self._drainer.start()
+        if capture_stdout:
+            threading.Thread(target=self._drain_stdout, daemon=True).start()
         try:
             if port == 0:
                 self.port = int(self.wait_for_log(LISTENING, START_TIMEOUT).group(1))
+                if "127.0.0.1:0" in args:
+                    self.admin_port = int(self.wait_for_log(ADMIN_LISTENING).group(1))
             else:
                 self.port = port
                 self._wait_connectable()
@@ -63,6 +79,30 @@ class Chatd:
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/"
+
+    def _drain_stdout(self) -> None:
+        for raw in self.proc.stdout:
+            with self._log_changed:
+                self.out.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._log_changed.notify_all()
+
+    def wait_for_out(self, pattern, timeout=START_TIMEOUT) -> re.Match:
+        """The first stdout line matching `pattern`, waiting up to `timeout` s."""
+        pattern = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._log_changed:
+            while True:
+                for line in self.out:
+                    match = pattern.search(line)
+                    if match:
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"no stdout line /{pattern.pattern}/ within {timeout} s; stdout:\n"
+                        + "\n".join(self.out) + "\nstderr:\n" + "\n".join(self.logs)
+                    )
+                self._log_changed.wait(remaining)
 
     def _drain_stderr(self) -> None:
         for raw in self.proc.stderr:
@@ -142,6 +182,39 @@ def chatd(request, chatd_bin):
 
     def start(*args, port=0) -> Chatd:
         server = Chatd(chatd_bin, args, port)
+        started.append(server)
+        return server
+
+    yield start
+    problems = []
+    for server in started:
+        try:
+            status = server.terminate()
+        except AssertionError as e:
+            problems.append(str(e))
+            continue
+        if status != 0:
+            problems.append(f"{' '.join(server.args)} exited with status {status} after SIGTERM")
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+def examples_dir() -> Path:
+    return Path(os.environ.get("CHATD_EXAMPLES") or REPO / "build" / "examples").resolve()
+
+
+@pytest.fixture
+def program(request):
+    """Factory: program("recorder", "--echo") starts a program built on libchatd (make
+    examples builds them) like chatd, with its stdout captured in .out."""
+    started = []
+    request.node.stash[_servers_key] = started
+
+    def start(name, *args) -> Chatd:
+        path = examples_dir() / name
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            pytest.fail(f"{path} not found: run make examples, or set CHATD_EXAMPLES")
+        server = Chatd(path, args, capture_stdout=True)
         started.append(server)
         return server
 

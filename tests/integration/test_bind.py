@@ -23,7 +23,9 @@ def ipv6_available() -> bool:
 
 
 def start(chatd_bin, *args):
-    proc = subprocess.Popen([str(chatd_bin), "--port", "0", *args], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(chatd_bin), "--port", "0", "--admin-listen", "off", *args], stderr=subprocess.PIPE
+    )
     for _ in range(20):
         line = proc.stderr.readline()
         match = LISTENING.search(line)

@@ -53,6 +53,14 @@ def test_version_prints_name_and_version_and_exits_0(chatd_bin):
         (["--max-message"], "--max-message"),
         (["--max-clients", "many"], "many"),
         (["--bind"], "--bind"),
+        (["--admin-listen", "9181"], "9181"),
+        (["--admin-listen", "127.0.0.1:65536"], "127.0.0.1:65536"),
+        (["--admin-listen", ":9181"], ":9181"),
+        (["--admin-listen", "::1:9181"], "::1:9181"),
+        (["--admin-listen", "on"], "on"),
+        (["--max-per-ip", "-1"], "-1"),
+        (["--max-per-ip", "lots"], "lots"),
+        (["--max-handshakes", "1k"], "1k"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
@@ -74,6 +82,20 @@ def test_listen_failure_exits_1_naming_address_and_error(chatd_bin):
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert "Address already in use" in result.stderr, result.stderr
     assert f"127.0.0.1:{port}" in result.stderr, result.stderr
+
+
+def test_admin_listen_failure_exits_1_naming_the_flag(chatd_bin):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            chatd_bin, "--port", "0", "--bind", "127.0.0.1", "--admin-listen", f"127.0.0.1:{port}"
+        )
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert f"127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "--admin-listen" in result.stderr, result.stderr
+    assert "Address already in use" in result.stderr, result.stderr
 
 
 def test_size_suffix_G_M_accepted(chatd):

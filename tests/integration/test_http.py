@@ -230,3 +230,107 @@ def test_client_in_handshake_error_does_not_disturb_open_clients(echo_server):
     with wsraw.open_websocket(echo_server.port) as open_conn:
         http_exchange(echo_server.port, b"HELLO\r\n\r\n")
         assert_echo_works(open_conn)
+
+
+# --- RFC corners: other upgrades, absolute-form targets, lists, duplicates, keys ----------
+
+
+@pytest.mark.parametrize(
+    "upgrade", ["h2c", "h2c, TLS/1.2", "HTTP/2.0"], ids=["h2c", "h2c and TLS", "HTTP/2.0"]
+)
+def test_plain_get_with_another_upgrade_gets_the_page(server, upgrade):
+    # RFC 9110 section 7.8: a server may ignore Upgrade. Only websocket (or a
+    # Sec-WebSocket-* header) makes a request a WebSocket handshake, judged strictly.
+    headers = {"Host": "127.0.0.1", "Connection": "Upgrade, HTTP2-Settings", "Upgrade": upgrade,
+               "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"}
+    response = http_exchange(server.port, http_request("GET", "/", headers))
+    assert_closed_response(response, 200)
+    assert b"<script" in response.body.lower()
+    response = http_exchange(server.port, http_request("GET", "/healthz", headers))
+    assert (response.status, response.body) == (200, b"ok\n")
+
+
+def test_absolute_form_target_serves_the_page_and_health(server):
+    # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
+    host = f"127.0.0.1:{server.port}"
+    for target in [f"http://{host}/", f"HTTP://{host}/lobby?x=1", f"http://{host}", "https://chat.example/"]:
+        response = http_exchange(server.port, http_request("GET", target, {"Host": host}))
+        assert_closed_response(response, 200)
+        assert b"<script" in response.body.lower(), target
+    response = http_exchange(server.port, http_request("GET", f"http://{host}/healthz", {"Host": host}))
+    assert (response.status, response.body) == (200, b"ok\n")
+    response = http_exchange(server.port, http_request("GET", f"http://{host}/a/b", {"Host": host}))
+    assert_closed_response(response, 404)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http:///lobby", "http://:80/", "http://user@host/", "ftp://host/", "lobby", "*", "http:/x"],
+)
+def test_target_neither_path_nor_http_uri_is_400(server, target):
+    response = http_exchange(server.port, http_request("GET", target))
+    assert_closed_response(response, 400)
+
+
+def test_absolute_form_upgrade_joins_the_room_of_its_path(chatd):
+    # The room comes from the URI's path, and the Host header's value is replaced by the
+    # URI's authority (RFC 9112 section 3.2.3): a Host naming another server is no error.
+    server = chatd("--echo")
+    key = wsraw.make_key()
+    headers = upgrade_headers(key) | {"Host": "somewhere-else.example"}
+    request = http_request("GET", f"http://127.0.0.1:{server.port}/lobby?nick=x", headers)
+    with wsraw.RawConnection(server.port) as conn, wsraw.open_websocket(server.port, "/lobby") as peer:
+        conn.send(request)
+        wsraw.check_switching_protocols(conn.read_http_head(), key)
+        conn.send(wsraw.text(b"in the lobby"))
+        assert conn.recv_text() == "in the lobby"  # --echo
+        assert peer.recv_text() == "in the lobby"  # same room as the origin-form /lobby
+    # Still exactly one Host header is required (RFC 9112 section 3.2).
+    request = http_request("GET", f"http://127.0.0.1:{server.port}/", upgrade_headers() | {"Host": None})
+    assert_closed_response(http_exchange(server.port, request), 400)
+
+
+@pytest.mark.parametrize(
+    "upgrades",
+    [["h2c", "websocket"], ["websocket", "h2c"], ["h2c, WebSocket"], ["foo, bar", "x, websocket"]],
+    ids=["second header", "first header", "second token", "token of a later header"],
+)
+def test_every_upgrade_header_and_token_is_looked_at(echo_server, upgrades):
+    key = wsraw.make_key()
+    lines = [f"Upgrade: {u}" for u in upgrades]
+    request = http_request(headers=upgrade_headers(key) | {"Upgrade": None}, raw_lines=lines)
+    with handshake(echo_server.port, request, key) as conn:
+        assert_echo_works(conn)
+
+
+def test_upgrade_headers_none_naming_websocket_is_400(server):
+    request = http_request(headers=upgrade_headers() | {"Upgrade": None}, raw_lines=["Upgrade: h2c", "Upgrade: foo, websockets"])
+    assert_closed_response(http_exchange(server.port, request), 400)
+
+
+def test_duplicated_websocket_version_is_400_not_426(server):
+    # RFC 6455 section 11.3.5: the header must not appear more than once in a request.
+    for versions in (["13", "13"], ["13", "8"], ["8", "13"]):
+        lines = [f"Sec-WebSocket-Version: {v}" for v in versions]
+        request = http_request(headers=upgrade_headers() | {"Sec-WebSocket-Version": None}, raw_lines=lines)
+        response = http_exchange(server.port, request)
+        assert_closed_response(response, 400)
+        assert b"Sec-WebSocket-Version" in response.body
+
+
+@pytest.mark.parametrize("last", "BCDEFGHIJKLMNOPRSTUVWXYZabcdefhijklmnopqrstuvxyz0123456789+/")
+def test_key_with_nonzero_padding_bits_is_400(server, last):
+    # 16 bytes are 22 base64 characters whose last one carries 4 zero bits: only A, Q, g
+    # and w can end a canonical key. "...AB==" decodes to 16 bytes only by dropping bits.
+    key = "AAAAAAAAAAAAAAAAAAAAA" + last + "=="
+    response = http_exchange(server.port, http_request(headers=changed("Sec-WebSocket-Key", key)))
+    assert_closed_response(response, 400)
+    assert b"Sec-WebSocket-Key" in response.body
+
+
+@pytest.mark.parametrize("last", "AQgw")
+def test_key_with_zero_padding_bits_is_accepted(echo_server, last):
+    key = "AAAAAAAAAAAAAAAAAAAAA" + last + "=="
+    assert len(base64.b64decode(key)) == 16 and base64.b64encode(base64.b64decode(key)).decode() == key
+    with handshake(echo_server.port, wsraw.handshake_request(key), key) as conn:
+        assert_echo_works(conn)

@@ -8,7 +8,8 @@ import wsraw
 
 
 def stats(server) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/stats", timeout=5) as r:
+    """/stats, on the admin listener (the public port never lists rooms)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/stats", timeout=5) as r:
         assert r.headers["Content-Type"] == "application/json"
         return json.loads(r.read())
 

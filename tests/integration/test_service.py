@@ -1,4 +1,5 @@
-"""Running chatd as a service: health, metrics, stats, systemd notification, JSON logs."""
+"""Running chatd as a service: health, metrics and stats (on the admin listener), systemd
+notification, JSON logs."""
 
 import json
 import os
@@ -14,13 +15,15 @@ import wsclient
 import wsraw
 
 
-def get(server, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5) as r:
+def get(server, path, port=None):
+    port = port or server.port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return r.status, r.headers, r.read()
 
 
 def metrics(server) -> dict:
-    status, headers, body = get(server, "/metrics")
+    """The samples of /metrics, from the admin listener, read with Prometheus' own parser."""
+    status, headers, body = get(server, "/metrics", server.admin_port)
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = {}
@@ -53,8 +56,19 @@ def test_metrics_parse_and_count(chatd):
         "process_open_fds",
         "chatd_close_codes_sent_total{code=1002}",
         "chatd_handshakes_failed_total{status=400}",
+        "chatd_handshakes_failed_total{status=500}",
+        "chatd_handshakes_failed_total{status=503}",
+        "chatd_connections_handshaking",
+        "chatd_source_addresses",
+        "chatd_connections_refused_total{limit=max_per_ip}",
+        "chatd_connections_refused_total{limit=max_handshakes}",
+        "chatd_connections_refused_total{limit=admin}",
+        "chatd_connections_refused_total{limit=out_of_memory}",
     ]:
         assert name in before, name
+    # The scrape's own connection is on the admin listener: no public connection yet.
+    assert before["chatd_connections_handshaking"] == 0
+    assert before["chatd_source_addresses"] == 0
     assert before["process_resident_memory_bytes"] > 1_000_000
     assert before["process_open_fds"] >= 4
 
@@ -74,6 +88,7 @@ def test_metrics_parse_and_count(chatd):
     assert after["chatd_handshakes_failed_total{status=400}"] == 1
     assert after["chatd_close_codes_sent_total{code=1002}"] == 1
     assert after["chatd_rooms_open"] == 0
+    assert during["chatd_source_addresses"] == 1  # the open client, from 127.0.0.1
     # Counters never go down.
     for key, value in before.items():
         if key.endswith("_total") or "_total{" in key:
@@ -81,8 +96,14 @@ def test_metrics_parse_and_count(chatd):
 
 
 def test_head_on_endpoints_sends_no_body(server):
-    for path in ["/healthz", "/metrics", "/stats"]:
-        response = wsraw.http_exchange(server.port, wsraw.http_request("HEAD", path))
+    for port, path in [
+        (server.port, "/healthz"),
+        (server.port, "/online/"),
+        (server.admin_port, "/healthz"),
+        (server.admin_port, "/metrics"),
+        (server.admin_port, "/stats"),
+    ]:
+        response = wsraw.http_exchange(port, wsraw.http_request("HEAD", path))
         assert response.status == 200
         assert int(response.headers["content-length"]) > 0
         assert response.body == b""

@@ -200,8 +200,24 @@ class RawConnection:
     """A TCP connection to the server with a read buffer, so bytes that arrive early (a
     frame right behind the 101 response) are never lost between reads."""
 
-    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, host="127.0.0.1", timeout=IO_TIMEOUT, rcvbuf=None, source=None):
+        """`rcvbuf`: SO_RCVBUF, set before connecting. `source`: the local address to
+        connect from (e.g. "127.0.0.2")."""
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            if rcvbuf is not None:
+                # A small receive window must be set before connect(): set later, the
+                # window the peer already saw shrinks under it, and the kernel's
+                # retransmission backoff then makes a test measure this client rather
+                # than the server.
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if source is not None:
+                self.sock.bind((source, 0))
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        except BaseException:
+            self.sock.close()
+            raise
         # Without this Nagle would merge the one-byte writes of send_slowly.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
@@ -291,7 +307,22 @@ class RawConnection:
 
     # WebSocket
 
-    def recv_frame(self) -> Frame:
+    def recv_frame(self, timeout=None) -> Frame:
+        """The next frame. With `timeout`, raises TimeoutError if none is complete in time
+        (the bytes read so far stay buffered)."""
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+            while not _frame_complete(self.buffer):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("no frame in time")
+                self.sock.settimeout(remaining)
+                try:
+                    self._fill()
+                except socket.timeout:
+                    raise TimeoutError("no frame in time") from None
+                finally:
+                    self.sock.settimeout(self.timeout)
         first, second = self.read_exact(2)
         length = second & 0x7F
         length_bytes = 0
@@ -355,6 +386,38 @@ class RawConnection:
         return code, reason
 
 
+def _frame_complete(buf) -> bool:
+    """True when buf starts with a whole (unmasked, server-sent) frame."""
+    if len(buf) < 2:
+        return False
+    length, at = buf[1] & 0x7F, 2
+    if length == 126:
+        if len(buf) < 4:
+            return False
+        (length,), at = struct.unpack("!H", bytes(buf[2:4])), 4
+    elif length == 127:
+        if len(buf) < 10:
+            return False
+        (length,), at = struct.unpack("!Q", bytes(buf[2:10])), 10
+    return len(buf) >= at + length
+
+
+def parse_frames(data: bytes) -> list:
+    """The server-sent frames in data (which must end on a frame boundary)."""
+    frames = []
+    while data:
+        assert _frame_complete(data), f"a partial frame at the end: {data[:40]!r}"
+        first, length, at = data[0], data[1] & 0x7F, 2
+        if length == 126:
+            (length,), at = struct.unpack("!H", data[2:4]), 4
+        elif length == 127:
+            (length,), at = struct.unpack("!Q", data[2:10]), 10
+        frames.append(Frame(fin=bool(first & 0x80), rsv=(first >> 4) & 7, opcode=first & 0x0F,
+                            masked=False, payload=data[at : at + length], length_bytes=at - 2))
+        data = data[at + length :]
+    return frames
+
+
 def parse_http_head(head: bytes) -> Response:
     lines = head.decode("latin-1").split("\r\n")
     version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
@@ -370,11 +433,13 @@ def parse_http_head(head: bytes) -> Response:
     return Response(version=version, status=int(status), reason=reason, headers=headers, head=head)
 
 
-def open_websocket(port: int, path="/", after=b"") -> RawConnection:
+def open_websocket(port: int, path="/", after=b"", rcvbuf=None, source=None) -> RawConnection:
     """Connect and complete a handshake, checking the 101 and the accept value. `after` is
-    sent in the same write as the request (pipelined frames)."""
+    sent in the same write as the request (pipelined frames). `rcvbuf` sets SO_RCVBUF
+    before connecting: a reader that never reads then fills up after a few KiB. `source`:
+    the local address to connect from."""
     key = make_key()
-    conn = RawConnection(port)
+    conn = RawConnection(port, rcvbuf=rcvbuf, source=source)
     try:
         conn.send(handshake_request(key, path) + after)
         response = conn.read_http_head()

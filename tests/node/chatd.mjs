@@ -11,7 +11,7 @@ const CHATD_BIN = resolve(here, process.env.CHATD_BIN || '../../chatd');
 export const STEP_MS = 5000;
 
 export function startChatd(...args) {
-  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', ...args],
+  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', '--admin-listen', 'off', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.log = '';
   proc.exited = new Promise((res) => proc.once('exit', (code) => res(code)));
@@ -45,7 +45,12 @@ export function within(promise, what, ms = STEP_MS) {
 }
 
 export function open(port, path = '/') {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false });
+  return openUrl(`ws://127.0.0.1:${port}${path}`, {}, 'open');
+}
+
+// A client whose messages queue up in ws.inbox until next() takes them.
+export function openUrl(url, options, what) {
+  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
   ws.inbox = [];
   ws.waiters = [];
   ws.on('message', (data, isBinary) => {
@@ -53,7 +58,7 @@ export function open(port, path = '/') {
     const w = ws.waiters.shift();
     if (w) w(m); else ws.inbox.push(m);
   });
-  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), 'open');
+  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), what);
 }
 
 export function next(ws) {

@@ -1,9 +1,15 @@
 // chatd against Node's ws library (an implementation we did not write): broadcast, echo,
-// binary, fragmentation, sizes, ping/pong, close codes, and a protocol error ws can be
-// made to send. Run: cd tests/node && npm ci && CHATD_BIN=../../chatd npm test
+// binary, fragmentation, sizes, ping/pong, close codes, a protocol error ws can be made
+// to send; and chat, https and a refused CA over wss:// with --tls-cert.
+// Run: cd tests/node && npm ci && CHATD_BIN=../../chatd npm test
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closed, next, open, sleep, startChatd, stopChatd, within } from './chatd.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closed, next, open, openUrl, sleep, startChatd, stopChatd, within } from './chatd.mjs';
 
 test('chatd with Node ws clients', { timeout: 60000 }, async (t) => {
   const chatd = await startChatd();
@@ -92,4 +98,60 @@ test('SIGTERM sends 1001 to Node ws clients', { timeout: 30000 }, async () => {
   const done = closed(a);
   await stopChatd(chatd);
   assert.equal((await done).code, 1001);
+});
+
+// --- wss:// with a test CA made by the openssl command line -------------------------------
+
+function makeTestPki() {
+  const dir = mkdtempSync(join(tmpdir(), 'chatd-node-tls-'));
+  const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ossl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=node test CA');
+  ossl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=other CA');
+  ossl('req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-days', '2', '-extfile', 'server.ext', '-out', 'server.pem');
+  const file = (name) => join(dir, name);
+  return { dir, file, ca: readFileSync(file('ca.pem')), otherCa: readFileSync(file('other.pem')) };
+}
+
+function openTls(port, ca, path = '/') {
+  return openUrl(`wss://localhost:${port}${path}`, { ca }, 'open wss');
+}
+
+test('chatd --tls-cert with Node ws clients over wss://', { timeout: 60000 }, async (t) => {
+  const pki = makeTestPki();
+  const chatd = await startChatd('--tls-cert', pki.file('server.pem'), '--tls-key', pki.file('server.key'));
+  try {
+    await t.test('a message reaches the other client over TLS', async () => {
+      const [a, b] = await Promise.all([openTls(chatd.port, pki.ca), openTls(chatd.port, pki.ca)]);
+      assert.equal(a._socket.getProtocol(), 'TLSv1.3');
+      a.send('hello over wss');
+      assert.equal((await next(b)).data.toString(), 'hello over wss');
+      const big = Buffer.alloc(700000, 7);
+      b.send(big);
+      assert.deepEqual((await next(a)).data, big);
+      a.close(); b.close();
+    });
+
+    await t.test('https /healthz answers ok', async () => {
+      const body = await within(new Promise((res, rej) => {
+        https.get({ host: 'localhost', port: chatd.port, path: '/healthz', ca: pki.ca }, (r) => {
+          let s = '';
+          r.setEncoding('utf8');
+          r.on('data', (c) => { s += c; });
+          r.on('end', () => res(s));
+        }).on('error', rej);
+      }), 'https get');
+      assert.equal(body, 'ok\n');
+    });
+
+    await t.test('a client trusting another CA refuses the server', async () => {
+      await assert.rejects(openTls(chatd.port, pki.otherCa), (err) => /certificate|verify/i.test(err.message));
+    });
+  } finally {
+    await stopChatd(chatd);
+    rmSync(pki.dir, { recursive: true, force: true });
+  }
 });

@@ -198,7 +198,10 @@ async def soak(port, pid):
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "chatd")
     proc = subprocess.Popen(
-        [binary, "--port", "0", "--bind", "127.0.0.1", "-q", "--handshake-timeout", "2s"],
+        # Every client comes from 127.0.0.1: the per-address limit is lifted. The admin
+        # listener is off, so the one listening socket below is the chat port.
+        [binary, "--port", "0", "--bind", "127.0.0.1", "-q", "--handshake-timeout", "2s",
+         "--max-per-ip", "0", "--admin-listen", "off"],
         stderr=subprocess.PIPE,
     )
     # -q hides the "listening" line: find the port from /proc instead.

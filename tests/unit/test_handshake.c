@@ -1,8 +1,9 @@
 /*
  * Unit tests for handshake (include/handshake.h) and http_response (include/http_response.h):
  * Sec-WebSocket-Accept, what each request gets answered (RFC 6455 section 4.2.1 for
- * upgrades, the origin policy, rooms; the page, the health/metrics/stats endpoints, 404 and
- * 405 for plain requests), and the exact bytes of the responses.
+ * upgrades, the origin policy, rooms; the page, the health and per-room count endpoints,
+ * 404 and 405 for plain requests; /metrics and /stats on the admin listener only; request
+ * targets in origin- and absolute-form), and the exact bytes of the responses.
  * Requests are written as raw text and parsed with http.c, as the server does.
  */
 #include <setjmp.h>
@@ -68,6 +69,12 @@ static void test_accept_key_rejects(void **state)
 	    "=GhlIHNhbXBsZSBub25jZQ==",   /* '=' at the start */
 	    "dGhlIHNhbXBsZSBub25j-_==",   /* base64url alphabet */
 	    "dGhlIHNhbXBsZSBub25jZQ==dGhlIHNhbXBsZSBub25jZQ==", /* twice */
+	    /* Non-zero padding bits: the 22nd character must be one of A, Q, g, w. */
+	    "AAAAAAAAAAAAAAAAAAAAAB==",
+	    "AAAAAAAAAAAAAAAAAAAAAP==",
+	    "AAAAAAAAAAAAAAAAAAAAAR==",
+	    "AAAAAAAAAAAAAAAAAAAAA/==",
+	    "dGhlIHNhbXBsZSBub25jZR==", /* the RFC's key with one padding bit set */
 	};
 	(void)state;
 
@@ -75,6 +82,12 @@ static void test_accept_key_rejects(void **state)
 		char out[HANDSHAKE_ACCEPT_LEN + 1];
 		if (handshake_accept_key(bad[i], strlen(bad[i]), out))
 			fail_msg("accepted key \"%s\"", bad[i]);
+	}
+	/* The four canonical endings are accepted. */
+	for (const char *end = "AQgw"; *end != '\0'; end++) {
+		char key[25] = "AAAAAAAAAAAAAAAAAAAAAA==", out[HANDSHAKE_ACCEPT_LEN + 1];
+		key[21] = *end;
+		assert_true(handshake_accept_key(key, 24, out));
 	}
 	/* A NUL inside the 24 bytes is not base64 either. */
 	char out[HANDSHAKE_ACCEPT_LEN + 1];
@@ -96,7 +109,8 @@ static void assert_slice(struct http_slice sl, const char *want)
 
 static char request_buf[4096];
 
-static const struct handshake_policy any_origin = {NULL, 0};
+static const struct handshake_policy any_origin = {.hp_admin = false};
+static const struct handshake_policy admin_listener = {.hp_admin = true};
 static const struct handshake_policy *policy = &any_origin;
 
 /* Parses a raw request (which must be a complete head) and answers it under *policy. */
@@ -172,6 +186,18 @@ static void test_upgrade_variants(void **state)
 	    /* A query string. */
 	    "GET /?room=1 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
 	    "Upgrade\r\n" UPGRADE_TAIL,
+	    /* websocket in a later Upgrade header, or as a later token of one. */
+	    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n"
+	    "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, foo/2 ,WebSocket\r\n"
+	    "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	    /* Absolute-form (RFC 9112 section 3.2.2); the Host value does not matter. */
+	    "GET http://a/ HTTP/1.1\r\nHost: elsewhere\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	    "GET HTTPS://a:8443 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n" UPGRADE_TAIL,
 	};
 	(void)state;
 
@@ -205,6 +231,36 @@ static void test_upgrade_refusals(void **state)
 	    HANDSHAKE_REFUSE, 400);
 	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websockets\r\nConnection: "
 	              "Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 400);
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nUpgrade: web socket\r\n"
+	              "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 400);
+	/* Sec-WebSocket-Version twice, even both 13: malformed (section 11.3.5), not 426. */
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	              "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+	              "Sec-WebSocket-Version: 13\r\n\r\n",
+	              HANDSHAKE_REFUSE, 400);
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	              "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 8\r\n"
+	              "Sec-WebSocket-Version: 13\r\n\r\n",
+	              HANDSHAKE_REFUSE, 400);
+	/* A key whose padding bits are not zero. */
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	              "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	              HANDSHAKE_REFUSE, 400);
+	/* Absolute-form with an empty host, userinfo, or another scheme. */
+	expect_answer("GET http:///x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	              "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 400);
+	expect_answer("GET http://u@a/ HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	              "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 400);
+	expect_answer("GET ws://a/ HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	              "Connection: Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 400);
+	/* Absolute-form still needs exactly one Host header. */
+	expect_answer("GET http://a/ HTTP/1.1\r\nUpgrade: websocket\r\n"
+	              "Connection: Upgrade\r\n" UPGRADE_TAIL,
 	              HANDSHAKE_REFUSE, 400);
 	/* No Connection header, or one without the Upgrade token. */
 	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n" UPGRADE_TAIL,
@@ -282,7 +338,23 @@ static void test_plain_requests(void **state)
 	expect_answer("GET /a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("GET //x HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("GET /%41 HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
-	expect_answer("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	/* Absolute-form targets name the same paths (RFC 9112 section 3.2.2). */
+	expect_answer("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
+	expect_answer("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
+	expect_answer("GET http://a?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
+	expect_answer("GET http://a:1/lobby HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
+	expect_answer("GET http://a/healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_HEALTHZ, 200);
+	expect_answer("GET http://a/a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("GET http://a/ HTTP/1.0\r\n\r\n", HANDSHAKE_PAGE, 200);
+	/* Neither origin- nor absolute-form: 400. */
+	expect_answer("GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 400);
+	expect_answer("GET * HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 400);
+	expect_answer("GET mailto:a@b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 400);
+	/* An Upgrade other than websocket is ignored (RFC 9110 section 7.8). */
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+	              HANDSHAKE_PAGE, 200);
+	expect_answer("GET /healthz HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, TLS/1.2\r\n\r\n",
+	              HANDSHAKE_HEALTHZ, 200);
 	expect_answer("HEAD /a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", HANDSHAKE_REFUSE,
 	              405);
@@ -298,14 +370,24 @@ static void test_endpoints(void **state)
 	(void)state;
 
 	expect_answer("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_HEALTHZ, 200);
-	expect_answer("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_METRICS, 200);
-	expect_answer("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_STATS, 200);
 	expect_answer("GET /healthz?probe=1 HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_HEALTHZ, 200);
-	answer("HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", &a);
-	assert_int_equal(a.ha_kind, HANDSHAKE_METRICS);
+	/* The public listener never serves /metrics or /stats, nor the page of rooms so named. */
+	expect_answer("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("HEAD /stats?x HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	/* A room's count: that room and no other. */
+	answer("GET /online/lobby HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_int_equal(a.ha_kind, HANDSHAKE_ONLINE);
+	assert_int_equal(a.ha_status, 200);
+	assert_slice(a.ha_room, "/lobby");
+	answer("HEAD /online/?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_int_equal(a.ha_kind, HANDSHAKE_ONLINE);
+	assert_slice(a.ha_room, "/");
 	assert_true(a.ha_head_only);
-	answer("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", &a);
-	assert_false(a.ha_head_only);
+	expect_answer("GET /online HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
+	expect_answer("GET /online/a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("GET /online//x HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("GET /onlinex HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
 	/* Paths are case-sensitive: /Healthz is just a room. */
 	expect_answer("GET /Healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
 	expect_answer("GET /healthz/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
@@ -313,7 +395,82 @@ static void test_endpoints(void **state)
 	expect_answer("GET /favicon.ico HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("HEAD /favicon.ico HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("POST /healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 405);
+
+	/* The admin listener: its three endpoints and nothing else. */
+	policy = &admin_listener;
+	expect_answer("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_METRICS, 200);
+	expect_answer("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_STATS, 200);
+	expect_answer("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_HEALTHZ, 200);
+	expect_answer("GET http://a/metrics HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_METRICS, 200);
+	answer("HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_int_equal(a.ha_kind, HANDSHAKE_METRICS);
+	assert_true(a.ha_head_only);
+	answer("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_false(a.ha_head_only);
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("GET /online/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("POST /metrics HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 405);
 	expect_answer("GET /metrics HTTP/1.1\r\n\r\n", HANDSHAKE_REFUSE, 400);
+	/* No WebSocket there: the upgrade headers are ignored. */
+	expect_answer("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+	              "Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_REFUSE, 404);
+	expect_answer("GET /stats HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+	              "Upgrade\r\n" UPGRADE_TAIL,
+	              HANDSHAKE_STATS, 200);
+	policy = &any_origin;
+}
+
+/* The target's path and authority (RFC 9112 sections 3.2 and 3.2.3). */
+static void test_split_target(void **state)
+{
+	static const struct {
+		const char *target, *path, *authority; /* path NULL: refused */
+	} cases[] = {
+	    {"/", "/", ""},
+	    {"/lobby?x=1", "/lobby", ""},
+	    {"/?", "/", ""},
+	    {"http://a/", "/", "a"},
+	    {"http://a", "/", "a"},
+	    {"http://a?q", "/", "a"},
+	    {"HtTp://a:80/x/y?z", "/x/y", "a:80"},
+	    {"https://[::1]:8443/r", "/r", "[::1]:8443"},
+	    {"http://", NULL, NULL},
+	    {"http:///", NULL, NULL},
+	    {"http://:80/", NULL, NULL},
+	    {"http://u:p@a/", NULL, NULL},
+	    {"http:/a", NULL, NULL},
+	    {"ws://a/", NULL, NULL},
+	    {"a/b", NULL, NULL},
+	    {"*", NULL, NULL},
+	    {"", NULL, NULL},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_slice path = {NULL, 0}, authority = {NULL, 0};
+		bool ok = handshake_split_target(slice(cases[i].target), &path, &authority);
+		if (ok != (cases[i].path != NULL))
+			fail_msg("\"%s\": %s", cases[i].target, ok ? "accepted" : "refused");
+		if (!ok)
+			continue;
+		assert_slice(path, cases[i].path);
+		assert_slice(authority, cases[i].authority);
+	}
+}
+
+/* The authority is the absolute-form target's, or else the Host header's. */
+static void test_authority(void **state)
+{
+	struct handshake_answer a;
+	(void)state;
+
+	answer("GET /x HTTP/1.1\r\nHost: chat.example:8080\r\n\r\n", &a);
+	assert_slice(a.ha_authority, "chat.example:8080");
+	answer("GET http://other.example/x HTTP/1.1\r\nHost: chat.example\r\n\r\n", &a);
+	assert_slice(a.ha_authority, "other.example");
+	answer("GET / HTTP/1.0\r\n\r\n", &a);
+	assert_int_equal(a.ha_authority.s_len, 0);
 }
 
 static void test_room_valid(void **state)
@@ -377,7 +534,7 @@ static void test_upgrade_rooms(void **state)
 static void test_origin_policy(void **state)
 {
 	static const char *const origins[] = {"https://chat.example", "http://localhost:8080"};
-	static const struct handshake_policy only = {origins, 2};
+	static const struct handshake_policy only = {.hp_origins = origins, .hp_origin_count = 2};
 	static const char head[] = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
 	                           "Connection: Upgrade\r\n";
 	char raw[1024];
@@ -589,6 +746,55 @@ static void test_response_head(void **state)
 	assert_int_equal(http_response_head(buf, 10, 200, "text/plain", 0, NULL), 0);
 }
 
+/* Section 4.2.2 item 5.4: the first subprotocol the client offers that the server has,
+ * across every Sec-WebSocket-Protocol header, compared exactly; none offered or none
+ * known: no header in the answer. */
+static void test_subprotocol_choice(void **state)
+{
+	static const char *const protocols[] = {"chatd.v1", "bot.v2"};
+	static const struct handshake_policy with = {.hp_protocols = protocols,
+						     .hp_protocol_count = 2};
+	static const struct {
+		const char *offer; /* header lines */
+		int index;
+	} cases[] = {
+		{"", -1},
+		{"Sec-WebSocket-Protocol: chatd.v1\r\n", 0},
+		{"Sec-WebSocket-Protocol: other, bot.v2, chatd.v1\r\n", 1},
+		{"Sec-WebSocket-Protocol: other\r\nSec-WebSocket-Protocol:  chatd.v1 \r\n", 0},
+		{"Sec-WebSocket-Protocol: CHATD.V1\r\n", -1},
+		{"Sec-WebSocket-Protocol: chatd.v1x, chatd\r\n", -1},
+		{"Sec-WebSocket-Protocol: ,,\r\n", -1},
+	};
+	char raw[512], buf[512];
+	struct handshake_answer a;
+	(void)state;
+
+	policy = &with;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(raw, sizeof raw,
+			 "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n%s" UPGRADE_TAIL,
+			 cases[i].offer);
+		answer(raw, &a);
+		assert_int_equal(a.ha_kind, HANDSHAKE_UPGRADE);
+		assert_int_equal(a.ha_protocol_index, cases[i].index);
+		size_t n = handshake_format_upgrade(&a, buf, sizeof buf);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		if (cases[i].index < 0) {
+			assert_null(a.ha_protocol);
+			assert_null(strstr(buf, "Sec-WebSocket-Protocol"));
+		} else {
+			char want[64];
+			snprintf(want, sizeof want, "\r\nSec-WebSocket-Protocol: %s\r\n",
+				 protocols[cases[i].index]);
+			assert_non_null(strstr(buf, want));
+		}
+	}
+	policy = &any_origin;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +806,8 @@ int main(void)
 	    cmocka_unit_test(test_upgrade_refusals),
 	    cmocka_unit_test(test_plain_requests),
 	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_split_target),
+	    cmocka_unit_test(test_authority),
 	    cmocka_unit_test(test_room_valid),
 	    cmocka_unit_test(test_upgrade_rooms),
 	    cmocka_unit_test(test_origin_policy),
@@ -609,6 +817,7 @@ int main(void)
 	    cmocka_unit_test(test_error_responses),
 	    cmocka_unit_test(test_error_response_buffer_too_small),
 	    cmocka_unit_test(test_response_head),
+	    cmocka_unit_test(test_subprotocol_choice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

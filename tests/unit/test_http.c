@@ -278,6 +278,30 @@ static void test_lookup_case_insensitive(void **state)
 	assert_null(http_find_header(&req, "X-Du"));
 }
 
+/* A list may be split over several lines of the same header (RFC 9110 section 5.3): every
+ * line and every element of each is looked at. */
+static void test_headers_have_token(void **state)
+{
+	struct http_request req;
+	size_t consumed = 0;
+	static const char s[] = "GET / HTTP/1.1\r\n"
+	                        "Upgrade: h2c\r\n"
+	                        "Connection: keep-alive\r\n"
+	                        "upgrade: foo/1, WebSocket ,bar\r\n"
+	                        "X-Other: websocket\r\n"
+	                        "\r\n";
+	(void)state;
+
+	assert_int_equal(parse(s, &req, &consumed), HTTP_PARSE_OK);
+	assert_true(http_headers_have_token(&req, "Upgrade", "websocket"));
+	assert_true(http_headers_have_token(&req, "UPGRADE", "h2c"));
+	assert_true(http_headers_have_token(&req, "upgrade", "bar"));
+	assert_false(http_headers_have_token(&req, "Upgrade", "foo")); /* the token is foo/1 */
+	assert_false(http_headers_have_token(&req, "Upgrade", "keep-alive"));
+	assert_false(http_headers_have_token(&req, "Connection", "websocket"));
+	assert_false(http_headers_have_token(&req, "Sec-WebSocket-Key", "websocket"));
+}
+
 static void test_slice_equals(void **state)
 {
 	(void)state;
@@ -471,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_bare_cr_before_request_line),
 	    cmocka_unit_test(test_value_trimming),
 	    cmocka_unit_test(test_lookup_case_insensitive),
+	    cmocka_unit_test(test_headers_have_token),
 	    cmocka_unit_test(test_slice_equals),
 	    cmocka_unit_test(test_list_has_token),
 	    cmocka_unit_test(test_malformed),

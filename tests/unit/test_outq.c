@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "membudget.h"
 #include "outq.h"
 #include "sbuf.h"
 
@@ -419,20 +420,108 @@ static void test_outq_many_entries(void **state)
 	}
 }
 
+/* Behind a backlog small frames are copied into the queue's own buffer, large ones and the
+ * first of an empty queue are shared; the bytes come out in order either way. */
+static void test_outq_append_coalesces_behind_a_backlog(void **state)
+{
+	struct outq q = {0};
+	struct sbuf *first = make("first"), *big = sbuf_new(OUTQ_COPY_MAX + 1);
+	char text[8192];
+	(void)state;
+
+	assert_non_null(big);
+	memset(big->sb_data, 'B', big->sb_len);
+	assert_int_equal(outq_append(&q, first), 0);
+	assert_int_equal(first->sb_refs, 2); /* shared: the queue was empty */
+	for (int i = 0; i < 100; i++) {
+		struct sbuf *small = make("ab");
+		assert_int_equal(outq_append(&q, small), 0);
+		assert_int_equal(small->sb_refs, 1); /* copied: the queue holds no reference */
+		sbuf_unref(small);
+	}
+	/* "first" is shared by someone else, so the copies went to a buffer of the queue's
+	 * own: two entries for 101 frames. */
+	assert_int_equal(q.oq_count, 2);
+	assert_int_equal(outq_append(&q, big), 0);
+	assert_int_equal(big->sb_refs, 2);
+	assert_int_equal(q.oq_count, 3);
+	queued_text(&q, text, sizeof text);
+	assert_int_equal(strncmp(text, "firstabab", 9), 0);
+	assert_int_equal(strlen(text), 5 + 200 + OUTQ_COPY_MAX + 1);
+	assert_int_equal(text[5 + 200], 'B');
+	outq_clear(&q);
+	sbuf_unref(first);
+	sbuf_unref(big);
+}
+
+/* What a queue says it costs matches what it charged: every buffer whole, and its ring. */
+static void test_outq_cost_is_what_it_holds(void **state)
+{
+	struct outq q = {0};
+	struct sbuf *shared = make("shared frame");
+	(void)state;
+
+	assert_int_equal(outq_append(&q, shared), 0);
+	/* Counted whole per queue: a slow client alone keeps a shared frame alive. */
+	assert_true(q.oq_cost >= sbuf_cost(shared));
+	for (int i = 0; i < 1000; i++) {
+		struct sbuf *tiny = make("x");
+		assert_int_equal(outq_append(&q, tiny), 0);
+		sbuf_unref(tiny);
+	}
+	/* 1000 one-byte frames cost one coalescing buffer, not 1000 buffers of 512 bytes. */
+	assert_true(q.oq_cost < 3 * 4096);
+	outq_consume(&q, q.oq_bytes);
+	assert_true(outq_empty(&q));
+	assert_int_equal(q.oq_cost, 0);
+	sbuf_unref(shared);
+	/* Everything returned: with the caches emptied, nothing is charged. */
+	outq_release_cache();
+	sbuf_release_cache();
+	assert_int_equal(membudget_used(), 0);
+}
+
+/* A ping flood's pongs behind a non-reader: the per-client cost grows by the wire bytes,
+ * not by a buffer per frame. */
+static void test_outq_cost_of_many_tiny_frames(void **state)
+{
+	struct outq q = {0};
+	struct sbuf *head = sbuf_new(100000);
+	(void)state;
+
+	assert_non_null(head);
+	assert_int_equal(outq_append(&q, head), 0);
+	sbuf_unref(head);
+	size_t base = q.oq_cost;
+	for (int i = 0; i < 100000; i++) {
+		struct sbuf *pong = sbuf_new(2);
+		assert_non_null(pong);
+		assert_int_equal(outq_append(&q, pong), 0);
+		sbuf_unref(pong);
+	}
+	/* 200,000 wire bytes; within 10% of that, ring slots included. */
+	assert_true(q.oq_cost - base < 220000);
+	outq_clear(&q);
+	assert_int_equal(q.oq_cost, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sbuf_new_and_from),
-	    cmocka_unit_test(test_sbuf_recycling),
-	    cmocka_unit_test(test_sbuf_refcount),
-	    cmocka_unit_test(test_outq_push_and_iov),
-	    cmocka_unit_test(test_outq_iov_limits),
-	    cmocka_unit_test(test_outq_consume_partial),
-	    cmocka_unit_test(test_outq_consume_every_step),
-	    cmocka_unit_test(test_outq_broadcast_sharing),
-	    cmocka_unit_test(test_outq_same_buffer_twice),
-	    cmocka_unit_test(test_outq_drop_unsent),
-	    cmocka_unit_test(test_outq_many_entries),
+		cmocka_unit_test(test_outq_append_coalesces_behind_a_backlog),
+		cmocka_unit_test(test_outq_cost_is_what_it_holds),
+		cmocka_unit_test(test_outq_cost_of_many_tiny_frames),
+		cmocka_unit_test(test_sbuf_new_and_from),
+		cmocka_unit_test(test_sbuf_recycling),
+		cmocka_unit_test(test_sbuf_refcount),
+		cmocka_unit_test(test_outq_push_and_iov),
+		cmocka_unit_test(test_outq_iov_limits),
+		cmocka_unit_test(test_outq_consume_partial),
+		cmocka_unit_test(test_outq_consume_every_step),
+		cmocka_unit_test(test_outq_broadcast_sharing),
+		cmocka_unit_test(test_outq_same_buffer_twice),
+		cmocka_unit_test(test_outq_drop_unsent),
+		cmocka_unit_test(test_outq_many_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }

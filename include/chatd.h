@@ -1,0 +1,167 @@
+/*
+ * chatd.h: chatd as a library. A program registers handlers, four callbacks each, the way
+ * a Ratchet application implements MessageComponentInterface (onOpen, onMessage, onClose,
+ * onError), and chatd does everything else: sockets, TLS, the HTTP upgrade, framing,
+ * UTF-8, limits and budgets, keepalive, rooms, metrics. docs/API.md is the guide.
+ *
+ *     static void on_message(struct chatd_conn *c, enum chatd_type type,
+ *                            const void *data, size_t len, void *user)
+ *     {
+ *             chatd_broadcast(chatd_conn_server(c), chatd_conn_room(c), c, type, data, len);
+ *     }
+ *
+ *     struct chatd_handler chat = {.h_message = on_message};
+ *     struct chatd *s = chatd_new();
+ *     chatd_add_handler(s, &chat);
+ *     return chatd_run(s);
+ *
+ * Threads: chatd runs one event loop on the thread that called chatd_run; every callback
+ * runs on it, and every function below must be called from it (from a callback), except
+ * chatd_new, chatd_configure, chatd_set, chatd_add_handler and chatd_free before or after
+ * the run.
+ */
+#ifndef CHATD_H
+#define CHATD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a declaration below changes incompatibly. */
+#define CHATD_API_VERSION 1
+
+struct chatd;      /* a server: its settings, its handlers, and while it runs, its clients */
+struct chatd_conn; /* one open WebSocket client; valid from on_open to the end of on_close */
+
+/* What a message is (RFC 6455's two data opcodes). Text is valid UTF-8: chatd checked it. */
+enum chatd_type {
+	CHATD_TEXT = 1,
+	CHATD_BINARY = 2,
+};
+
+/* Why on_error was called. Each is followed by on_close, except BACKPLANE_LOST, after
+ * which the connection stays open (messages to other nodes are lost until it is back). */
+enum chatd_error {
+	CHATD_ERROR_PROTOCOL = 1,  /* the client broke RFC 6455 (closed with 1002 or 1007) */
+	CHATD_ERROR_TOO_LARGE,     /* a message over --max-message (1009) */
+	CHATD_ERROR_TOO_SLOW,      /* it did not read what it was sent (1008) */
+	CHATD_ERROR_FLOODING,      /* over its rate for --flood-timeout (1008) */
+	CHATD_ERROR_IDLE,          /* silent past --idle-timeout (no close frame) */
+	CHATD_ERROR_OUT_OF_MEMORY, /* chatd could not allocate for it (1011), or it held the
+				    * most when the process passed --max-memory (1008) */
+	CHATD_ERROR_CONNECTION,    /* the TCP connection failed or was reset */
+	CHATD_ERROR_BACKPLANE_LOST,
+};
+
+/*
+ * A handler: what a program writes. Any callback may be NULL (nothing is done; a NULL
+ * on_message drops messages). `user` is h_user, passed back untouched.
+ *
+ * Pointers a callback receives are borrowed: `data` (and `detail`) are valid until the
+ * callback returns; copy what you keep. The conn is valid from on_open until on_close
+ * returns: chatd calls on_close exactly once for every on_open, however the connection
+ * ends (a close from either side, a reset, a protocol error, a cut-off, a timeout, server
+ * shutdown), and never calls anything for that conn afterwards. Free your per-connection
+ * data (chatd_conn_set_data) in on_close.
+ */
+struct chatd_handler {
+	/* The subprotocol this handler speaks (Sec-WebSocket-Protocol), or NULL for the
+	 * handler of clients that ask for none (or for none chatd has). Owned by the caller,
+	 * and must outlive the server. */
+	const char *h_subprotocol;
+	void (*h_open)(struct chatd_conn *c, void *user);
+	void (*h_message)(struct chatd_conn *c, enum chatd_type type, const void *data, size_t len,
+			  void *user);
+	/* code: the close code the client sent or chatd sent, 1006 when none was exchanged. */
+	void (*h_close)(struct chatd_conn *c, uint16_t code, void *user);
+	void (*h_error)(struct chatd_conn *c, enum chatd_error error, const char *detail,
+			void *user);
+	void *h_user;
+};
+
+/* The raw broadcast chat, chatd's own default handler, written against this header like
+ * any other (src/handler_broadcast.c): every message goes to everyone else in the room. */
+extern const struct chatd_handler chatd_broadcast_handler;
+
+/* --- setting up and running --- */
+
+/* A server with the command line's defaults. NULL when memory runs out. */
+struct chatd *chatd_new(void);
+
+/* Applies command-line options (argv[0] is skipped, as by getopt): "--port", "9000",
+ * "--max-message", "64K", ... Returns 0, or -1 with a one-line message in err. The
+ * strings are copied. */
+int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err, size_t errlen);
+
+/* One option: chatd_set(s, "port", "9000", err, sizeof err). A flag without a value
+ * (echo, quiet) takes NULL. Returns 0 or -1 as chatd_configure. */
+int chatd_set(struct chatd *s, const char *option, const char *value, char *err, size_t errlen);
+
+/* Registers a handler (copied; its strings and user pointer are the caller's). At most
+ * one per subprotocol and one default (NULL subprotocol); without a default, clients that
+ * ask for no subprotocol get chatd_broadcast_handler. Returns 0, or -1 when the slot is
+ * taken, the table is full (16 handlers) or the server is running. */
+int chatd_add_handler(struct chatd *s, const struct chatd_handler *h);
+
+/* Runs until chatd_stop, SIGINT or SIGTERM (handled inside the loop). Returns 0 after a
+ * clean shutdown, 1 when the server could not start (the reason is on stderr). */
+int chatd_run(struct chatd *s);
+
+/* From a callback: a graceful shutdown, as SIGTERM (every client gets close 1001). */
+void chatd_stop(struct chatd *s);
+
+/* Frees a server that is not running. */
+void chatd_free(struct chatd *s);
+
+/* True when --echo was given: a broadcasting handler should then include the sender. */
+bool chatd_echo(const struct chatd *s);
+
+/* --- what a callback may do --- */
+
+/* Sends one message to c. Returns 0; -1 when c is closing (nothing is sent). A client that
+ * does not read is cut off by chatd's own limits (on_error TOO_SLOW, then on_close). */
+int chatd_send(struct chatd_conn *c, enum chatd_type type, const void *data, size_t len);
+
+/* Sends one message to every client in `room` but `except` (NULL: to all), encoded once
+ * for all of them. With a backplane (--redis) the other nodes' clients get it too.
+ * Returns the number of local recipients, or -1 when memory runs out. */
+long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn *except,
+		     enum chatd_type type, const void *data, size_t len);
+
+/* Starts the close handshake with code and reason (at most 123 bytes; NULL for none).
+ * on_close follows once the close is under way. */
+void chatd_close(struct chatd_conn *c, uint16_t code, const char *reason);
+
+/* Moves c to another room ("/name": a slash and 1 to 63 of A-Z a-z 0-9 . _ ~ -). Returns
+ * 0, or -1 for an invalid name or when memory runs out (c stays where it was). */
+int chatd_join(struct chatd_conn *c, const char *room);
+
+/* The connection's id, unique within the process, the one chatd's log uses. */
+uint64_t chatd_conn_id(const struct chatd_conn *c);
+
+/* The room c is in: "/" or "/name". Owned by chatd, valid until c changes rooms. */
+const char *chatd_conn_room(const struct chatd_conn *c);
+
+/* The negotiated subprotocol, or NULL. Owned by the handler (its h_subprotocol). */
+const char *chatd_conn_subprotocol(const struct chatd_conn *c);
+
+/* Writes the peer's address ("192.0.2.7:50312" or "[2001:db8::7]:50312") into buf.
+ * Returns buf. */
+const char *chatd_conn_peer(const struct chatd_conn *c, char *buf, size_t len);
+
+/* The program's own per-connection pointer (NULL until set). chatd never touches it. */
+void chatd_conn_set_data(struct chatd_conn *c, void *data);
+void *chatd_conn_data(const struct chatd_conn *c);
+
+/* The server the connection belongs to. */
+struct chatd *chatd_conn_server(const struct chatd_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * The public API (include/chatd.h): a server's settings and handlers before the run, and
+ * the calls a handler makes during it. A struct chatd_conn is a struct conn seen from
+ * outside: the cast is the whole translation, so a call costs what the internal one does.
+ */
+#include "chatd.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "conn.h"
+#include "conn_internal.h"
+#include "handshake.h"
+#include "log.h"
+#include "server.h"
+
+/* Strings given to chatd_configure and chatd_set, kept for the config that points at
+ * them: a few per program, freed with the server. */
+#define CHATD_MAX_STRINGS 256
+
+struct chatd {
+	struct config ch_config;
+	struct chatd_handler ch_handlers[CONN_MAX_HANDLERS];
+	size_t ch_handler_count;
+	char *ch_strings[CHATD_MAX_STRINGS]; /* owned */
+	size_t ch_string_count;
+	struct server *ch_running; /* while chatd_run runs */
+};
+
+static struct conn *conn_of(const struct chatd_conn *c)
+{
+	return (struct conn *)c;
+}
+
+struct chatd *chatd_new(void)
+{
+	struct chatd *s = calloc(1, sizeof *s);
+	if (s != NULL)
+		config_defaults(&s->ch_config);
+	return s;
+}
+
+void chatd_free(struct chatd *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->ch_string_count; i++)
+		free(s->ch_strings[i]);
+	free(s);
+}
+
+static char *keep(struct chatd *s, const char *str)
+{
+	char *copy;
+
+	if (s->ch_string_count == CHATD_MAX_STRINGS || (copy = strdup(str)) == NULL)
+		return NULL;
+	s->ch_strings[s->ch_string_count++] = copy;
+	return copy;
+}
+
+int chatd_configure(struct chatd *s, int argc, const char *const *argv, char *err, size_t errlen)
+{
+	char *args[64];
+
+	if (argc < 1 || argc > (int)(sizeof args / sizeof args[0])) {
+		snprintf(err, errlen, "between 1 and 64 arguments, argv[0] first");
+		return -1;
+	}
+	for (int i = 0; i < argc; i++) {
+		args[i] = keep(s, argv[i]);
+		if (args[i] == NULL) {
+			snprintf(err, errlen, "out of memory, or too many options");
+			return -1;
+		}
+	}
+	switch (config_parse(&s->ch_config, argc, args, err, errlen)) {
+	case CONFIG_RUN: return 0;
+	case CONFIG_USAGE_ERROR: return -1;
+	case CONFIG_HELP:
+	case CONFIG_VERSION: break;
+	}
+	snprintf(err, errlen, "--help and --version are for the command line");
+	return -1;
+}
+
+int chatd_set(struct chatd *s, const char *option, const char *value, char *err, size_t errlen)
+{
+	char flag[64];
+	const char *argv[3] = {"chatd", flag, value};
+
+	if (snprintf(flag, sizeof flag, "--%s", option) >= (int)sizeof flag) {
+		snprintf(err, errlen, "unknown option '%s'", option);
+		return -1;
+	}
+	return chatd_configure(s, value != NULL ? 3 : 2, argv, err, errlen);
+}
+
+int chatd_add_handler(struct chatd *s, const struct chatd_handler *h)
+{
+	/* The running server reads the table in place: it is fixed once chatd_run starts. */
+	if (s->ch_running != NULL || s->ch_handler_count == CONN_MAX_HANDLERS)
+		return -1;
+	for (size_t i = 0; i < s->ch_handler_count; i++) {
+		const char *p = s->ch_handlers[i].h_subprotocol;
+		if ((p == NULL && h->h_subprotocol == NULL) ||
+		    (p != NULL && h->h_subprotocol != NULL && strcmp(p, h->h_subprotocol) == 0))
+			return -1;
+	}
+	s->ch_handlers[s->ch_handler_count++] = *h;
+	return 0;
+}
+
+int chatd_run(struct chatd *s)
+{
+	struct server_app app = {
+		.sa_handlers = s->ch_handlers,
+		.sa_api = s,
+		.sa_running = &s->ch_running,
+	};
+	bool has_default = false;
+
+	for (size_t i = 0; i < s->ch_handler_count; i++)
+		has_default |= s->ch_handlers[i].h_subprotocol == NULL;
+	if (!has_default) {
+		if (chatd_add_handler(s, &chatd_broadcast_handler) < 0) {
+			fprintf(stderr, "chatd: no room for the default handler\n");
+			return 1;
+		}
+	}
+	app.sa_count = s->ch_handler_count;
+	log_set_level(s->ch_config.cf_log_level);
+	log_set_format(s->ch_config.cf_log_format);
+	return server_run(&s->ch_config, &app);
+}
+
+void chatd_stop(struct chatd *s)
+{
+	if (s->ch_running != NULL)
+		server_stop(s->ch_running);
+}
+
+bool chatd_echo(const struct chatd *s)
+{
+	return s->ch_config.cf_echo;
+}
+
+int chatd_send(struct chatd_conn *cc, enum chatd_type type, const void *data, size_t len)
+{
+	struct conn *c = conn_of(cc);
+
+	if (c->c_state != CONN_OPEN)
+		return -1;
+	conn_send_message(c, type == CHATD_BINARY ? WS_OP_BINARY : WS_OP_TEXT, data, len);
+	return 0;
+}
+
+long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn *except,
+		     enum chatd_type type, const void *data, size_t len)
+{
+	struct conn_env *env;
+	long n;
+
+	if (s->ch_running == NULL || room == NULL)
+		return -1;
+	env = server_env(s->ch_running);
+	n = hub_publish(env->ce_hub, room, strlen(room),
+			except != NULL ? &conn_of(except)->c_member : NULL,
+			type == CHATD_BINARY ? WS_OP_BINARY : WS_OP_TEXT, data, len);
+	if (n > 0)
+		env->ce_deliveries += (unsigned long)n;
+	return n;
+}
+
+void chatd_close(struct chatd_conn *cc, uint16_t code, const char *reason)
+{
+	conn_send_close(conn_of(cc), code, reason, "closed by the handler");
+}
+
+int chatd_join(struct chatd_conn *cc, const char *room)
+{
+	struct conn *c = conn_of(cc);
+	struct hub *hub = c->c_env->ce_hub;
+	struct http_slice name = {room, room != NULL ? strlen(room) : 0};
+	char old[HUB_ROOM_NAME_MAX + 1];
+	const char *was = hub_member_room(&c->c_member);
+
+	if (c->c_state != CONN_OPEN || room == NULL || !handshake_room_valid(name) || was == NULL)
+		return -1;
+	snprintf(old, sizeof old, "%s", was);
+	hub_leave(hub, &c->c_member);
+	if (hub_join(hub, &c->c_member, room, name.s_len) == 0)
+		return 0;
+	/* Back where it was; the room may have gone with its last member, so this too can
+	 * fail for memory, and then the client cannot stay. */
+	if (hub_join(hub, &c->c_member, old, strlen(old)) < 0) {
+		conn_app_error(c, CHATD_ERROR_OUT_OF_MEMORY, "out of memory");
+		conn_send_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory", "out of memory");
+	}
+	return -1;
+}
+
+uint64_t chatd_conn_id(const struct chatd_conn *c)
+{
+	return conn_of(c)->c_id;
+}
+
+const char *chatd_conn_room(const struct chatd_conn *c)
+{
+	return hub_member_room(&conn_of(c)->c_member);
+}
+
+const char *chatd_conn_subprotocol(const struct chatd_conn *cc)
+{
+	const struct conn *c = conn_of(cc);
+	return c->c_env->ce_handlers[c->c_handler].h_subprotocol;
+}
+
+const char *chatd_conn_peer(const struct chatd_conn *c, char *buf, size_t len)
+{
+	return conn_peer_name(conn_of(c), buf, len);
+}
+
+void chatd_conn_set_data(struct chatd_conn *c, void *data)
+{
+	conn_of(c)->c_data = data;
+}
+
+void *chatd_conn_data(const struct chatd_conn *c)
+{
+	return conn_of(c)->c_data;
+}
+
+struct chatd *chatd_conn_server(const struct chatd_conn *c)
+{
+	return conn_of(c)->c_env->ce_api;
+}

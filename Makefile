@@ -12,6 +12,8 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE
 CFLAGS   += -std=c17 $(OPT) $(WARN)
 CRYPTO_CFLAGS := $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
 CRYPTO_LIBS   := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+# hiredis: the Redis client behind --redis (the backplane between chatd nodes).
+REDIS_LIBS    := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS     := $(wildcard src/*.c)
@@ -43,17 +45,17 @@ build/libchatd.a: $(LIB_OBJS)
 	$(AR) rcs $@ $(LIB_OBJS)
 
 chatd: build/main.o build/libchatd.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ build/main.o build/libchatd.a $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ build/main.o build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 # The examples and the API's test program, built the way a user builds against chatd: the
 # public header and the library, nothing else (check-layering holds them to it).
 examples: check-layering $(EXAMPLES)
 
 build/examples/%: examples/%.c include/chatd.h build/libchatd.a | build/examples
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/examples/recorder: tests/api/recorder.c include/chatd.h build/libchatd.a | build/examples
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< build/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/examples:
 	mkdir -p $@
@@ -80,7 +82,7 @@ build build/san build/tests:
 
 # The sanitizer build: same sources, separate objects.
 build/san/chatd: $(SAN_OBJS)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(SAN_OBJS) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/san/%.o: src/%.c $(HEADERS) | build/san
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
@@ -91,11 +93,11 @@ build/san/libchatd.a: $(filter-out build/san/main.o,$(SAN_OBJS))
 
 build/san/examples/%: examples/%.c include/chatd.h build/san/libchatd.a
 	@mkdir -p build/san/examples
-	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/san/examples/recorder: tests/api/recorder.c include/chatd.h build/san/libchatd.a
 	@mkdir -p build/san/examples
-	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -Iinclude -o $@ $< build/san/libchatd.a $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 build/san/page.o: build/page.c | build/san
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
@@ -104,7 +106,7 @@ build/san/page.o: build/page.c | build/san
 build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
 		$(HEADERS) | build/tests
 	$(CC) $(CPPFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(SAN) -o $@ $< $(SAN_LIB_OBJS) \
-		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS)
+		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 run: deps chatd
 	./chatd --port $(PORT) $(ARGS)

@@ -23,9 +23,15 @@ enum bench_mode {
 	MODE_LARGE,
 };
 
+#define BENCH_MAX_TARGETS 8
+
 struct options {
 	enum bench_mode o_mode;
 	struct target o_target;
+	/* More targets (several chatd nodes sharing rooms through Redis): client i connects
+	 * to target i % (1 + o_extra_count), o_target being number 0. */
+	struct target o_extra[BENCH_MAX_TARGETS - 1];
+	size_t o_extra_count;
 	const char *o_label;  /* "server=LABEL" in the RESULT line, when set */
 	size_t o_clients;     /* fanout, idle: connections; large: receivers */
 	size_t o_senders;     /* fanout */

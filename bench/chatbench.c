@@ -20,7 +20,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: chatbench MODE [options] ws://HOST:PORT/PATH (or wss://)\n"
+		"usage: chatbench MODE [options] ws://HOST:PORT/PATH [ws://...]... (or wss://)\n"
 		"\n"
 		"Loads a WebSocket broadcast server on this machine (HOST must be in 127.0.0.0/8,\n"
 		"::1 or localhost) and prints a report ending in one machine-readable RESULT "
@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"  fanout  N clients, S of them senders; every message must reach the N-1 others.\n"
 		"          Closed loop (K messages in flight per sender, done when an observer\n"
 		"          client got them) or open loop (--rate). Deliveries/s, one-way latency,\n"
-		"          missing deliveries.\n"
+		"          missing deliveries. Several URLs (chatd nodes sharing rooms through\n"
+		"          Redis): clients are spread over them in turn.\n"
 		"  idle    N connections as fast as possible: handshakes/s, and with --server-pid\n"
 		"          the server's memory per connection; --verify broadcasts one message.\n"
 		"  echo    one client, round trips of its own message (server run with --echo).\n"
@@ -288,13 +289,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
-	if (argc - optind != 2 || !parse_mode(argv[optind], &o->o_mode)) {
+	if (argc - optind < 2 || argc - optind > 1 + BENCH_MAX_TARGETS ||
+	    !parse_mode(argv[optind], &o->o_mode)) {
 		usage(stderr);
 		return 2;
 	}
 	if (target_parse(argv[optind + 1], &o->o_target, err, sizeof err) < 0) {
 		fprintf(stderr, "chatbench: %s\n", err);
 		return 2;
+	}
+	for (int i = optind + 2; i < argc; i++) {
+		if (target_parse(argv[i], &o->o_extra[o->o_extra_count++], err, sizeof err) < 0) {
+			fprintf(stderr, "chatbench: %s\n", err);
+			return 2;
+		}
 	}
 	apply_defaults(o);
 	if (o->o_size < PAYLOAD_HEADER_LEN) {

@@ -172,8 +172,11 @@ static int check_options(const struct options *o)
 
 static void describe(const struct options *o)
 {
-	printf("fanout: %s, %zu clients, %zu senders, %zu-byte text messages, ", o->o_target.t_url,
-	       o->o_clients, o->o_senders, o->o_size);
+	printf("fanout: %s", o->o_target.t_url);
+	for (size_t i = 0; i < o->o_extra_count; i++)
+		printf(" + %s", o->o_extra[i].t_url);
+	printf(", %zu clients, %zu senders, %zu-byte text messages, ", o->o_clients, o->o_senders,
+	       o->o_size);
 	if (o->o_rate > 0)
 		printf("open loop at %.0f messages/s in all", o->o_rate);
 	else
@@ -286,6 +289,7 @@ int fanout_run(const struct options *o)
 		perror("chatbench: epoll_create1");
 		return 1;
 	}
+	pool_spread_targets(&f.f_pool, o->o_extra, o->o_extra_count);
 	hist_init(&f.f_latency);
 	f.f_observer = (uint32_t)(o->o_clients - 1);
 	f.f_payload = calloc(1, o->o_size);

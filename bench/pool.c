@@ -266,9 +266,21 @@ static int spread_source(const struct client *c, const struct target *t)
 	return bind(c->cl_fd, (const struct sockaddr *)&src, sizeof src);
 }
 
+void pool_spread_targets(struct pool *p, const struct target *extra, size_t n)
+{
+	p->pl_extra = extra;
+	p->pl_extra_count = n;
+}
+
+static const struct target *target_of(const struct pool *p, const struct client *c)
+{
+	size_t i = c->cl_id % (p->pl_extra_count + 1);
+	return i == 0 ? p->pl_target : &p->pl_extra[i - 1];
+}
+
 static void client_start(struct pool *p, struct client *c)
 {
-	const struct target *t = p->pl_target;
+	const struct target *t = target_of(p, c);
 	struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = c->cl_id};
 	int one = 1;
 
@@ -319,8 +331,8 @@ static void client_connected(struct pool *p, struct client *c)
 	wsp_make_key(nonce, c->cl_key);
 
 	char *out = (char *)output_room(c, 1024);
-	size_t n = wsp_format_request(out, 1024, p->pl_target->t_host, p->pl_target->t_path,
-				      c->cl_key);
+	const struct target *t = target_of(p, c);
+	size_t n = wsp_format_request(out, 1024, t->t_host, t->t_path, c->cl_key);
 	if (n == 0)
 		return client_fail(p, c, "the upgrade request does not fit in 1 KiB");
 	c->cl_out_len += n;

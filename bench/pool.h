@@ -83,6 +83,8 @@ struct client {
 struct pool {
 	int pl_epfd;
 	const struct target *pl_target;
+	const struct target *pl_extra; /* pool_spread_targets; borrowed */
+	size_t pl_extra_count;
 	const struct pool_handlers *pl_handlers;
 	struct client *pl_clients; /* owned array */
 	size_t pl_count;
@@ -108,6 +110,10 @@ struct pool {
 	uint64_t pl_tls_resumed; /* wss:// handshakes that resumed a session */
 	char pl_error[256]; /* the first connection failure, for the report */
 };
+
+/* Spreads clients over t and n more targets (client i to number i % (n + 1)); extra must
+ * outlive the pool. Call before pool_connect. */
+void pool_spread_targets(struct pool *p, const struct target *extra, size_t n);
 
 /* 0, or -1 with errno set. The target and handlers must outlive the pool. */
 int pool_init(struct pool *p, const struct target *t, size_t count, size_t max_pending,

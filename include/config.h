@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "redis_url.h"
 #include "ratelimit.h"
 
 #define CONFIG_DEFAULT_PORT                 8080
@@ -21,6 +22,7 @@
 #define CONFIG_DEFAULT_PING_INTERVAL_MS     30000
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS      60000
 #define CONFIG_MAX_ORIGINS                  32
+#define CONFIG_DEFAULT_REDIS_PREFIX         "chatd:"
 /* The operator's listener: loopback only, so /metrics and /stats are not public. */
 #define CONFIG_DEFAULT_ADMIN_HOST "127.0.0.1"
 #define CONFIG_DEFAULT_ADMIN_PORT 9181
@@ -74,6 +76,11 @@ struct config {
 	const char *cf_tls_key;
 	enum log_level cf_log_level;
 	enum log_format cf_log_format;
+	/* Several nodes, one set of rooms. */
+	bool cf_reuseport; /* SO_REUSEPORT: several processes share the port */
+	bool cf_redis_on;  /* --redis given; cf_redis holds it, parsed */
+	struct redis_url cf_redis;
+	const char *cf_redis_prefix; /* points into argv or at the default */
 };
 
 enum config_action {

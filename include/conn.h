@@ -103,6 +103,13 @@ struct conn_env {
 	size_t ce_conn_count;        /* live connections */
 	size_t ce_open_count;        /* connections in CONN_OPEN */
 	uint64_t ce_next_id;
+
+	/* Set by the server when a Redis backplane runs (NULL otherwise): /healthz asks
+	 * ce_health, which writes why into why when it answers false; /metrics shows
+	 * ce_redis_metrics. Both borrowed. */
+	bool (*ce_health)(const void *arg, char *why, size_t len);
+	const void *ce_health_arg;
+	const struct metrics_redis *ce_redis_metrics;
 };
 
 /* What a connection needs only while it is behind or over a limit: made on demand and
@@ -170,6 +177,10 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
  * default. api is what chatd_conn_server returns. */
 void conn_env_set_handlers(struct conn_env *env, const struct chatd_handler *handlers, size_t count,
 			   struct chatd *api);
+
+/* Tells every open connection's handler about an error that does not close it (the
+ * backplane lost): on_error, once each. */
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail);
 
 /* The hub's delivery function: queues a frame on the member's connection. */
 void conn_deliver(struct hub_member *m, struct sbuf *frame);

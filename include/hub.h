@@ -6,8 +6,10 @@
  * publishing encodes a message once and hands the same sbuf to every member of the room
  * but the one excepted (the sender, usually).
  *
- * Messages can come from outside this process too (a future Redis bridge between chatd
- * nodes): hub_publish_room takes a room name and no sender, and reaches every member.
+ * Messages can come from outside this process too (the Redis backplane between chatd
+ * nodes): hub_publish_room takes a room name and no sender, and reaches every member. An
+ * observer (hub_set_observer) hears rooms open and close and every local publication, so
+ * a bridge can follow the hub without the hub knowing about it.
  */
 #ifndef CHATD_HUB_H
 #define CHATD_HUB_H
@@ -41,6 +43,22 @@ struct hub_room_info {
 	size_t ri_members;
 };
 
+/* What an observer hears. Every callback is optional (NULL) and borrows its arguments for
+ * the call. Callbacks must not call back into the hub. ho_room_closed follows exactly one
+ * ho_room_opened for the same name. */
+struct hub_observer {
+	/* A room was made (its first member is joining). */
+	void (*ho_room_opened)(void *arg, const char *room, size_t len);
+	/* A room was freed (its last member left). */
+	void (*ho_room_closed)(void *arg, const char *room, size_t len);
+	/* hub_publish delivered a message from this process (to the local members first;
+	 * called even when the room has no members here). Not called for hub_publish_room:
+	 * a message from outside is never sent back out. */
+	void (*ho_published)(void *arg, const char *room, size_t len, uint8_t opcode,
+			     const uint8_t *payload, size_t plen);
+	void *ho_arg;
+};
+
 /* One deliver function for every member. NULL (errno) when memory runs out or the kernel
  * gives no random key for the room-name hash (getrandom(2)). */
 struct hub *hub_new(hub_deliver_fn deliver);
@@ -52,6 +70,10 @@ int hub_join(struct hub *h, struct hub_member *m, const char *room, size_t room_
 /* Leaves the member's room; a room left empty is freed. No-op when not joined. */
 void hub_leave(struct hub *h, struct hub_member *m);
 
+/* Sets (or, with NULL, clears) the observer; the hub copies it. Set it before any member
+ * joins: rooms already open are not announced. */
+void hub_set_observer(struct hub *h, const struct hub_observer *obs);
+
 size_t hub_member_count(const struct hub *h);
 size_t hub_room_count(const struct hub *h);
 
@@ -60,9 +82,10 @@ size_t hub_room_count(const struct hub *h);
 const char *hub_member_room(const struct hub_member *m);
 
 /* Delivers one complete message (WS_OP_TEXT or WS_OP_BINARY) from this process to every
- * member of the named room but except (NULL: all). The payload is copied once into the
- * shared frame; the caller keeps ownership. Returns the number of recipients (0 when the
- * room has no members), or -1 when memory runs out (nobody got it). */
+ * member of the named room but except (NULL: all), then tells the observer. The payload
+ * is copied once into the shared frame; the caller keeps ownership. Returns the number of
+ * recipients (0 when the room has no members), or -1 when memory runs out (nobody got
+ * it). */
 long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
 		 uint8_t opcode, const uint8_t *payload, size_t len);
 

@@ -42,6 +42,11 @@ struct listener {
  * with a message in err ("cannot listen on [::]:8080: Address already in use"). */
 int listener_open(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
 		  listener_accept_fn fn, void *arg, char *err, size_t errlen);
+/* The same with options: LISTENER_REUSEPORT sets SO_REUSEPORT, so that several processes
+ * can listen on one port and the kernel spreads connections over them. */
+#define LISTENER_REUSEPORT 1u
+int listener_open_flags(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
+			unsigned flags, listener_accept_fn fn, void *arg, char *err, size_t errlen);
 void listener_close(struct listener *li);
 
 /* Formats an address as "1.2.3.4:5" or "[::1]:5". */

@@ -51,12 +51,28 @@ struct metrics {
 	uint64_t mt_limit_refused[METRICS_LIMIT_KINDS];  /* connections closed at accept */
 };
 
+/* The Redis backplane's figures (--redis), kept by the backplane. Messages count one per
+ * chat message, whatever the number of recipients. */
+struct metrics_redis {
+	uint64_t mr_published;       /* local messages Redis acknowledged */
+	uint64_t mr_received;        /* messages from other nodes handed to the hub */
+	uint64_t mr_dropped_down;    /* not sent to other nodes: Redis was down (or the link
+				      * broke with them in flight) */
+	uint64_t mr_dropped_backlog; /* not sent: too much unacknowledged (Redis too slow) */
+	uint64_t mr_invalid;         /* from Redis and refused: bad envelope or channel */
+	uint64_t mr_reconnects;      /* connections made after the first one */
+	uint64_t mr_pending_bytes;   /* published, not yet acknowledged */
+	uint64_t mr_subscribed_rooms;
+	int mr_up; /* 1 while both links are ready */
+};
+
 /* Values read when the page is rendered: each one kept up to date as it changes, so a
  * scrape costs the same with one client or a hundred thousand. */
 struct metrics_gauges {
 	size_t mg_connections; /* every connection, handshaking and closing ones included */
 	size_t mg_clients;     /* WebSocket clients open */
 	size_t mg_rooms;
+	const struct metrics_redis *mg_redis; /* NULL: no --redis, no redis families */
 	size_t mg_handshaking; /* connections still in their handshake (public listener) */
 	size_t mg_addresses;   /* source addresses holding at least one connection */
 	size_t mg_open_fds;    /* descriptors: those open at start-up, plus one a connection */

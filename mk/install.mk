@@ -25,6 +25,7 @@ VERSION    ?= $(shell sed -n 's/^\#define CHATD_VERSION "\(.*\)"/\1/p' include/v
 
 INSTALLED_FILES := $(BINDIR)/chatd $(MANDIR)/man8/chatd.8 \
                    $(PKGDATADIR)/chat.html $(PKGDATADIR)/chatd.service \
+                   $(PKGDATADIR)/chatd@.service $(PKGDATADIR)/nginx-chatd.conf \
                    $(INCLUDEDIR)/chatd.h $(LIBDIR)/libchatd.a $(PKGCONFIGDIR)/chatd.pc
 
 .PHONY: install uninstall
@@ -32,22 +33,26 @@ INSTALLED_FILES := $(BINDIR)/chatd $(MANDIR)/man8/chatd.8 \
 # rm before writing: a build/ file left by an earlier `sudo make install` belongs to
 # root, and only replacing it (not writing into it) works for anyone else.
 install: chatd build/libchatd.a | build
-	rm -f build/chatd.8 build/chatd.service build/chatd.pc
+	rm -f build/chatd.8 build/chatd.service build/chatd@.service build/chatd.pc
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' 'libdir=$(LIBDIR)' '' \
 		'Name: chatd' 'Description: a WebSocket chat server as a library (chatd.h)' \
 		'Version: $(VERSION)' \
-		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lchatd $(CRYPTO_LIBS)' \
+		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lchatd $(CRYPTO_LIBS) $(REDIS_LIBS)' \
 		> build/chatd.pc
 	sed -e 's/^\.Os$$/.Os chatd $(VERSION)/' \
 		-e 's|/usr/local/share/chatd/|$(PKGDATADIR)/|g' \
 		-e 's|/usr/local/bin/chatd|$(BINDIR)/chatd|g' docs/chatd.8 > build/chatd.8
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
 		examples/chatd.service > build/chatd.service
+	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
+		examples/chatd@.service > build/chatd@.service
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(PKGDATADIR)"
 	$(INSTALL) -m 755 chatd "$(DESTDIR)$(BINDIR)/chatd"
 	$(INSTALL) -m 644 build/chatd.8 "$(DESTDIR)$(MANDIR)/man8/chatd.8"
 	$(INSTALL) -m 644 examples/chat.html "$(DESTDIR)$(PKGDATADIR)/chat.html"
 	$(INSTALL) -m 644 build/chatd.service "$(DESTDIR)$(PKGDATADIR)/chatd.service"
+	$(INSTALL) -m 644 build/chatd@.service "$(DESTDIR)$(PKGDATADIR)/chatd@.service"
+	$(INSTALL) -m 644 examples/nginx-chatd.conf "$(DESTDIR)$(PKGDATADIR)/nginx-chatd.conf"
 	$(INSTALL) -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 644 include/chatd.h "$(DESTDIR)$(INCLUDEDIR)/chatd.h"
 	$(INSTALL) -m 644 build/libchatd.a "$(DESTDIR)$(LIBDIR)/libchatd.a"

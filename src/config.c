@@ -22,6 +22,9 @@ enum {
 	OPT_ALLOW_ORIGIN,
 	OPT_LOG_FORMAT,
 	OPT_BUSY_POLL,
+	OPT_REUSEPORT,
+	OPT_REDIS,
+	OPT_REDIS_PREFIX,
 	OPT_ADMIN_LISTEN,
 	OPT_MAX_HANDSHAKES,
 	OPT_MAX_PER_IP,
@@ -47,6 +50,9 @@ static const struct option long_options[] = {
 	{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"reuseport", no_argument, NULL, OPT_REUSEPORT},
+	{"redis", required_argument, NULL, OPT_REDIS},
+	{"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
 	{"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
 	{"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
 	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
@@ -72,7 +78,8 @@ void config_usage(FILE *f)
 		"             [--rate-limit N[:BURST]|off] [--rate-limit-bytes BYTES[:BURST]|off]\n"
 		"             [--flood-timeout T] [--send-timeout T] [--handshake-timeout T]\n"
 		"             [--ping-interval T] [--idle-timeout T] [--allow-origin ORIGIN]...\n"
-		"             [--log-format text|json] [--busy-poll USEC]\n"
+		"             [--log-format text|json] [--busy-poll USEC] [--reuseport]\n"
+		"             [--redis URL] [--redis-prefix PREFIX]\n"
 		"             [--admin-listen ADDR:PORT|off] [--max-handshakes N]\n"
 		"             [--max-per-ip N] [--tls-cert FILE --tls-key FILE]\n"
 		"             [-v|--verbose] [-q|--quiet] [--help] [--version]\n"
@@ -116,6 +123,11 @@ void config_usage(FILE *f)
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
+		"      --reuseport        share the port with other chatd processes\n"
+		"                         (SO_REUSEPORT; with --redis, one set of rooms)\n"
+		"      --redis URL        share rooms with every chatd using this Redis:\n"
+		"                         redis://[user:password@]host[:port] or unix:///path\n"
+		"      --redis-prefix P   Redis channel prefix (default chatd:)\n"
 		"      --admin-listen ADDR:PORT  where /metrics and /stats are served (default\n"
 		"                         %s:%d; port 0 picks a free one; off: nowhere)\n"
 		"      --tls-cert FILE    speak TLS only (https://, wss://) with this PEM\n"
@@ -150,6 +162,19 @@ void config_defaults(struct config *cf)
 	cf->cf_send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
 	cf->cf_log_level = LOG_LEVEL_INFO;
 	cf->cf_log_format = LOG_FORMAT_TEXT;
+	cf->cf_redis_prefix = CONFIG_DEFAULT_REDIS_PREFIX;
+}
+
+/* A channel prefix: printable ASCII without spaces, so logs and redis-cli show it as is. */
+static bool redis_prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
 }
 
 bool config_parse_duration(const char *s, uint32_t *out_ms)
@@ -442,6 +467,26 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 				return CONFIG_USAGE_ERROR;
 			}
 			cf->cf_busy_poll_us = (uint32_t)v;
+			break;
+		case OPT_REUSEPORT: cf->cf_reuseport = true; break;
+		case OPT_REDIS: {
+			char why[200];
+			if (!redis_url_parse(optarg, &cf->cf_redis, why, sizeof why)) {
+				snprintf(err, errlen, "invalid --redis: %s", why);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_on = true;
+			break;
+		}
+		case OPT_REDIS_PREFIX:
+			if (!redis_prefix_ok(optarg)) {
+				snprintf(err, errlen,
+					 "invalid --redis-prefix '%s' (expected 1 to 64 printable "
+					 "characters, no spaces)",
+					 optarg);
+				return CONFIG_USAGE_ERROR;
+			}
+			cf->cf_redis_prefix = optarg;
 			break;
 		case OPT_ADMIN_LISTEN:
 			if (!parse_admin_listen(cf, optarg)) {

@@ -543,6 +543,7 @@ void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
 	g->mg_handshaking = env->ce_handshake_count;
 	g->mg_addresses = env->ce_addrs.al_used;
 	g->mg_open_fds = env->ce_base_fds + env->ce_conn_count;
+	g->mg_redis = env->ce_redis_metrics;
 }
 
 bool conn_flush_dirty(struct conn_env *env)
@@ -566,6 +567,15 @@ bool conn_flush_dirty(struct conn_env *env)
 		free(c);
 	}
 	return more;
+}
+
+void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail)
+{
+	for (struct conn *c = env->ce_all, *next; c != NULL; c = next) {
+		next = c->c_next; /* a handler may close c, which stays listed until the pass ends
+				   */
+		conn_app_error(c, error, detail);
+	}
 }
 
 void conn_shutdown_all(struct conn_env *env, uint16_t code)

@@ -59,6 +59,26 @@ static void serve_page(struct conn *c, bool head_only)
 		conn_begin_close(c);
 }
 
+/* /healthz with a backplane: 503 and the reason while it is down, for load balancers to
+ * route around this node and for people to read. Not a refusal: not logged, not counted. */
+static void serve_health(struct conn *c, bool head_only)
+{
+	struct conn_env *env = c->c_env;
+	char why[400], buf[1024];
+	bool up = env->ce_health(env->ce_health_arg, why, sizeof why - 1);
+	size_t len = up ? 3 : strlen(why) + 1;
+	size_t hlen = http_response_head(buf, sizeof buf, up ? 200 : 503,
+					 "text/plain; charset=utf-8", len, NULL);
+
+	if (!up)
+		memcpy(why + len - 1, "\n", 2); /* the byte kept back above */
+	conn_queue_new(c, sbuf_from(buf, hlen));
+	if (c->c_state != CONN_DEAD && !head_only)
+		conn_queue_new(c, sbuf_from(up ? "ok\n" : why, len));
+	if (c->c_state != CONN_DEAD)
+		conn_begin_close(c);
+}
+
 /* Answers /healthz, /online/ROOM, /metrics and /stats; the body is rendered for this
  * request. */
 static void serve_status(struct conn *c, const struct handshake_answer *ans)
@@ -70,6 +90,8 @@ static void serve_status(struct conn *c, const struct handshake_answer *ans)
 	char *body = NULL, head[512], count[HUB_ROOM_NAME_MAX + 64];
 	size_t len = 3, hlen;
 
+	if (ans->ha_kind == HANDSHAKE_HEALTHZ && env->ce_health != NULL)
+		return serve_health(c, ans->ha_head_only);
 	conn_env_gauges(env, &g);
 	switch (ans->ha_kind) {
 	case HANDSHAKE_METRICS:

@@ -39,7 +39,8 @@ size_t conn_memory(const struct conn *c)
 		n += membudget_block(c->c_request_cap);
 	if (c->c_extra != NULL)
 		n += extra_cost(c->c_extra);
-	return n;
+	/* A TLS session's own buffers and state (0 for plain TCP). */
+	return n + transport_memory(&c->c_transport);
 }
 
 struct conn_extra *conn_extra_get(struct conn *c)

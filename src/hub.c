@@ -36,6 +36,7 @@ struct hub {
 	size_t hb_rooms;
 	size_t hb_members;
 	hub_deliver_fn hb_deliver;
+	struct hub_observer hb_observer; /* all NULL: nobody listens */
 	struct siphash_key hb_key; /* secret, drawn at creation: see hash_name */
 };
 
@@ -155,6 +156,14 @@ static void maybe_grow(struct hub *h)
 	h->hb_bucket_count = count;
 }
 
+void hub_set_observer(struct hub *h, const struct hub_observer *obs)
+{
+	if (obs != NULL)
+		h->hb_observer = *obs;
+	else
+		memset(&h->hb_observer, 0, sizeof h->hb_observer);
+}
+
 static void unlink_room(struct hub *h, struct hub_room *room)
 {
 	struct hub_room **p = bucket_of(h, room->hr_name, room->hr_name_len);
@@ -162,6 +171,9 @@ static void unlink_room(struct hub *h, struct hub_room *room)
 		p = &(*p)->hr_next_in_bucket;
 	*p = room->hr_next_in_bucket;
 	h->hb_rooms--;
+	if (h->hb_observer.ho_room_closed != NULL)
+		h->hb_observer.ho_room_closed(h->hb_observer.ho_arg, room->hr_name,
+					      room->hr_name_len);
 	room_free(room);
 }
 
@@ -183,6 +195,8 @@ int hub_join(struct hub *h, struct hub_member *m, const char *name, size_t len)
 		r->hr_next_in_bucket = *b;
 		*b = r;
 		h->hb_rooms++;
+		if (h->hb_observer.ho_room_opened != NULL)
+			h->hb_observer.ho_room_opened(h->hb_observer.ho_arg, name, len);
 	}
 	if (r->hr_count == r->hr_cap) {
 		size_t cap = r->hr_cap ? r->hr_cap * 2 : 4;
@@ -282,15 +296,27 @@ const char *hub_member_room(const struct hub_member *m)
 long hub_publish(struct hub *h, const char *room, size_t room_len, const struct hub_member *except,
 		 uint8_t opcode, const uint8_t *payload, size_t len)
 {
+	const struct hub_observer *obs = &h->hb_observer;
+	char name[HUB_ROOM_NAME_MAX];
+	long delivered = 0;
+
 	/* The usual case, a message to the sender's own room named by the sender's own
 	 * hub_member_room pointer, needs no lookup. */
 	struct hub_room *r =
 		except != NULL && except->hm_room != NULL && room == except->hm_room->hr_name
 			? except->hm_room
 			: find_room(h, room, room_len);
-	if (r == NULL)
-		return 0;
-	return room_publish(h, r, except, opcode, payload, len);
+	/* A name no room can have (over HUB_ROOM_NAME_MAX) is nobody's, here or elsewhere. */
+	if (obs->ho_published == NULL || room_len == 0 || room_len > sizeof name)
+		return r != NULL ? room_publish(h, r, except, opcode, payload, len) : 0;
+	/* The walk may free the room, and room may be its name (a sender cut off while
+	 * receiving its own echo): keep a copy. Local members first, so a slow backplane
+	 * never delays them; a room with no members here may have some on other nodes. */
+	memcpy(name, room, room_len);
+	if (r != NULL)
+		delivered = room_publish(h, r, except, opcode, payload, len);
+	obs->ho_published(obs->ho_arg, name, room_len, opcode, payload, len);
+	return delivered;
 }
 
 long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t opcode,

@@ -125,7 +125,8 @@ static void on_readable(struct loop_watch *w, uint32_t events)
 	}
 }
 
-static int open_socket(const struct addrinfo *ai, char *err, size_t errlen, const char *name)
+static int open_socket(const struct addrinfo *ai, char *err, size_t errlen, const char *name,
+		       unsigned flags)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, zero = 0;
@@ -135,6 +136,14 @@ static int open_socket(const struct addrinfo *ai, char *err, size_t errlen, cons
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* The kernel spreads new connections over every socket bound with it: one chatd
+	 * per core on one port. */
+	if ((flags & LISTENER_REUSEPORT) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+		snprintf(err, errlen, "cannot share %s (SO_REUSEPORT): %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	/* Dual-stack: one IPv6 socket on [::] also receives IPv4 connections. */
 	if (ai->ai_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -148,6 +157,12 @@ static int open_socket(const struct addrinfo *ai, char *err, size_t errlen, cons
 
 int listener_open(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
 		  listener_accept_fn fn, void *arg, char *err, size_t errlen)
+{
+	return listener_open_flags(li, l, bind_addr, port, 0, fn, arg, err, errlen);
+}
+
+int listener_open_flags(struct listener *li, struct loop *l, const char *bind_addr, uint16_t port,
+			unsigned flags, listener_accept_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL;
@@ -172,10 +187,10 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 				       .ai_addr = (struct sockaddr *)&any4,
 				       .ai_addrlen = sizeof any4};
 		snprintf(name, sizeof name, "[::]:%u", port);
-		fd = open_socket(&ai6, err, errlen, name);
+		fd = open_socket(&ai6, err, errlen, name, flags);
 		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			snprintf(name, sizeof name, "0.0.0.0:%u", port);
-			fd = open_socket(&ai4, err, errlen, name);
+			fd = open_socket(&ai4, err, errlen, name, flags);
 		}
 	} else {
 		/* Accept "::1" and "[::1]" alike. */
@@ -197,7 +212,7 @@ int listener_open(struct listener *li, struct loop *l, const char *bind_addr, ui
 			snprintf(err, errlen, "cannot listen on %s: %s", name, gai_strerror(rc));
 			return -1;
 		}
-		fd = open_socket(res, err, errlen, name);
+		fd = open_socket(res, err, errlen, name, flags);
 		freeaddrinfo(res);
 	}
 	if (fd < 0)

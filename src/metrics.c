@@ -1,6 +1,7 @@
 /* The Prometheus text exposition (format 0.0.4) and the /stats JSON. */
 #include "metrics.h"
 
+#include "log.h"
 #include "membudget.h"
 
 #include <dirent.h>
@@ -126,6 +127,32 @@ size_t metrics_count_open_fds(void)
 	return n > 0 ? n - 1 : 0;
 }
 
+/* The backplane's families, present only with --redis. */
+static void render_redis(struct text *t, const struct metrics_redis *r)
+{
+	metric(t, "chatd_redis_up", "gauge",
+	       "1 while the Redis backplane is connected and subscribed, else 0.",
+	       (uint64_t)r->mr_up);
+	metric(t, "chatd_redis_published_total", "counter",
+	       "Local messages published to Redis and acknowledged.", r->mr_published);
+	metric(t, "chatd_redis_received_total", "counter",
+	       "Messages from other nodes received through Redis.", r->mr_received);
+	family(t, "chatd_redis_dropped_total", "counter",
+	       "Local messages not published to other nodes, by reason.");
+	put(t, "chatd_redis_dropped_total{reason=\"down\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_down);
+	put(t, "chatd_redis_dropped_total{reason=\"backlog\"} %llu\n",
+	    (unsigned long long)r->mr_dropped_backlog);
+	metric(t, "chatd_redis_invalid_total", "counter",
+	       "Messages from Redis refused (bad envelope or channel).", r->mr_invalid);
+	metric(t, "chatd_redis_reconnects_total", "counter",
+	       "Connections to Redis made again after a loss.", r->mr_reconnects);
+	metric(t, "chatd_redis_pending_bytes", "gauge",
+	       "Bytes published to Redis and not yet acknowledged.", r->mr_pending_bytes);
+	metric(t, "chatd_redis_subscribed_rooms", "gauge",
+	       "Rooms whose Redis channel this node is subscribed to.", r->mr_subscribed_rooms);
+}
+
 size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_gauges *g,
 				 char **out)
 {
@@ -182,6 +209,9 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	metric(&t, "chatd_flood_closes_total", "counter",
 	       "Clients closed after staying over --rate-limit for --flood-timeout.",
 	       m->mt_flood_closes);
+	metric(&t, "chatd_log_lines_dropped_total", "counter",
+	       "Log lines dropped because stderr was not read fast enough.",
+	       log_dropped_lines());
 	metric(&t, "chatd_client_memory_bytes", "gauge",
 	       "Memory held by clients' buffers, as charged against --max-memory.",
 	       membudget_used());
@@ -195,6 +225,8 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	put(&t, "chatd_close_codes_sent_total{code=\"other\"} %llu\n",
 	    (unsigned long long)m->mt_close_sent[METRICS_CLOSE_KINDS]);
 	metric(&t, "chatd_rooms_open", "gauge", "Rooms with at least one client.", g->mg_rooms);
+	if (g->mg_redis != NULL)
+		render_redis(&t, g->mg_redis);
 	metric(&t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
 	       resident_bytes());
 	metric(&t, "process_open_fds", "gauge", "Number of open file descriptors.", g->mg_open_fds);

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "backplane.h"
 #include "conn.h"
 #include "container.h"
 #include "handshake.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "redis_probe.h"
 #include "outq.h"
 #include "sbuf.h"
 #include "transport_tls.h"
@@ -32,6 +34,7 @@ struct server {
 	const struct config *sv_config;
 	struct loop *sv_loop;
 	struct hub *sv_hub;
+	struct backplane *sv_backplane; /* NULL without --redis */
 	struct listener sv_listener;
 	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
@@ -190,6 +193,40 @@ static void log_page_url(const char *name, bool tls)
 		log_info("open %s://%s/ in a browser", scheme, name);
 }
 
+static bool backplane_health(const void *arg, char *why, size_t len)
+{
+	return backplane_healthy(arg, why, len);
+}
+
+/* --redis: checks the credentials (a wrong password stops the start), then connects in
+ * the background; a Redis that is down only delays the sharing of rooms. */
+/* Every open client's handler hears that messages to other nodes are being lost. */
+static void backplane_lost(void *arg, const char *why)
+{
+	conn_notify_all(arg, CHATD_ERROR_BACKPLANE_LOST, why);
+}
+
+static int start_backplane(struct server *sv, const struct config *cf)
+{
+	char err[600];
+
+	if (redis_probe(&cf->cf_redis, err, sizeof err) < 0) {
+		fprintf(stderr, "chatd: %s\n", err);
+		return -1;
+	}
+	sv->sv_backplane = backplane_new(sv->sv_loop, sv->sv_hub, &cf->cf_redis,
+					 cf->cf_redis_prefix, cf->cf_max_message);
+	if (sv->sv_backplane == NULL) {
+		fprintf(stderr, "chatd: cannot start: out of memory\n");
+		return -1;
+	}
+	backplane_on_lost(sv->sv_backplane, backplane_lost, &sv->sv_env);
+	sv->sv_env.ce_health = backplane_health;
+	sv->sv_env.ce_health_arg = sv->sv_backplane;
+	sv->sv_env.ce_redis_metrics = backplane_metrics(sv->sv_backplane);
+	return 0;
+}
+
 static void on_accept(struct listener *li, int fd, const union net_addr *peer)
 {
 	struct server *sv = li->li_arg;
@@ -250,8 +287,15 @@ int server_run(const struct config *cf, const struct server_app *app)
 		}
 		sv.sv_env.ce_tls = sv.sv_tls;
 	}
-	if (listener_open(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port, on_accept, &sv,
-			  err, sizeof err) < 0) {
+	if (cf->cf_redis_on && start_backplane(&sv, cf) < 0)
+		goto done;
+	/* A warning, not a usage error: chatd_set() gives options one at a time, in any
+	 * order. */
+	if (!cf->cf_redis_on && strcmp(cf->cf_redis_prefix, CONFIG_DEFAULT_REDIS_PREFIX) != 0)
+		log_warn("--redis-prefix has no effect without --redis");
+	if (listener_open_flags(&sv.sv_listener, sv.sv_loop, cf->cf_bind, cf->cf_port,
+				cf->cf_reuseport ? LISTENER_REUSEPORT : 0, on_accept, &sv, err,
+				sizeof err) < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
 		goto done;
 	}
@@ -300,6 +344,7 @@ done:
 		loop_timer_stop(sv.sv_loop, &sv.sv_grace_timer);
 		conn_env_free(&sv.sv_env);
 	}
+	backplane_free(sv.sv_backplane);
 	if (sigfd >= 0)
 		close(sigfd);
 	transport_tls_context_free(sv.sv_tls);

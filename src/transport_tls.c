@@ -33,6 +33,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "membudget.h"
 
 /* The largest plaintext one TLS record carries (RFC 8446 section 5.1). */
 #define TLS_RECORD_MAX 16384
@@ -61,6 +62,7 @@ struct tls_session {
 	bool ts_read_error_owed;
 	bool ts_checked_first_byte;
 	bool ts_failed; /* a fatal TLS error: no close_notify, every call fails */
+	size_t ts_charged; /* what membudget holds for this connection (tls_memory's last) */
 };
 
 /* Gathered plaintext on its way into SSL_write. One per process: the loop is single
@@ -578,11 +580,43 @@ static void tls_shutdown_write(struct transport *t)
 	(void)shutdown(t->tr_fd, SHUT_WR);
 }
 
+/* Keeps the process's memory budget in step with what this connection holds: called
+ * after every operation that can change it, so --max-memory sees TLS buffers too. */
+static void recharge(struct transport *t)
+{
+	struct tls_session *ts = session_of(t);
+	size_t now;
+
+	if (ts == NULL)
+		return;
+	now = tls_memory(t);
+	if (now > ts->ts_charged)
+		membudget_charge(now - ts->ts_charged);
+	else
+		membudget_release(ts->ts_charged - now);
+	ts->ts_charged = now;
+}
+
+static ssize_t tls_read_charged(struct transport *t, void *buf, size_t len)
+{
+	ssize_t n = tls_read(t, buf, len);
+	recharge(t);
+	return n;
+}
+
+static ssize_t tls_writev_charged(struct transport *t, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = tls_writev(t, iov, iovcnt);
+	recharge(t);
+	return n;
+}
+
 static void tls_close(struct transport *t)
 {
 	struct tls_session *ts = session_of(t);
 
 	if (ts != NULL) {
+		membudget_release(ts->ts_charged);
 		SSL_free(ts->ts_ssl);
 		free(ts->ts_held);
 		free(ts);
@@ -595,8 +629,8 @@ static void tls_close(struct transport *t)
 }
 
 static const struct transport_ops tls_ops = {
-	.to_read = tls_read,
-	.to_writev = tls_writev,
+	.to_read = tls_read_charged,
+	.to_writev = tls_writev_charged,
 	.to_wants = tls_wants,
 	.to_memory = tls_memory,
 	.to_shutdown_write = tls_shutdown_write,
@@ -622,5 +656,6 @@ int transport_init_tls(struct transport *t, int fd, struct transport_tls_context
 	t->tr_ops = &tls_ops;
 	t->tr_fd = fd;
 	t->tr_session = ts;
+	recharge(t);
 	return 0;
 }

@@ -6,8 +6,9 @@
 # let go of its lock; otherwise it prints the exact command to run and fails.
 set -eu
 
-build_pkgs="gcc make pkg-config libssl-dev"
-check_pkgs="libcmocka-dev python3-websockets python3-pytest python3-prometheus-client openssl curl"
+build_pkgs="gcc make pkg-config libssl-dev libhiredis-dev"
+check_pkgs="libcmocka-dev redis-server python3-websockets python3-pytest
+	python3-prometheus-client openssl curl"
 browser_pkgs="chromium"
 # Debian 12's own nodejs (18) is enough: tests/browser and tests/node pin versions of
 # playwright-core and ws that support it.

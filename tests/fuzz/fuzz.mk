@@ -18,13 +18,16 @@ FUZZ_CFLAGS   := -std=c17 -g -O1 -Iinclude -D_GNU_SOURCE \
                  -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 FUZZ_CRYPTO   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 FUZZ_RUNFLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_NAMES    := wsreader http utf8
+FUZZ_NAMES    := wsreader http utf8 envelope redis_guard
 FUZZ_BINS     := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # What each harness links, and the longest input worth trying.
 FUZZ_SRCS_wsreader := src/wsreader.c src/frame.c src/utf8.c src/membudget.c
 FUZZ_SRCS_http     := src/http.c src/handshake.c src/http_response.c
 FUZZ_SRCS_utf8     := src/utf8.c
+FUZZ_SRCS_envelope := src/envelope.c src/utf8.c
+FUZZ_SRCS_redis_guard := src/redis_guard.c
+FUZZ_LIBS_redis_guard := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 FUZZ_LIBS_http     := $(FUZZ_CRYPTO)
 FUZZ_MAXLEN_wsreader := 65536
 FUZZ_MAXLEN_http     := 16384

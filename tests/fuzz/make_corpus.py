@@ -274,6 +274,41 @@ UTF8 = {
     "ff-byte": b"\xff",
 }
 
+# --- envelope (the Redis backplane's message wrapper) ---------------------------------------
+
+
+def envelope(opcode, payload, origin=0x0123456789ABCDEF, magic=0xC1):
+    return bytes([magic, opcode]) + origin.to_bytes(8, "big") + payload
+
+
+ENVELOPE = {
+    "text": envelope(1, "hello from another node".encode()),
+    "text-multilingual": envelope(1, "Grüße, こんにちは, 👋🏽".encode()),
+    "binary": envelope(2, bytes(range(256))),
+    "empty-text": envelope(1, b""),
+    "text-bad-utf8": envelope(1, b"ok\xc0\xaf"),
+    "binary-bad-utf8": envelope(2, b"ok\xc0\xaf"),
+    "ping-opcode": envelope(9, b""),
+    "bad-magic": envelope(1, b"x", magic=0xC2),
+    "short": envelope(1, b"")[:9],
+}
+
+# --- redis_guard (hiredis replies; byte 0: bit 0 subscribed, bit 1 a command waiting) -----
+
+REDIS_GUARD = {
+    "pong-awaited": b"\x02+PONG\r\n",
+    "pong-unasked": b"\x00+PONG\r\n",
+    "subscribe-confirm": b"\x01*3\r\n$9\r\nsubscribe\r\n$12\r\nchatd:/lobby\r\n:1\r\n",
+    "message": b"\x01*3\r\n$7\r\nmessage\r\n$12\r\nchatd:/lobby\r\n$12\r\n\xc1\x01abcdefghij\r\n",
+    "unsubscribe": b"\x01*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n",
+    "punsubscribe-bad-count": b"\x01*3\r\n$12\r\nPUNSUBSCRIBE\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "unsubscribe-nul": b"\x01*3\r\n$13\r\nunsubscribe\x00x\r\n$1\r\nx\r\n$1\r\n0\r\n",
+    "short-push": b"\x01*1\r\n$7\r\nmessage\r\n",
+    "nested": b"\x01*2\r\n*1\r\n:1\r\n$1\r\nx\r\n",
+    "error-unasked": b"\x00-ERR no\r\n",
+    "two-replies": b"\x03+OK\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",
+}
+
 
 def write(name, files):
     d = os.path.join(CORPUS, name)
@@ -289,6 +324,8 @@ def main():
     write("http", HTTP)
     write("wsreader", WS)
     write("utf8", UTF8)
+    write("envelope", ENVELOPE)
+    write("redis_guard", REDIS_GUARD)
 
 
 if __name__ == "__main__":

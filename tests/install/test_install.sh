@@ -64,6 +64,12 @@ check "bin/chatd installed, mode 755" mode_is "$bin" 755
 check "share/man/man8/chatd.8 installed, mode 644" mode_is "$man" 644
 check "share/chatd/chat.html installed, mode 644" mode_is "$page" 644
 check "share/chatd/chatd.service installed, mode 644" mode_is "$unit" 644
+units=$dest$prefix/share/chatd/chatd@.service
+check "share/chatd/chatd@.service installed, mode 644" mode_is "$units" 644
+check "share/chatd/nginx-chatd.conf installed, mode 644" \
+	mode_is "$dest$prefix/share/chatd/nginx-chatd.conf" 644
+check "installed template runs $prefix/bin/chatd with --reuseport --redis" \
+	grep -q "^ExecStart=$prefix/bin/chatd --port 8080 --reuseport --redis " "$units"
 check "chat.html is examples/chat.html" cmp -s "$page" examples/chat.html
 
 out=$("$bin" --version 2>&1)

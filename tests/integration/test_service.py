@@ -57,6 +57,7 @@ def test_metrics_parse_and_count(chatd):
         "chatd_close_codes_sent_total{code=1002}",
         "chatd_handshakes_failed_total{status=400}",
         "chatd_handshakes_failed_total{status=500}",
+        "chatd_log_lines_dropped_total",
         "chatd_handshakes_failed_total{status=503}",
         "chatd_connections_handshaking",
         "chatd_source_addresses",

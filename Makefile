@@ -27,9 +27,12 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o) build/san/page.o
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 PYTEST   := /usr/bin/python3 -m pytest
+# make run PORT=9000 ARGS='--echo'
+PORT     ?= 8080
+ARGS     ?=
 
-.PHONY: all run test unit integration node-client browser check clean deps format lint soak \
-	examples check-layering
+.PHONY: all run test unit integration integration-san node-client browser check clean deps \
+	format lint soak examples check-layering
 
 all: chatd build/libchatd.a
 
@@ -106,10 +109,12 @@ build/tests/test_%: tests/unit/test_%.c tests/unit/guard.h $(SAN_LIB_OBJS) \
 		$$(pkg-config --cflags --libs cmocka) $(CRYPTO_LIBS) $(REDIS_LIBS)
 
 run: deps chatd
-	./chatd --port 8080
+	./chatd --port $(PORT) $(ARGS)
 
+# Every program runs, a failing one included; the target fails at the end if any did.
 unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@failed=; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 integration: chatd examples
 	CHATD_BIN=$(CURDIR)/chatd CHATD_EXAMPLES=$(CURDIR)/build/examples $(PYTEST) -q tests/integration
@@ -125,19 +130,18 @@ node-client: chatd
 	cd tests/node && npm ci --no-audit --no-fund --silent && \
 		CHATD_BIN=$(CURDIR)/chatd npm test --silent
 
+# One line per suite and a total; each suite's whole output goes to build/test-logs/.
 test:
 	@tools/deps.sh test
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) node-client
-	$(MAKE) browser
-	$(MAKE) bench-smoke
-	tests/install/test_install.sh
+	@/usr/bin/python3 tools/run-tests.py unit integration node-client browser bench-smoke \
+		install
 
+# The C and Python suites need no Node.js.
 check:
-	@tools/deps.sh test
-	$(MAKE) unit
-	$(MAKE) build/san/chatd build/san/examples/mychat build/san/examples/commands \
+	@tools/deps.sh check
+	@/usr/bin/python3 tools/run-tests.py unit integration-san
+
+integration-san: build/san/chatd build/san/examples/mychat build/san/examples/commands \
 		build/san/examples/recorder
 	CHATD_BIN=$(CURDIR)/build/san/chatd CHATD_SANITIZED=1 \
 	CHATD_EXAMPLES=$(CURDIR)/build/san/examples \

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Send a few lines to a chatd server with websocat and print what comes back.
+# Send a few lines to a chatd server and print what comes back, with examples/wschat.py
+# (Python's websockets: apt-get install python3-websockets).
 #
 #   examples/chat.sh [ws://host:port/room]     (default: ws://localhost:8080/)
 #   CHAT_WAIT=10 examples/chat.sh              (listen for 10 s instead of 5)
@@ -15,19 +16,11 @@ set -eu
 
 url=${1:-ws://localhost:8080/}
 wait_seconds=${CHAT_WAIT:-5}
+here=$(dirname "$0")
 
-if ! command -v websocat >/dev/null 2>&1; then
-    echo "chat.sh: websocat not found (try: apt install websocat)" >&2
-    exit 1
-fi
-
-# websocat sends each input line as one text message (-t, without the line's
-# trailing newline) and prints each message it receives on its own line. When
-# its stdin ends it sends a Close frame and exits, so the sleep holds stdin
-# open for as long as we want to listen.
-{
-    printf '%s\n' 'hello from chat.sh'
-    printf '%s\n' '{"nick":"chat.sh","text":"hello as JSON"}'
-    printf '%s\n' 'bye'
-    sleep "$wait_seconds"
-} | websocat -t --linemode-strip-newlines "$url"
+# wschat.py sends each line as one text message and prints each message it
+# receives on its own line; once its input ends it listens for --wait seconds,
+# then closes the connection.
+printf '%s\n' 'hello from chat.sh' \
+	'{"nick":"chat.sh","text":"hello as JSON"}' \
+	'bye' | "$here/wschat.py" --wait "$wait_seconds" "$url"

@@ -7,9 +7,10 @@
 #
 # Two files are adjusted on their way in, so that the installed copies tell the truth: the
 # man page's footer gets the version from include/version.h (docs/chatd.8 leaves .Os
-# empty, as mdoc(7) asks), and the unit's ExecStart gets $(BINDIR) instead of the
-# /usr/local/bin it names in examples/. Both are regenerated in build/ at every install,
-# so a PREFIX different from the last run's can never install a stale copy.
+# empty, as mdoc(7) asks) and its paths (FILES, EXAMPLES) name $(PKGDATADIR) and $(BINDIR)
+# instead of the default prefix's /usr/local ones, and the unit's ExecStart gets $(BINDIR)
+# instead of the /usr/local/bin it names in examples/. Both are regenerated in build/ at
+# every install, so a PREFIX different from the last run's can never install a stale copy.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -38,7 +39,9 @@ install: chatd build/libchatd.a | build
 		'Version: $(VERSION)' \
 		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lchatd $(CRYPTO_LIBS) $(REDIS_LIBS)' \
 		> build/chatd.pc
-	sed 's/^\.Os$$/.Os chatd $(VERSION)/' docs/chatd.8 > build/chatd.8
+	sed -e 's/^\.Os$$/.Os chatd $(VERSION)/' \
+		-e 's|/usr/local/share/chatd/|$(PKGDATADIR)/|g' \
+		-e 's|/usr/local/bin/chatd|$(BINDIR)/chatd|g' docs/chatd.8 > build/chatd.8
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \
 		examples/chatd.service > build/chatd.service
 	sed 's|^ExecStart=/usr/local/bin/chatd|ExecStart=$(BINDIR)/chatd|' \

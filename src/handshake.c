@@ -256,6 +256,10 @@ static void answer_public(struct http_slice path, struct handshake_answer *out)
 		out->ha_kind = HANDSHAKE_ONLINE;
 		out->ha_reason = "a room's count";
 		out->ha_room = (struct http_slice){path.s_ptr + n, path.s_len - n};
+	} else if (http_slice_is(path, "/favicon.ico")) {
+		/* A valid room name, but browsers ask for it by themselves: the chat page is no
+		 * icon (the page carries its own). */
+		refuse(out, 404, "no /favicon.ico; the page carries its own icon");
 	} else if (handshake_room_valid(path)) {
 		/* Every room's address serves the page, so a link to a room can be shared. */
 		out->ha_kind = HANDSHAKE_PAGE;

@@ -177,6 +177,22 @@ static void before_wait(void *arg)
 		loop_stop(sv->sv_loop);
 }
 
+/* Tells a newcomer what to open. name is the listener's "host:port"; a wildcard address is
+ * not something to type into a browser, so it becomes localhost. */
+static void log_page_url(const char *name, bool tls)
+{
+	const char *port = strrchr(name, ':');
+	const char *scheme = tls ? "https" : "http";
+	bool wildcard = strncmp(name, "[::]:", 5) == 0 || strncmp(name, "0.0.0.0:", 8) == 0;
+
+	if (port == NULL)
+		return;
+	if (wildcard)
+		log_info("open %s://localhost%s/ in a browser", scheme, port);
+	else
+		log_info("open %s://%s/ in a browser", scheme, name);
+}
+
 static bool backplane_health(const void *arg, char *why, size_t len)
 {
 	return backplane_healthy(arg, why, len);
@@ -300,6 +316,7 @@ int server_run(const struct config *cf, const struct server_app *app)
 		log_warn("--max-clients %zu is more than the descriptor limit %llu allows",
 			 cf->cf_max_clients, (unsigned long long)fd_limit);
 	log_info("listening on %s%s", sv.sv_listener.li_name, sv.sv_tls ? " (TLS only)" : "");
+	log_page_url(sv.sv_listener.li_name, sv.sv_tls != NULL);
 	if (cf->cf_admin_host != NULL)
 		log_info("admin listening on %s: /metrics, /stats, /healthz", sv.sv_admin.li_name);
 	if (cf->cf_max_handshakes != 0 || cf->cf_max_per_ip != 0)

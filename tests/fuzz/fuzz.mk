@@ -15,7 +15,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_CFLAGS   := -std=c17 -g -O1 -Iinclude -D_GNU_SOURCE \
                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+                 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 FUZZ_CRYPTO   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 FUZZ_RUNFLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_NAMES    := wsreader http utf8 envelope redis_guard json

@@ -78,6 +78,9 @@ check "installed chatd --version prints 'chatd $version'" test "$out" = "chatd $
 check "installed unit runs $prefix/bin/chatd" \
 	grep -qx "ExecStart=$prefix/bin/chatd --port 8080" "$unit"
 check "installed man page names version $version" grep -qx ".Os chatd $version" "$man"
+check "installed man page's FILES name $prefix/share/chatd" \
+	grep -qx ".It Pa $prefix/share/chatd/chat.html" "$man"
+check "installed man page names no /usr/local path" sh -c "! grep -q /usr/local '$man'"
 
 if command -v man >/dev/null 2>&1; then
 	out=$(MANPAGER=cat PAGER=cat MANWIDTH=80 man -l "$man" 2>&1)

@@ -50,7 +50,9 @@ def test_get_room_path_serves_chat_page(server, path):
     assert b"<script" in response.body.lower()
 
 
-@pytest.mark.parametrize("path", ["/a/b/c", "/" + "x" * 64, "/bad%20name", "/other/"])
+@pytest.mark.parametrize(
+    "path", ["/a/b/c", "/" + "x" * 64, "/bad%20name", "/other/", "/favicon.ico"]
+)
 def test_get_path_that_is_no_room_is_404(server, path):
     response = http_exchange(server.port, http_request("GET", path))
     assert_closed_response(response, 404)

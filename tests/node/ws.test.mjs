@@ -4,78 +4,13 @@
 // Run: cd tests/node && npm ci && CHATD_BIN=../../chatd npm test
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import WebSocket from 'ws';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const CHATD_BIN = resolve(here, process.env.CHATD_BIN || '../../chatd');
-const STEP_MS = 5000;
-
-function startChatd(...args) {
-  const proc = spawn(CHATD_BIN, ['--port', '0', '--bind', '127.0.0.1', '--admin-listen', 'off', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.log = '';
-  proc.exited = new Promise((res) => proc.once('exit', (code) => res(code)));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('chatd did not start: ' + proc.log)), STEP_MS);
-    proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (chunk) => {
-      proc.log += chunk;
-      const m = proc.log.match(/listening on 127\.0\.0\.1:(\d+)/);
-      if (m && !proc.port) {
-        clearTimeout(timer);
-        proc.port = Number(m[1]);
-        res(proc);
-      }
-    });
-    proc.once('exit', () => rej(new Error('chatd exited: ' + proc.log)));
-  });
-}
-
-async function stopChatd(proc) {
-  proc.kill('SIGTERM');
-  const code = await Promise.race([proc.exited, sleep(STEP_MS).then(() => 'timeout')]);
-  if (code === 'timeout') proc.kill('SIGKILL');
-  assert.equal(code, 0, 'chatd exits 0 after SIGTERM');
-}
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
-
-function within(promise, what) {
-  return Promise.race([promise, sleep(STEP_MS).then(() => { throw new Error('timed out: ' + what); })]);
-}
-
-function open(port, path = '/') {
-  return openUrl(`ws://127.0.0.1:${port}${path}`, {}, 'open');
-}
-
-// A client whose messages queue up in ws.inbox until next() takes them.
-function openUrl(url, options, what) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
-  ws.inbox = [];
-  ws.waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = { data, isBinary };
-    const w = ws.waiters.shift();
-    if (w) w(m); else ws.inbox.push(m);
-  });
-  return within(new Promise((res, rej) => { ws.once('open', () => res(ws)); ws.once('error', rej); }), what);
-}
-
-function next(ws) {
-  const m = ws.inbox.shift();
-  if (m) return Promise.resolve(m);
-  return within(new Promise((res) => ws.waiters.push(res)), 'a message');
-}
-
-function closed(ws) {
-  return within(new Promise((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() }))), 'close');
-}
+import { closed, next, open, openUrl, sleep, startChatd, stopChatd, within } from './chatd.mjs';
 
 test('chatd with Node ws clients', { timeout: 60000 }, async (t) => {
   const chatd = await startChatd();

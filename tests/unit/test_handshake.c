@@ -391,6 +391,9 @@ static void test_endpoints(void **state)
 	/* Paths are case-sensitive: /Healthz is just a room. */
 	expect_answer("GET /Healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
 	expect_answer("GET /healthz/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	/* Browsers ask for /favicon.ico themselves: no chat page for it. */
+	expect_answer("GET /favicon.ico HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	expect_answer("HEAD /favicon.ico HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("POST /healthz HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 405);
 
 	/* The admin listener: its three endpoints and nothing else. */

@@ -2,18 +2,20 @@
 resource model"), each an episode of bounded length that a worker repeats until the soak
 ends:
 
-  ping_flood   a client that never reads floods 6-byte pings;
+  ping_flood   a client that never reads floods pings (empty, or of 125 bytes);
   flood        a sender floods 64 KiB messages into a room of readers, which must get
                every message it got in, in order, and never be cut off (half the
                rooms, and the first, also hold a client that never reads);
   stall        512 KiB of tiny messages in one write into a room of 100 non-readers and
                one reader, which must get them in order;
   nonreader    a client that never reads sits in a busy room (a flood room when there is
-               one).
+               one); the first, when there is time, in a room where a bot posts 100 KB/s
+               for 90 s, which meets --send-timeout.
 
 chatd runs at its default limits, so a flooder is slowed (50 messages/s, 1 MiB/s), and one
-kept over its rate for --flood-timeout (60 s) is closed with 1008: the first flood and the
-first stall that fit in the time left last longer than that, on purpose. Anything that
+kept over its rate for --flood-timeout (60 s) is closed with 1008: the first flood, stall
+and ping flood that fit in the time left last longer than that, on purpose (the ping
+flooder, whose queue of pongs stops moving, meets --send-timeout first). Anything that
 breaks a promise of the resource model is a violation, and fails the soak.
 """
 
@@ -30,6 +32,13 @@ from wsasync import wsraw
 CHURN_ROOMS = ["/", "/soak1", "/soak2"]
 FLOOD_TIMEOUT = 60.0  # chatd's default --flood-timeout
 LONG_EPISODE = FLOOD_TIMEOUT + 10  # outlasts it, so the flood close is seen
+# A room where a bot posts 5,000-byte messages 20 times a second (100 KB/s, within every
+# default limit): a member that never reads fills the kernel's buffers (4 MB on loopback
+# here) in about 30 s; its queue then stops moving, still under --max-backlog, and
+# --send-timeout (30 s) cuts it off.
+BUSY_EPISODE = 90.0
+BUSY_MESSAGE = 5000
+BUSY_RATE = 20
 FLOOD_READERS = 3
 FLOOD_PAYLOAD = 64 * 1024
 FLOODER_SNDBUF = 128 * 1024  # keeps what waits in kernel buffers after a flood small
@@ -101,9 +110,13 @@ class Abuse:
         self.flood_rooms, self.big_rooms = set(), set()
         self.flood_slots = asyncio.Semaphore(FLOODS_AT_ONCE)
         self.stall_slots = asyncio.Semaphore(STALLS_AT_ONCE)
-        self.long_flood_done = self.long_stall_done = False
+        self.long_flood_done = self.long_stall_done = self.long_ping_flood_done = False
+        self.busy_room_done = False
         self.room_ids = itertools.count()
-        self.ping_chunk = b"".join(wsraw.ping(b"") for _ in range(10_000))  # 60,000 bytes
+        # Empty pings (6 bytes each), and pings of 125 bytes, whose pongs fill a non-reader's
+        # window within seconds even at the rate limit, so its queue stops moving.
+        self.ping_chunks = [b"".join(wsraw.ping(b"") for _ in range(10_000)),
+                            b"".join(wsraw.ping(b"p" * 125) for _ in range(500))]
         count = STALL_BYTES // 10  # a 4-byte payload makes a 10-byte client frame
         self.burst = b"".join(wsraw.binary(struct.pack("!I", i)) for i in range(count))
 
@@ -133,13 +146,15 @@ class Abuse:
 
     async def ping_flood(self):
         _, writer = await wsasync.open_nonreader(self.port, random.choice(CHURN_ROOMS))
-        seconds, _ = self._length(10, 50, False)
+        seconds, long = self._length(10, 50, not self.long_ping_flood_done)
+        self.long_ping_flood_done |= long
+        chunk = self.ping_chunks[1] if long else random.choice(self.ping_chunks)
         until = time.monotonic() + seconds
         try:
             while time.monotonic() < until and not writer.is_closing():
-                writer.write(self.ping_chunk)
+                writer.write(chunk)
                 await asyncio.wait_for(writer.drain(), max(0.01, until - time.monotonic()))
-                self.figures["ping flood bytes written"] += len(self.ping_chunk)
+                self.figures["ping flood bytes written"] += len(chunk)
         except TimeoutError:
             pass  # chatd stopped reading us: the flood ran its time
         except (ConnectionError, OSError):
@@ -148,11 +163,44 @@ class Abuse:
             wsasync.reset(writer)
 
     async def nonreader(self):
+        if not self.busy_room_done and self.deadline - time.monotonic() >= BUSY_EPISODE + 5:
+            self.busy_room_done = True
+            return await self.busy_room()
         room = random.choice(sorted(self.flood_rooms) or sorted(self.big_rooms) or CHURN_ROOMS)
         _, writer = await wsasync.open_nonreader(self.port, room)
         seconds, _ = self._length(10, 45, False)
         await asyncio.sleep(seconds)
         wsasync.reset(writer)
+
+    async def busy_room(self):
+        room = f"/busy{next(self.room_ids)}"
+        conns = [await wsasync.open_ws(self.port, room)]
+        reader = RoomReader(*conns[0])
+        tasks = [asyncio.create_task(reader.run())]
+        try:
+            conns.append(await wsasync.open_nonreader(self.port, room))
+            conns.append(await wsasync.open_ws(self.port, room))
+            bot_reader, bot = conns[-1]
+            closed = asyncio.create_task(watch_for_close(bot_reader, bot))
+            tasks.append(closed)
+            filler = b"b" * (BUSY_MESSAGE - 4)
+            sent, started = 0, time.monotonic()
+            while time.monotonic() < started + BUSY_EPISODE and not closed.done():
+                bot.write(wsraw.binary(struct.pack("!I", sent) + filler))
+                sent += 1
+                await asyncio.sleep(1 / BUSY_RATE)
+            bot.write(wsraw.text(b"done"))
+            await asyncio.wait([tasks[0]], timeout=10)
+            if closed.done() or not (reader.done and reader.in_order and reader.received == sent):
+                self.violation(f"{room}: a bot within the limits was closed ({closed.done()}), or "
+                               f"its reader got {reader.received} of {sent}, in order "
+                               f"{reader.in_order}, closed by chatd {reader.close}")
+            self.figures["busy room messages delivered in order"] += reader.received
+        finally:
+            for task in tasks:
+                task.cancel()
+            for _, writer in conns:
+                wsasync.reset(writer)
 
     async def flood(self):
         async with self.flood_slots:

@@ -306,7 +306,8 @@ def test_memory_of_a_burst_goes_back_to_the_kernel(chatd):
     off at --max-backlog, while other clients join. Once the waves are gone (the
     newcomers still connected) chatd's RSS comes back near its baseline: the buffers the
     waves held, freed below the top of the heap, are handed back to the kernel
-    (membudget_should_return, membudget_trim). Before, RSS stayed at the peak for good (+16 MiB here)."""
+    (membudget_should_return, membudget_trim). Before, RSS stayed at the peak for good
+    (+16 MiB here)."""
     server = chatd("--rate-limit", "off", "--rate-limit-bytes", "off")
     sender = wsraw.open_websocket(server.port, "/tiny")
     time.sleep(0.2)

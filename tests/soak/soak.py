@@ -149,7 +149,8 @@ async def steady_pair(port, seconds):
     try:
         return json.loads(out)
     except ValueError:
-        return {"round_trips": 0, "error": f"steady.py printed {out[:200]!r}, status {proc.returncode}"}
+        return {"round_trips": 0,
+                "error": f"steady.py printed {out[:200]!r}, status {proc.returncode}"}
 
 
 def print_metrics(before, after):
@@ -237,7 +238,8 @@ def check(abuse, steady, rss_pair, fds_pair, metrics_pair):
             failures.append(f"{gauge}: {before.get(gauge)} at the baseline, {after.get(gauge)} "
                             "at the end")
     # What the defaults must have done with this mix. A flood close and a send timeout
-    # take over 60 s, so they are required only of a run with room for the long episodes. The eviction needs --max-memory (a quarter of RAM by default) to be
+    # take over 60 s, so they are required only of a run with room for the long
+    # episodes. The eviction needs --max-memory (a quarter of RAM by default) to be
     # reached: it is printed, not required.
     required = ["chatd_rate_limited_total", "chatd_backpressure_drops_total"]
     if SECONDS >= abusers.LONG_EPISODE + 5:

@@ -308,7 +308,7 @@ def test_memory_of_a_burst_goes_back_to_the_kernel(chatd):
     waves held, freed below the top of the heap, are handed back to the kernel
     (membudget_should_return, membudget_trim). Before, RSS stayed at the peak for good
     (+16 MiB here)."""
-    server = chatd("--rate-limit", "off", "--rate-limit-bytes", "off")
+    server = chatd("--rate-limit", "off", "--rate-limit-bytes", "off", "--max-per-ip", "0")
     sender = wsraw.open_websocket(server.port, "/tiny")
     time.sleep(0.2)
     baseline = rss_bytes(server.proc.pid)

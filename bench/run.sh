@@ -129,7 +129,11 @@ listening_port() {
 # collide on its default port. Printed only for a chatd that has these flags (an older
 # $CHATD_BENCH_BIN, for a before-and-after table, has neither the flags nor the limits).
 chatd_limit_flags() {
-	if "$CHATD_BENCH_BIN" --help 2>/dev/null | grep -q -- '--max-per-ip'; then
+	# Not "--help | grep -q": grep may quit before chatd has written all its help, and
+	# under pipefail chatd's SIGPIPE would then fail the test.
+	local help
+	help=$("$CHATD_BENCH_BIN" --help 2>/dev/null || true)
+	if [[ $help == *--max-per-ip* ]]; then
 		echo "--admin-listen off --max-per-ip 0 --max-handshakes 0"
 	fi
 }

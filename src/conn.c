@@ -566,6 +566,13 @@ bool conn_flush_dirty(struct conn_env *env)
 		membudget_release(membudget_block(sizeof *c));
 		free(c);
 	}
+	if (membudget_should_return(loop_now(env->ce_loop))) {
+		/* A burst is over. The buffers kept for reuse are scattered through the heap,
+		 * each pinning its page: let them go too, the pools refill on demand. */
+		sbuf_release_cache();
+		outq_release_cache();
+		membudget_trim();
+	}
 	return more;
 }
 

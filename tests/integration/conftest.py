@@ -70,7 +70,12 @@ class Chatd:
                     self.admin_port = int(self.wait_for_log(ADMIN_LISTENING).group(1))
             else:
                 self.port = port
-                self._wait_connectable()
+                if "-q" in args or "--quiet" in args:
+                    self._wait_connectable()
+                else:
+                    # The log, not a connect: with --reuseport another process may
+                    # already accept on this port while this one is still starting.
+                    self.wait_for_log(LISTENING, START_TIMEOUT)
         except BaseException:
             self.proc.kill()
             self.proc.wait()

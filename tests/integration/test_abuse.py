@@ -295,3 +295,44 @@ async def test_over_the_memory_budget_the_largest_client_goes_first(chatd):
     evicted = [line for line in server.logs if re.search(r"holds \d+ bytes, the most", line)]
     assert len(evicted) == 1 and "connection 1 " in evicted[0], evicted
     small.sock.close()
+
+
+def cut_offs(server) -> int:
+    return sum(bool(re.search(r"cut off: .*--max-backlog", line)) for line in server.logs)
+
+
+def test_memory_of_a_burst_goes_back_to_the_kernel(chatd):
+    """Three waves of four clients that never read, fed empty messages until each is cut
+    off at --max-backlog, while other clients join. Once the waves are gone (the
+    newcomers still connected) chatd's RSS comes back near its baseline: the buffers the
+    waves held, freed below the top of the heap, are handed back to the kernel
+    (membudget_should_return, membudget_trim). Before, RSS stayed at the peak for good
+    (+16 MiB here)."""
+    server = chatd("--rate-limit", "off", "--rate-limit-bytes", "off", "--max-per-ip", "0")
+    sender = wsraw.open_websocket(server.port, "/tiny")
+    time.sleep(0.2)
+    baseline = rss_bytes(server.proc.pid)
+    burst = wsraw.text(b"") * 80_000
+    newcomers = []
+    with RssPeak(server.proc.pid) as rss:
+        for wave in range(1, 4):
+            slow = [wsraw.open_websocket(server.port, "/tiny", rcvbuf=4096) for _ in range(4)]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and \
+                    cut_offs(server) < 4 * wave:
+                sender.send(burst)
+                newcomers.append(wsraw.open_websocket(server.port, "/newcomers"))
+            for conn in slow:
+                conn.sock.close()
+        time.sleep(2.5)  # the cut-off clients' 2 s close grace, and the once-a-second pace
+    wsraw.http_exchange(server.port, wsraw.http_request(path="/healthz"))  # one more pass
+    end = rss_bytes(server.proc.pid)
+    print(f"3 waves of 4 non-readers, {len(newcomers)} newcomers: RSS "
+          f"+{(rss.peak - baseline) / MIB:.2f} MiB at the peak, "
+          f"+{(end - baseline) / MIB:.2f} MiB once the waves were gone")
+    assert cut_offs(server) == 12
+    assert rss.peak - baseline > 8 * MIB  # the waves did hold memory
+    if not SANITIZED:  # ASan's allocator keeps freed memory in quarantine
+        assert end - baseline < 2 * MIB
+    for conn in newcomers + [sender]:
+        conn.sock.close()

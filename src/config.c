@@ -36,6 +36,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_HISTORY,
+	OPT_V1_INTEROP,
 	OPT_HISTORY_BYTES,
 };
 
@@ -66,6 +67,7 @@ static const struct option long_options[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"history", required_argument, NULL, OPT_HISTORY},
+	{"v1-interop", no_argument, NULL, OPT_V1_INTEROP},
 	{"history-bytes", required_argument, NULL, OPT_HISTORY_BYTES},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -129,6 +131,9 @@ void config_usage(FILE *f)
 		"                         (default 50; 0: none)\n"
 		"      --history-bytes BYTES  and at most this much memory of them per room\n"
 		"                         (default 64K)\n"
+		"      --v1-interop       clients without a subprotocol join chatd.v1's rooms as\n"
+		"                         raw-N (their lines become messages, kept in history);\n"
+		"                         about 110 bytes more per such client (default: off)\n"
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
@@ -434,6 +439,7 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 					     err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
+		case OPT_V1_INTEROP: cf->cf_v1_interop = true; break;
 		case OPT_HISTORY:
 			if (!parse_uint(optarg, CONFIG_MAX_HISTORY, &v)) {
 				snprintf(err, errlen,

@@ -13,8 +13,11 @@ static void broadcast_message(struct chatd_conn *c, enum chatd_type type, const 
 	(void)user;
 
 	/* The room pointer is the connection's own: the hub finds the room without a lookup.
-	 * A message that cannot be queued for lack of memory ends the sender alone. */
-	if (chatd_broadcast(s, chatd_conn_room(c), chatd_echo(s) ? NULL : c, type, data, len) < 0)
+	 * Tag 0 is every client no handler has labelled: the raw audience, which is everyone
+	 * unless another handler (chatd.v1) serves some of the room in its own encoding. A
+	 * message that cannot be queued for lack of memory ends the sender alone. */
+	if (chatd_broadcast_tag(s, chatd_conn_room(c), chatd_echo(s) ? NULL : c, 0, type, data,
+				len) < 0)
 		chatd_close(c, 1011, "out of memory");
 }
 

@@ -34,12 +34,20 @@ static bool unsolicited(const redisAsyncContext *ac)
 }
 
 /* elements: for an array being made, its size (task->elements is set only afterwards). */
+/* Elements a reply may have: chatd's largest is a pub/sub pmessage, 4. */
+#define REDIS_GUARD_MAX_ELEMENTS 16
+
 static const char *check(const redisReadTask *task, int type, const char *str, size_t len,
 			 int elements)
 {
 	const struct redis_guard *g = task->privdata;
 	const redisAsyncContext *ac = g->rg_context;
 
+	/* Nothing chatd asks for has more than 4 elements (a pmessage); hiredis would
+	 * allocate what the header announces before a byte of it arrives, so a reply of
+	 * "*355555555" cost 2.8 GB (found by fuzz_redis_guard). */
+	if (type == REDIS_REPLY_ARRAY && elements > REDIS_GUARD_MAX_ELEMENTS)
+		return "an array larger than any reply chatd asks for";
 	if (task->parent == NULL) {
 		if (type == REDIS_REPLY_ERROR || !unsolicited(ac))
 			return NULL;

@@ -354,6 +354,9 @@ SCRIPTS = {
     "huge bulk": ("subscribe", lambda ch: b"*3\r\n$7\r\nmessage\r\n$6\r\nchatd:\r\n"
                   + b"$999999999\r\n" + b"x" * (3 << 20)),
     "deep nesting": ("subscribe", lambda ch: b"*1\r\n" * 20),
+    # hiredis allocates what an array header announces: 2.8 GB for this one, before the
+    # guard refused arrays larger than any reply chatd asks for (fuzz_redis_guard).
+    "huge array": ("subscribe", lambda ch: b"*355555555\r\n$7\r\nmessage\r\n"),
 }
 
 

@@ -93,21 +93,7 @@ class Chatd:
 
     def wait_for_out(self, pattern, timeout=START_TIMEOUT) -> re.Match:
         """The first stdout line matching `pattern`, waiting up to `timeout` s."""
-        pattern = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._log_changed:
-            while True:
-                for line in self.out:
-                    match = pattern.search(line)
-                    if match:
-                        return match
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"no stdout line /{pattern.pattern}/ within {timeout} s; stdout:\n"
-                        + "\n".join(self.out) + "\nstderr:\n" + "\n".join(self.logs)
-                    )
-                self._log_changed.wait(remaining)
+        return self._wait_for_line(self.out, "stdout line", pattern, timeout, stop_at_exit=False)
 
     def _drain_stderr(self) -> None:
         for raw in self.proc.stderr:
@@ -120,20 +106,27 @@ class Chatd:
 
     def wait_for_log(self, pattern, timeout=START_TIMEOUT) -> re.Match:
         """The first log line matching `pattern` (a regex), waiting up to `timeout` s."""
+        return self._wait_for_line(self.logs, "log line", pattern, timeout, stop_at_exit=True)
+
+    def _wait_for_line(self, lines, what, pattern, timeout, stop_at_exit) -> re.Match:
+        """The first of `lines` (logs or out, filled by the drain threads) matching
+        `pattern`; fails after `timeout` s, or as soon as stderr ends if `stop_at_exit`."""
         pattern = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._log_changed:
             while True:
-                for line in self.logs:
+                for line in lines:
                     match = pattern.search(line)
                     if match:
                         return match
                 remaining = deadline - time.monotonic()
-                if self._stderr_done or remaining <= 0:
-                    state = "exited" if self._stderr_done else f"no match after {timeout} s"
+                ended = stop_at_exit and self._stderr_done
+                if ended or remaining <= 0:
+                    state = "exited" if ended else f"no match after {timeout} s"
                     raise AssertionError(
-                        f"chatd {state} without logging /{pattern.pattern}/; stderr:\n"
-                        + "\n".join(self.logs)
+                        f"{self.args[0]} {state} without a {what} /{pattern.pattern}/;\n"
+                        + "stderr:\n" + "\n".join(self.logs)
+                        + ("\nstdout:\n" + "\n".join(self.out) if self.out else "")
                     )
                 self._log_changed.wait(remaining)
 
@@ -170,6 +163,22 @@ class Chatd:
         return self.proc.returncode
 
 
+def _stop_all(started) -> None:
+    """SIGTERM to each server a test started; every one must exit 0 (graceful shutdown is
+    part of the spec, so every test checks it)."""
+    problems = []
+    for server in started:
+        try:
+            status = server.terminate()
+        except AssertionError as e:
+            problems.append(str(e))
+            continue
+        if status != 0:
+            problems.append(f"{' '.join(server.args)} exited with status {status} after SIGTERM")
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
 @pytest.fixture
 def chatd_bin() -> Path:
     path = chatd_path()
@@ -191,17 +200,7 @@ def chatd(request, chatd_bin):
         return server
 
     yield start
-    problems = []
-    for server in started:
-        try:
-            status = server.terminate()
-        except AssertionError as e:
-            problems.append(str(e))
-            continue
-        if status != 0:
-            problems.append(f"{' '.join(server.args)} exited with status {status} after SIGTERM")
-    if problems:
-        pytest.fail("\n".join(problems))
+    _stop_all(started)
 
 
 def examples_dir() -> Path:
@@ -224,17 +223,7 @@ def program(request):
         return server
 
     yield start
-    problems = []
-    for server in started:
-        try:
-            status = server.terminate()
-        except AssertionError as e:
-            problems.append(str(e))
-            continue
-        if status != 0:
-            problems.append(f"{' '.join(server.args)} exited with status {status} after SIGTERM")
-    if problems:
-        pytest.fail("\n".join(problems))
+    _stop_all(started)
 
 
 @pytest.fixture

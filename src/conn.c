@@ -29,7 +29,6 @@
 #include "http_response.h"
 #include "log.h"
 #include "membudget.h"
-#include "page.h"
 #include "transport_tls.h"
 
 /* One read: a pass's worth of one client's input at most. Smaller than the old 128 KiB:
@@ -76,10 +75,10 @@ int conn_env_init(struct conn_env *env, struct loop *l, struct hub *h, const str
 	addrlimit_init(&env->ce_addrs, hash_seed());
 	env->ce_read_cap = READ_BUF_SIZE;
 	env->ce_read_buf = malloc(READ_BUF_SIZE);
-	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8", page_html_len,
-			       NULL);
+	env->ce_page_body = conn_http_page_body(cf->cf_max_message);
+	n = http_response_head(head, sizeof head, 200, "text/html; charset=utf-8",
+			       env->ce_page_body ? env->ce_page_body->sb_len : 0, NULL);
 	env->ce_page_head = sbuf_from(head, n);
-	env->ce_page_body = sbuf_from(page_html, page_html_len);
 	if (env->ce_read_buf == NULL || env->ce_page_head == NULL || env->ce_page_body == NULL) {
 		conn_env_free(env);
 		return -1;

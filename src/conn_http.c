@@ -3,6 +3,7 @@
  * does that), then send the page, a status endpoint or an error and close, or switch to
  * WebSocket and join the room.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "membudget.h"
+#include "page.h"
 
 /* Rooms listed by /stats: the most populated. */
 #define STATS_MAX_ROOMS 50
@@ -46,6 +48,32 @@ void conn_http_timeout(struct loop_timer *t)
 {
 	struct conn *c = container_of(t, struct conn, c_timer);
 	refuse(c, 408, "the request took too long");
+}
+
+struct sbuf *conn_http_page_body(size_t max_message)
+{
+	static const char marker[] = "<meta name=\"chatd-max-message\" content=\"";
+	const char *page = (const char *)page_html, *at, *end = NULL;
+	char value[24];
+	size_t head, tail, vlen;
+	struct sbuf *b;
+
+	at = memmem(page, page_html_len, marker, sizeof marker - 1);
+	if (at != NULL) {
+		head = (size_t)(at - page) + sizeof marker - 1;
+		end = memchr(page + head, '"', page_html_len - head);
+	}
+	if (end == NULL) /* a page without the meta: served as it is */
+		return sbuf_from(page_html, page_html_len);
+	tail = page_html_len - (size_t)(end - page);
+	vlen = (size_t)snprintf(value, sizeof value, "%zu", max_message);
+	b = sbuf_new(head + vlen + tail);
+	if (b != NULL) {
+		memcpy(b->sb_data, page, head);
+		memcpy(b->sb_data + head, value, vlen);
+		memcpy(b->sb_data + head + vlen, end, tail);
+	}
+	return b;
 }
 
 static void serve_page(struct conn *c, bool head_only)

@@ -57,6 +57,11 @@ void conn_update_interest(struct conn *c);
 const char *conn_peer_name(const struct conn *c, char *buf, size_t len);
 
 /* --- conn_http.c: request bytes arrived; the handshake deadline passed. --- */
+
+/* The bundled page as served: its message limit (<meta name="chatd-max-message">) set to
+ * this server's --max-message, so the page refuses what chatd would close for. A new
+ * buffer with one reference for the caller; NULL when memory runs out. */
+struct sbuf *conn_http_page_body(size_t max_message);
 void conn_http_input(struct conn *c, uint8_t *data, size_t len);
 void conn_http_timeout(struct loop_timer *t);
 /* Releases the request head gathered so far, and its charge to the memory budget. */

@@ -509,8 +509,12 @@ async def test_join_leave_churn_leaves_subscriptions_right(chatd, redis):
                 while sock.recv(4096):
                     pass
                 sock.close()
-        opened = [line for line in a.logs if "opened" in line and "room /churn" in line]
-        assert len(opened) == 50, len(opened)
+        # The log reaches us through a pipe and a drain thread: wait for its lines.
+        def opened():
+            return len([line for line in a.logs if "opened" in line and "room /churn" in line])
+
+        wait_until(lambda: opened() >= 50, what="50 opened lines")
+        assert opened() == 50, opened()
         await wait_subscribed(r.port, "chatd:/churn", 1)  # b only
         await join_hear_leave(r, a, "churn", sender, "after the churn")
     assert metrics(a)["chatd_redis_reconnects_total"] == 0

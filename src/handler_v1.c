@@ -18,6 +18,7 @@
 #include "chatd.h"
 #include "handler_v1_room.h"
 #include "json.h"
+#include "percent.h"
 
 #define V1_PROTOCOL  "chatd.v1"
 #define V1_TEXT_MAX  4096  /* a message's text, bytes of UTF-8 */
@@ -281,14 +282,6 @@ static void person_release(struct v1_person *p)
 
 /* --- the query string --- */
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
 /* The value of key in a query string ("a=1&b=2"), percent-decoded into out (cap bytes
  * with the NUL). Returns its length, -1 when absent, or -2 when too long or badly
  * encoded. */
@@ -298,26 +291,13 @@ static long query_param(const char *query, const char *key, char *out, size_t ca
 
 	for (const char *s = query; s != NULL && *s != '\0';) {
 		const char *end = strchr(s, '&');
-		size_t n = 0;
 		if (end == NULL)
 			end = s + strlen(s);
 		if ((size_t)(end - s) > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
-			for (const char *v = s + klen + 1; v < end; v++) {
-				int hi, lo;
-				char ch = *v == '+' ? ' ' : *v;
-				if (*v == '%') {
-					if (end - v < 3 || (hi = hex_digit(v[1])) < 0 ||
-					    (lo = hex_digit(v[2])) < 0)
-						return -2;
-					ch = (char)(hi * 16 + lo);
-					v += 2;
-				}
-				if (n + 1 >= cap)
-					return -2;
-				out[n++] = ch;
-			}
-			out[n] = '\0';
-			return (long)n;
+			const char *v = s + klen + 1;
+			size_t n;
+			return percent_decode(v, (size_t)(end - v), true, out, cap, &n) ? (long)n
+											: -2;
 		}
 		s = *end != '\0' ? end + 1 : end;
 	}

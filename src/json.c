@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "percent.h"
 #include "utf8.h"
 
 #define JSON_NONE UINT32_MAX
@@ -31,23 +32,12 @@ static void skip_space(struct json_parser *p)
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at s[0..3] (the caller checked they are there); -1 if any is not. */
 static long hex4(const char *s)
 {
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hex_value(s[i]);
+		int h = percent_hex_value(s[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

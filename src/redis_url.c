@@ -4,41 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "percent.h"
 
-/* Percent-decodes s[0..len) into out (cap bytes, NUL-terminated). False when malformed,
- * too long, or it would hold a NUL (hiredis takes C strings). */
+/* Percent-decodes a credential (hiredis takes C strings: a NUL is refused). */
 static bool decode_part(const char *s, size_t len, char *out, size_t cap)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '%') {
-			if (len - i < 3)
-				return false;
-			int hi = hex_value(s[i + 1]);
-			int lo = hex_value(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return false;
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (n + 1 >= cap)
-			return false;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return true;
+	size_t n;
+	return percent_decode(s, len, false, out, cap, &n);
 }
 
 static bool parse_number(const char *s, size_t len, unsigned long max, unsigned long *out)

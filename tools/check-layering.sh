@@ -7,7 +7,7 @@
 # and a handler's own private headers (src/handler_*.h), which are checked themselves.
 set -eu
 cd "$(dirname "$0")/.."
-PURE="json.h"
+PURE="json.h percent.h"
 status=0
 for f in "$@"; do
 	[ -f "$f" ] || continue

@@ -31,6 +31,7 @@
 #include "container.h"
 #include "envelope.h"
 #include "log.h"
+#include "membudget.h"
 #include "redis_guard.h"
 #include "redis_loop.h"
 #include "room_set.h"
@@ -226,12 +227,23 @@ static void subscribe_all(struct backplane *bp)
 
 /* ---- the publish link ---- */
 
-/* bytes: the envelope's size for a PUBLISH, 0 for a PING. */
+/* What one PUBLISH holds until Redis acknowledges it: the command as hiredis formats it
+ * into its output buffer ("*3", "$7 PUBLISH", the channel's and the envelope's lengths and
+ * bytes, CRLFs: under 48 bytes of framing) and hiredis's callback entry. Counting the
+ * envelope alone let 8 MiB of 10-byte envelopes hold ten times that. */
+static size_t publish_cost(size_t envelope, size_t channel_len)
+{
+	return membudget_block(48 + channel_len + envelope) + membudget_block(32);
+}
+
+/* bytes: publish_cost for a PUBLISH, 0 for a PING. The pending commands' cost is charged
+ * to the process's memory budget too, so --max-memory sees the Redis backlog. */
 static void pending_done(struct backplane *bp, size_t bytes)
 {
 	bp->bp_pending_cmds--;
 	bp->bp_pending_msgs -= bytes > 0;
 	bp->bp_pending_bytes -= bytes;
+	membudget_release(bytes);
 	bp->bp_metrics.mr_pending_bytes = bp->bp_pending_bytes;
 	bp->bp_waiting_since = loop_now(bp->bp_loop);
 	if (bp->bp_backlog_logged && bp->bp_pending_bytes < bp->bp_max_pending / 2) {
@@ -247,7 +259,18 @@ static void pending_add(struct backplane *bp, size_t bytes)
 		bp->bp_waiting_since = loop_now(bp->bp_loop);
 	bp->bp_pending_msgs += bytes > 0;
 	bp->bp_pending_bytes += bytes;
+	membudget_charge(bytes);
 	bp->bp_metrics.mr_pending_bytes = bp->bp_pending_bytes;
+}
+
+/* The link is gone with its callbacks: nothing is pending any more. */
+static void pending_reset(struct backplane *bp)
+{
+	membudget_release(bp->bp_pending_bytes);
+	bp->bp_pending_msgs = 0;
+	bp->bp_pending_cmds = 0;
+	bp->bp_pending_bytes = 0;
+	bp->bp_metrics.mr_pending_bytes = 0;
 }
 
 static void on_published(redisAsyncContext *ac, void *r, void *privdata)
@@ -322,12 +345,13 @@ static void on_published_locally(void *arg, const char *room, size_t len, uint8_
 	struct backplane *bp = arg;
 	char channel[BACKPLANE_CHANNEL_MAX];
 	size_t size = ENVELOPE_HEADER_SIZE + plen;
+	size_t cost = publish_cost(size, bp->bp_prefix_len + len);
 
 	if (!bp->bp_up) {
 		bp->bp_metrics.mr_dropped_down++;
 		return;
 	}
-	if (bp->bp_pending_bytes + size > bp->bp_max_pending) {
+	if (bp->bp_pending_bytes + cost > bp->bp_max_pending) {
 		if (!bp->bp_backlog_logged)
 			log_warn("redis: %zu bytes wait for Redis's acknowledgement: dropping "
 				 "messages to other nodes until it catches up",
@@ -352,14 +376,14 @@ static void on_published_locally(void *arg, const char *room, size_t len, uint8_
 	const char *argv[3] = {"PUBLISH", channel, (const char *)bp->bp_scratch};
 	size_t argl[3] = {7, channel_name(bp, channel, room, len), size};
 	/* hiredis copies the arguments into its output buffer: the scratch is free again.
-	 * The size rides in privdata, so a publication allocates nothing of ours. */
+	 * The cost rides in privdata, so a publication allocates nothing of ours. */
 	// NOLINTNEXTLINE(performance-no-int-to-ptr)
-	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_published, (void *)(uintptr_t)size, 3,
+	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_published, (void *)(uintptr_t)cost, 3,
 				  argv, argl) != REDIS_OK) {
 		bp->bp_metrics.mr_dropped_down++;
 		return session_fail(bp, "PUBLISH", "cannot queue the command");
 	}
-	pending_add(bp, size);
+	pending_add(bp, cost);
 }
 
 /* ---- sessions ---- */
@@ -451,10 +475,7 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	bp->bp_metrics.mr_subscribed_rooms = 0;
 	/* What was in flight may or may not have reached Redis: counted as not. */
 	bp->bp_metrics.mr_dropped_down += bp->bp_pending_msgs;
-	bp->bp_pending_msgs = 0;
-	bp->bp_pending_cmds = 0;
-	bp->bp_pending_bytes = 0;
-	bp->bp_metrics.mr_pending_bytes = 0;
+	pending_reset(bp);
 	bp->bp_backlog_logged = false;
 	close_link(&bp->bp_pub);
 	close_link(&bp->bp_sub);
@@ -564,9 +585,7 @@ static bool open_link(struct backplane *bp, struct bp_link *link)
 static void session_start(struct backplane *bp)
 {
 	bp->bp_session_start = loop_now(bp->bp_loop);
-	bp->bp_pending_cmds = 0;
-	bp->bp_pending_msgs = 0;
-	bp->bp_pending_bytes = 0;
+	pending_reset(bp);
 	if (!open_link(bp, &bp->bp_pub) || !open_link(bp, &bp->bp_sub))
 		return;
 	send_ping(bp);
@@ -640,6 +659,7 @@ void backplane_free(struct backplane *bp)
 	hub_set_observer(bp->bp_hub, NULL);
 	loop_timer_stop(bp->bp_loop, &bp->bp_retry_timer);
 	loop_timer_stop(bp->bp_loop, &bp->bp_heartbeat);
+	pending_reset(bp);
 	close_link(&bp->bp_pub);
 	close_link(&bp->bp_sub);
 	room_set_clear(&bp->bp_rooms);

@@ -81,6 +81,11 @@ struct chatd_handler {
 	void (*h_error)(struct chatd_conn *c, enum chatd_error error, const char *detail,
 			void *user);
 	void *h_user;
+	/* With --redis: an entry of a room's shared log (chatd_log_append, from any node,
+	 * this one too), for every handler that sets it, on every node with clients in the
+	 * room, in id order. entry is borrowed for the call. */
+	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry,
+		      size_t len, void *user);
 };
 
 /* The raw broadcast chat, chatd's own default handler, written against this header like
@@ -188,6 +193,39 @@ void *chatd_conn_data(const struct chatd_conn *c);
 
 /* The server the connection belongs to. */
 struct chatd *chatd_conn_server(const struct chatd_conn *c);
+
+/* --- a room's log shared by every node (--redis) --- */
+
+/* One entry of a room's log. le_data is borrowed for the callback that shows it. */
+struct chatd_log_entry {
+	uint64_t le_id;
+	const void *le_data;
+	size_t le_len;
+};
+
+/* The answer to chatd_log_read, called once: ok, with the room's newest entries (at most
+ * the max asked, --history and --history-bytes), oldest first; or not ok, with none, when
+ * Redis went away before answering. When it is ok, every entry older than those has
+ * already reached h_log, and every newer one reaches it afterwards. */
+typedef void (*chatd_log_read_fn)(void *arg, const struct chatd_log_entry *entries, size_t count,
+				  bool ok);
+
+/* True when the server runs with --redis: rooms then have a log in Redis. */
+bool chatd_log_shared(const struct chatd *s);
+
+/* Appends to room's log: Redis gives the entry the room's next id (above after, the
+ * largest id the caller has seen, so ids keep rising even if Redis lost its data), keeps
+ * head, the id in decimal and tail as the entry (the newest --history of them, within
+ * --history-bytes), and every node's h_log hears it. 0 when it went out; -1 when Redis is
+ * down or behind, or the entry is larger than --max-message (nobody hears it). The bytes
+ * are copied. */
+int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const void *head,
+		     size_t head_len, const void *tail, size_t tail_len);
+
+/* Reads room's newest entries (at most max): fn(arg, ...) follows, once, unless this
+ * returns -1 (Redis is down). */
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn,
+		   void *arg);
 
 /* --- memory the program keeps for its clients --- */
 

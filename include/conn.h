@@ -115,6 +115,7 @@ struct conn_env {
 	bool (*ce_health)(const void *arg, char *why, size_t len);
 	const void *ce_health_arg;
 	const struct metrics_redis *ce_redis_metrics;
+	struct roomlog *ce_roomlog; /* the rooms' log in Redis (chatd_log_*); NULL without */
 };
 
 /* What a connection needs only while it is behind or over a limit: made on demand and

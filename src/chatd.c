@@ -16,6 +16,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "membudget.h"
+#include "roomlog.h"
 #include "server.h"
 
 /* Strings given to chatd_configure and chatd_set, kept for the config that points at
@@ -157,6 +158,29 @@ size_t chatd_history_messages(const struct chatd *s)
 size_t chatd_history_bytes(const struct chatd *s)
 {
 	return s->ch_config.cf_history_bytes;
+}
+
+bool chatd_log_shared(const struct chatd *s)
+{
+	return s->ch_config.cf_redis_on;
+}
+
+int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const void *head,
+		     size_t head_len, const void *tail, size_t tail_len)
+{
+	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
+
+	return rl == NULL || room == NULL
+		       ? -1
+		       : roomlog_append(rl, room, after, head, head_len, tail, tail_len);
+}
+
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn,
+		   void *arg)
+{
+	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
+
+	return rl == NULL || room == NULL ? -1 : roomlog_read(rl, room, max, fn, arg);
 }
 
 void chatd_memory_charge(size_t bytes)

@@ -148,12 +148,11 @@ static void write_presence(const char *type, const struct v1_person *p)
 	out_text("}");
 }
 
-static void write_message(uint64_t id, uint64_t time, const char *name, size_t name_len,
-			  const char *text, size_t text_len, bool history)
+/* A message frame is written in two parts around its id: with --redis, Redis puts the id
+ * between them (chatd_log_append). */
+static void write_message_tail(uint64_t time, const char *name, size_t name_len, const char *text,
+			       size_t text_len, bool history)
 {
-	out_start();
-	out_text("{\"type\":\"message\",\"id\":");
-	out_number(id);
 	out_text(",\"time\":");
 	out_number(time);
 	out_text(",\"name\":");
@@ -163,7 +162,20 @@ static void write_message(uint64_t id, uint64_t time, const char *name, size_t n
 	out_text(history ? ",\"history\":true}" : "}");
 }
 
-static void send_error(struct v1_person *p, const char *code, const char *message)
+#define V1_MESSAGE_HEAD "{\"type\":\"message\",\"id\":"
+
+static void write_message(uint64_t id, uint64_t time, const char *name, size_t name_len,
+			  const char *text, size_t text_len, bool history)
+{
+	out_start();
+	out_text(V1_MESSAGE_HEAD);
+	out_number(id);
+	write_message_tail(time, name, name_len, text, text_len, history);
+}
+
+/* An error frame; counted: the client's own error (too many in a row close it). */
+static void send_error_frame(struct v1_person *p, const char *code, const char *message,
+			     bool counted)
 {
 	out_start();
 	out_text("{\"type\":\"error\",\"code\":\"");
@@ -172,13 +184,18 @@ static void send_error(struct v1_person *p, const char *code, const char *messag
 	out_string(message, strlen(message));
 	out_text("}");
 	send_out(p->vp_conn);
-	if (++p->vp_errors >= V1_ERRORS_MAX)
+	if (counted && ++p->vp_errors >= V1_ERRORS_MAX)
 		chatd_close(p->vp_conn, 1008, "too many errors in a row");
+}
+
+static void send_error(struct v1_person *p, const char *code, const char *message)
+{
+	send_error_frame(p, code, message, true);
 }
 
 /* The room's welcome to a v1 client: who it is, where, who is there, and how much
  * history follows. */
-static void send_welcome(struct v1_person *p, const char *requested)
+static void send_welcome(struct v1_person *p, const char *requested, size_t history)
 {
 	struct v1_room *r = p->vp_room;
 	size_t listed = 0;
@@ -206,7 +223,7 @@ static void send_welcome(struct v1_person *p, const char *requested)
 	out_text("],\"count\":");
 	out_number(r->vr_named);
 	out_text(",\"history\":");
-	out_number(r->vr_hist_len);
+	out_number(history);
 	out_text(",\"max_text\":");
 	out_number(V1_TEXT_MAX);
 	out_text("}");
@@ -215,6 +232,8 @@ static void send_welcome(struct v1_person *p, const char *requested)
 
 /* Gives p its name and its place in the room's list, and announces it. A v1 client gets
  * its welcome and the history before the tag that lets live traffic reach it. */
+static void v1_log_join(struct v1_person *p, const char *requested);
+
 static void person_name(struct v1_person *p, const char *requested)
 {
 	struct v1_room *r = p->vp_room;
@@ -223,8 +242,10 @@ static void person_name(struct v1_person *p, const char *requested)
 		v1_name_pick(r, requested, p->vp_id, p->vp_name);
 	p->vp_named = true;
 	v1_room_link(r, p);
+	if (p->vp_v1 && chatd_log_shared(r->vr_server))
+		return v1_log_join(p, requested); /* the history is in Redis */
 	if (p->vp_v1) {
-		send_welcome(p, requested);
+		send_welcome(p, requested, r->vr_hist_len);
 		for (size_t i = 0; i < r->vr_hist_len && !p->vp_gone; i++) {
 			const struct v1_entry *e = v1_history_at(r, i);
 			write_message(e->ve_id, e->ve_time, e->ve_data, e->ve_name_len,
@@ -253,6 +274,8 @@ static void person_leave(struct v1_person *p)
 	if (p->vp_v1 && chatd_conn_tag(p->vp_conn) == V1_TAG_V1)
 		r->vr_v1--;
 	p->vp_named = false;
+	if (p->vp_joining)
+		return; /* nobody heard it join */
 	write_presence("leave", p);
 	broadcast_v1(r, NULL); /* p itself is closing: chatd sends it nothing more */
 }
@@ -261,6 +284,7 @@ static void person_free(struct v1_person *p)
 {
 	struct v1_room *r = p->vp_room;
 
+	v1_hold_clear(p);
 	if (--r->vr_members == 0)
 		v1_room_free(r);
 	chatd_memory_release(sizeof *p);
@@ -278,6 +302,169 @@ static void person_release(struct v1_person *p)
 {
 	if (--p->vp_busy == 0 && p->vp_gone)
 		person_free(p);
+}
+
+/* --- with --redis: the rooms' log in Redis (chatd_log_*) ---
+ *
+ * Every node's v1 clients get a room's messages from Redis, which gives each its id; the
+ * log there is the history a joining client gets. A joining client is held (tag pending)
+ * while its history is read; what arrives meanwhile waits in its vp_held, and once the
+ * history is in, what is newer than it follows, then the client hears live traffic. */
+
+static bool token_is(const char *buf, const struct json_token *t, const char *word);
+
+/* A message frame as the log keeps it: checked, since it came through Redis. Fills t
+ * (V1_TOKENS) and returns the indexes of its time, name and text in *time, *name, *text. */
+static bool log_entry_parse(const char *e, size_t len, struct json_token *t, int *time, int *name,
+			    int *text)
+{
+	int type;
+
+	if (len < 2 || e[len - 1] != '}' || json_parse(e, len, t, V1_TOKENS, V1_DEPTH) < 1 ||
+	    t[0].jt_kind != JSON_OBJECT)
+		return false;
+	type = json_object_get(e, t, 0, "type");
+	*time = json_object_get(e, t, 0, "time");
+	*name = json_object_get(e, t, 0, "name");
+	*text = json_object_get(e, t, 0, "text");
+	return type >= 0 && token_is(e, &t[type], "message") && *time >= 0 &&
+	       t[*time].jt_kind == JSON_NUMBER && *name >= 0 && t[*name].jt_kind == JSON_STRING &&
+	       t[*name].jt_count <= V1_NAME_MAX && *text >= 0 && t[*text].jt_kind == JSON_STRING;
+}
+
+/* Keeps an entry of the log in the room's own history too, which raw clients' ?history
+ * reads: what was said since the room opened on this node. */
+static void log_keep(struct v1_room *r, uint64_t id, const char *e, const struct json_token *t,
+		     int time, int name, int text)
+{
+	char who[V1_NAME_MAX];
+	uint64_t ms = 0;
+	char *what;
+
+	if (chatd_history_messages(r->vr_server) == 0 ||
+	    (what = malloc(t[text].jt_count + 1)) == NULL)
+		return;
+	for (uint32_t i = 0; i < t[time].jt_len && ms < UINT64_MAX / 10; i++)
+		if (e[t[time].jt_start + i] >= '0' && e[t[time].jt_start + i] <= '9')
+			ms = ms * 10 + (uint64_t)(e[t[time].jt_start + i] - '0');
+	json_string_decode(e, &t[name], who);
+	json_string_decode(e, &t[text], what);
+	v1_history_add(r, id, ms, who, t[name].jt_count, what, t[text].jt_count);
+	free(what);
+}
+
+/* h_log: an entry of a room's log, from any node (this one too), in id order. */
+static void v1_log(struct chatd *s, const char *room, uint64_t id, const void *entry, size_t len,
+		   void *user)
+{
+	struct v1_room *r = v1_room_find(s, room);
+	struct json_token t[V1_TOKENS];
+	int time, name, text;
+	(void)user;
+
+	if (r == NULL || !log_entry_parse(entry, len, t, &time, &name, &text))
+		return;
+	if (id > r->vr_last_id)
+		r->vr_last_id = id;
+	log_keep(r, id, entry, t, time, name, text);
+	if (r->vr_v1 > 0)
+		chatd_broadcast_tag(s, room, NULL, V1_TAG_V1, CHATD_TEXT, entry, len);
+	if (r->vr_joining == 0)
+		return;
+	for (struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
+		if (p->vp_joining)
+			v1_hold(p, id, entry, len);
+}
+
+/* A message of the history, marked as such: its last '}' becomes ,"history":true}. */
+static void send_history(struct v1_person *p, const char *e, size_t len)
+{
+	out_start();
+	out_bytes(e, len - 1);
+	out_text(",\"history\":true}");
+	send_out(p->vp_conn);
+}
+
+/* The history is in (or Redis failed: none): the welcome, the history, what was held
+ * that is newer, then live traffic. */
+static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t count, bool ok)
+{
+	struct v1_person *p = arg;
+	struct v1_room *r = p->vp_room;
+	struct json_token t[V1_TOKENS];
+	int time, name, text;
+	uint64_t last = 0;
+	size_t valid = 0;
+	(void)ok; /* without its history, a client still chats */
+
+	p->vp_joining = false;
+	r->vr_joining--;
+	if (!p->vp_gone && p->vp_overflow)
+		chatd_close(p->vp_conn, 1013, "too much traffic while joining: try again");
+	for (size_t i = 0; i < count; i++)
+		valid += log_entry_parse(entries[i].le_data, entries[i].le_len, t, &time, &name,
+					 &text);
+	if (!p->vp_gone)
+		send_welcome(p, p->vp_requested, valid);
+	for (size_t i = 0; i < count && !p->vp_gone; i++) {
+		const struct chatd_log_entry *e = &entries[i];
+		if (!log_entry_parse(e->le_data, e->le_len, t, &time, &name, &text))
+			continue;
+		send_history(p, e->le_data, e->le_len);
+		last = e->le_id;
+		if (last > r->vr_last_id)
+			r->vr_last_id = last;
+	}
+	for (const struct v1_held *h = p->vp_held; h != NULL && !p->vp_gone; h = h->vh_next)
+		if (h->vh_id > last)
+			chatd_send(p->vp_conn, CHATD_TEXT, h->vh_data, h->vh_len);
+	v1_hold_clear(p);
+	if (!p->vp_gone) {
+		chatd_conn_set_tag(p->vp_conn, V1_TAG_V1);
+		r->vr_v1++;
+		write_presence("join", p);
+		broadcast_v1(r, p->vp_conn);
+	}
+	person_release(p);
+}
+
+static void v1_log_join(struct v1_person *p, const char *requested)
+{
+	struct v1_room *r = p->vp_room;
+	struct chatd *s = r->vr_server;
+
+	snprintf(p->vp_requested, sizeof p->vp_requested, "%s", requested);
+	p->vp_joining = true;
+	r->vr_joining++;
+	person_hold(p);
+	if (chatd_log_read(s, r->vr_name, chatd_history_messages(s), log_joined, p) < 0)
+		log_joined(p, NULL, 0, false);
+}
+
+/* A message into the room's log. v1 clients hear of a failure (nothing was sent); raw
+ * ones, who cannot be told, only miss the v1 clients. */
+static void v1_log_append(struct v1_person *p, uint64_t time, const char *text, size_t len,
+			  bool raw)
+{
+	struct v1_room *r = p->vp_room;
+	size_t head;
+
+	out_start();
+	out_text(V1_MESSAGE_HEAD);
+	head = out_len;
+	write_message_tail(time, p->vp_name, strlen(p->vp_name), text, len, false);
+	if (out_failed) {
+		chatd_close(p->vp_conn, 1011, "out of memory");
+		return;
+	}
+	if (chatd_log_append(r->vr_server, r->vr_name, r->vr_last_id, out_buf, head,
+			     out_buf + head, out_len - head) == 0 ||
+	    raw)
+		return;
+	send_error_frame(p, "unavailable",
+			 "the server cannot reach Redis, where this room is kept: the message was "
+			 "not sent; try again in a moment",
+			 false);
 }
 
 /* --- the query string --- */
@@ -346,12 +533,20 @@ static void publish(struct v1_person *p, const char *text, size_t len, bool raw)
 {
 	struct v1_room *r = p->vp_room;
 	struct chatd *s = r->vr_server;
-	uint64_t id = ++r->vr_last_id, time = now_ms();
+	uint64_t id = 0, time = now_ms();
 	size_t name_len = strlen(p->vp_name);
+	bool shared = chatd_log_shared(s);
 	long sent = 0;
 
-	v1_history_add(r, id, time, p->vp_name, name_len, text, len);
-	if (r->vr_v1 > 0) {
+	if (shared) { /* every node's v1 clients get it from Redis, with its id */
+		v1_log_append(p, time, text, len, raw);
+		if (p->vp_gone)
+			return;
+	} else {
+		id = ++r->vr_last_id;
+		v1_history_add(r, id, time, p->vp_name, name_len, text, len);
+	}
+	if (r->vr_v1 > 0 && !shared) {
 		write_message(id, time, p->vp_name, name_len, text, len, false);
 		sent = broadcast_v1(r, NULL);
 		if (p->vp_gone)
@@ -541,6 +736,7 @@ const struct chatd_handler chatd_v1_handler = {
 	.h_open = v1_open,
 	.h_message = v1_message,
 	.h_close = on_close,
+	.h_log = v1_log,
 };
 
 const struct chatd_handler chatd_v1_raw_handler = {

@@ -84,8 +84,8 @@ struct chatd_handler {
 	/* With --redis: an entry of a room's shared log (chatd_log_append, from any node,
 	 * this one too), for every handler that sets it, on every node with clients in the
 	 * room, in id order. entry is borrowed for the call. */
-	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry,
-		      size_t len, void *user);
+	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry, size_t len,
+		      void *user);
 };
 
 /* The raw broadcast chat, chatd's own default handler, written against this header like
@@ -224,8 +224,7 @@ int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const vo
 
 /* Reads room's newest entries (at most max): fn(arg, ...) follows, once, unless this
  * returns -1 (Redis is down). */
-int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn,
-		   void *arg);
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn, void *arg);
 
 /* --- memory the program keeps for its clients --- */
 

@@ -36,8 +36,7 @@ struct roomlog *roomlog_new(struct backplane *bp, size_t max_entries, size_t max
 /* chatd_log_append and chatd_log_read (chatd.h). */
 int roomlog_append(struct roomlog *rl, const char *room, uint64_t after, const void *head,
 		   size_t head_len, const void *tail, size_t tail_len);
-int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_read_fn fn,
-		 void *arg);
+int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_read_fn fn, void *arg);
 
 /* For the backplane (src/backplane.c), which owns the log. */
 void roomlog_free(struct roomlog *rl);

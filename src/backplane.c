@@ -121,7 +121,7 @@ static void on_push(redisAsyncContext *ac, void *r, void *privdata)
 			roomlog_on_subscribed(bp->bp_log);
 	}
 	if (strcmp(kind->str, "subscribe") == 0 && !bp->bp_sub.bl_ready &&
-		   strcmp(channel->str, bp->bp_anchor) == 0) {
+	    strcmp(channel->str, bp->bp_anchor) == 0) {
 		bp->bp_sub.bl_ready = true;
 		check_up(bp);
 	}

@@ -175,8 +175,7 @@ int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const vo
 		       : roomlog_append(rl, room, after, head, head_len, tail, tail_len);
 }
 
-int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn,
-		   void *arg)
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn, void *arg)
 {
 	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
 

@@ -457,8 +457,8 @@ static void v1_log_append(struct v1_person *p, uint64_t time, const char *text, 
 		chatd_close(p->vp_conn, 1011, "out of memory");
 		return;
 	}
-	if (chatd_log_append(r->vr_server, r->vr_name, r->vr_last_id, out_buf, head,
-			     out_buf + head, out_len - head) == 0 ||
+	if (chatd_log_append(r->vr_server, r->vr_name, r->vr_last_id, out_buf, head, out_buf + head,
+			     out_len - head) == 0 ||
 	    raw)
 		return;
 	send_error_frame(p, "unavailable",

@@ -245,7 +245,8 @@ void v1_hold(struct v1_person *p, uint64_t id, const char *data, size_t len)
 
 	if (p->vp_overflow)
 		return;
-	if (p->vp_held_bytes + sizeof *h + len > V1_HOLD_MAX || (h = malloc(sizeof *h + len)) == NULL) {
+	if (p->vp_held_bytes + sizeof *h + len > V1_HOLD_MAX ||
+	    (h = malloc(sizeof *h + len)) == NULL) {
 		v1_hold_clear(p);
 		p->vp_overflow = true;
 		return;

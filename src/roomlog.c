@@ -166,7 +166,8 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *privdata);
 static size_t read_cost(const struct roomlog *rl)
 {
 	return membudget_block(sizeof(struct rl_read)) + membudget_block(256) +
-	       membudget_block(rl->rl_max_bytes + rl->rl_max_entries * sizeof(struct chatd_log_entry));
+	       membudget_block(rl->rl_max_bytes +
+			       rl->rl_max_entries * sizeof(struct chatd_log_entry));
 }
 
 static bool read_send(struct roomlog *rl, struct rl_read *rr)
@@ -180,10 +181,16 @@ static bool read_send(struct roomlog *rl, struct rl_read *rr)
 	snprintf(max, sizeof max, "%zu", rr->rr_max);
 	snprintf(bytes, sizeof bytes, "%zu", rl->rl_max_bytes);
 	snprintf(marker, sizeof marker, "%" PRIu64, rr->rr_seq);
-	const char *argv[] = {"EVALSHA", rl->rl_read_sha, "1", key, max, bytes,
-			      bp->bp_anchor, marker};
-	size_t argl[] = {7, strlen(rl->rl_read_sha), 1, klen, strlen(max), strlen(bytes),
-			 strlen(bp->bp_anchor), strlen(marker)};
+	const char *argv[] = {"EVALSHA", rl->rl_read_sha, "1",           key,
+			      max,       bytes,           bp->bp_anchor, marker};
+	size_t argl[] = {7,
+			 strlen(rl->rl_read_sha),
+			 1,
+			 klen,
+			 strlen(max),
+			 strlen(bytes),
+			 strlen(bp->bp_anchor),
+			 strlen(marker)};
 	if (bp->bp_pub.bl_context == NULL ||
 	    redisAsyncCommandArgv(bp->bp_pub.bl_context, on_read_reply, rr, 8, argv, argl) !=
 		    REDIS_OK)
@@ -210,8 +217,7 @@ static void read_flush(struct roomlog *rl, bool force)
 	}
 }
 
-int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_read_fn fn,
-		 void *arg)
+int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_read_fn fn, void *arg)
 {
 	struct backplane *bp = rl->rl_bp;
 	struct rl_read *rr;
@@ -410,12 +416,31 @@ int roomlog_append(struct roomlog *rl, const char *room, uint64_t after, const v
 	snprintf(after_s, sizeof after_s, "%" PRIu64, after);
 	snprintf(max, sizeof max, "%zu", rl->rl_max_entries);
 	snprintf(bytes, sizeof bytes, "%zu", rl->rl_max_bytes);
-	const char *argv[] = {"EVALSHA", rl->rl_append_sha, "2",  meta,	   logkey, channel,
-			      (const char *)header, head, tail, after_s, max, bytes,
+	const char *argv[] = {"EVALSHA",
+			      rl->rl_append_sha,
+			      "2",
+			      meta,
+			      logkey,
+			      channel,
+			      (const char *)header,
+			      head,
+			      tail,
+			      after_s,
+			      max,
+			      bytes,
 			      ROOMLOG_TTL_S};
-	size_t argl[] = {7,	    strlen(rl->rl_append_sha), 1,	    clen + 5,
-			 clen + 4,  clen,		       sizeof header, head_len,
-			 tail_len,  strlen(after_s),	       strlen(max),   strlen(bytes),
+	size_t argl[] = {7,
+			 strlen(rl->rl_append_sha),
+			 1,
+			 clen + 5,
+			 clen + 4,
+			 clen,
+			 sizeof header,
+			 head_len,
+			 tail_len,
+			 strlen(after_s),
+			 strlen(max),
+			 strlen(bytes),
 			 strlen(ROOMLOG_TTL_S)};
 	// NOLINTNEXTLINE(performance-no-int-to-ptr)
 	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_appended, (void *)(uintptr_t)cost, 13,
@@ -453,7 +478,8 @@ void roomlog_on_up(struct roomlog *rl)
 		size_t argl[] = {6, 4, strlen(scripts[i])};
 		if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_loaded, NULL, 3, argv, argl) !=
 		    REDIS_OK)
-			return backplane_session_fail(bp, "SCRIPT LOAD", "cannot queue the command");
+			return backplane_session_fail(bp, "SCRIPT LOAD",
+						      "cannot queue the command");
 		backplane_pending_add(bp, 0);
 	}
 }

@@ -35,7 +35,7 @@ struct server {
 	const struct config *sv_config;
 	struct loop *sv_loop;
 	struct hub *sv_hub;
-	struct backplane *sv_backplane; /* NULL without --redis */
+	struct backplane *sv_backplane;  /* NULL without --redis */
 	const struct server_app *sv_app; /* the handlers, for the rooms' log */
 	struct listener sv_listener;
 	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */

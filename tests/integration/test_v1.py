@@ -8,13 +8,11 @@ library refuses to send."""
 import asyncio
 import json
 import re
-import shutil
 import time
 import urllib.request
 
 import pytest
 
-import rediskit
 import wsclient
 import wsraw
 
@@ -500,36 +498,6 @@ async def test_a_long_raw_message_reaches_v1_clients_whole(chatd):
         # Past the byte bound: not kept, and the next joiner gets no history of it.
         async with v1(server, "/big", "bob") as bob:
             await welcomed(bob, history=0)
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-async def test_with_redis_raw_encoding_crosses_nodes_and_v1_stays_local(chatd, tmp_path):
-    """docs/PROTOCOL.md, "With --redis": what raw clients get is shared, v1 is per node."""
-    redis = rediskit.RedisServer(tmp_path)
-    try:
-        a = chatd("--redis", redis.url, "--v1-interop")
-        b = chatd("--redis", redis.url, "--v1-interop")
-        for n in (a, b):
-            n.wait_for_log(r"redis: connected")
-        async with v1(a, "/x", "ann") as ann, raw(a, "/x") as ra, raw(b, "/x") as rb:
-            await welcomed(ann)
-            await expect(ann, "join")
-            deadline = time.monotonic() + 5
-            while rediskit.numsub(redis.port, "chatd:/x") != 2:
-                assert time.monotonic() < deadline, "nodes never subscribed"
-                await asyncio.sleep(0.02)
-            # A raw client alone on its node reaches the raw clients of the other.
-            await rb.send("from b")
-            assert await wsclient.recv(ra) == "from b"
-            # A v1 message reaches raw clients everywhere as a line.
-            await say(ann, "hi")
-            await expect(ann, "message", text="hi")
-            assert await wsclient.recv(ra) == "ann: hi"
-            assert await wsclient.recv(rb) == "ann: hi"
-            # The v1 client never got another node's raw bytes as a frame of its own.
-            await wsclient.assert_nothing_received(ann)
-    finally:
-        redis.kill()
 
 
 async def test_without_v1_interop_raw_clients_are_a_separate_audience(chatd):

@@ -144,7 +144,7 @@ static void write_presence(const char *type, const struct v1_person *p)
 	out_text(",\"name\":");
 	out_string(p->vp_name, strlen(p->vp_name));
 	out_text(",\"count\":");
-	out_number(p->vp_room->vr_named);
+	out_number(p->vp_room->vr_named - p->vp_room->vr_joining);
 	out_text("}");
 }
 
@@ -213,15 +213,17 @@ static void send_welcome(struct v1_person *p, const char *requested, size_t hist
 	out_string(r->vr_name, strlen(r->vr_name));
 	out_text(",\"online\":[");
 	for (const struct v1_person *o = r->vr_people; o != NULL && listed < V1_ONLINE_MAX;
-	     o = o->vp_next, listed++) {
-		out_text(listed ? ",{\"id\":" : "{\"id\":");
+	     o = o->vp_next) {
+		if (o->vp_joining)
+			continue; /* --redis: not announced yet; its join comes */
+		out_text(listed++ ? ",{\"id\":" : "{\"id\":");
 		out_number(o->vp_id);
 		out_text(",\"name\":");
 		out_string(o->vp_name, strlen(o->vp_name));
 		out_text(o->vp_v1 ? "}" : ",\"raw\":true}");
 	}
 	out_text("],\"count\":");
-	out_number(r->vr_named);
+	out_number(r->vr_named - r->vr_joining);
 	out_text(",\"history\":");
 	out_number(history);
 	out_text(",\"max_text\":");
@@ -274,8 +276,11 @@ static void person_leave(struct v1_person *p)
 	if (p->vp_v1 && chatd_conn_tag(p->vp_conn) == V1_TAG_V1)
 		r->vr_v1--;
 	p->vp_named = false;
-	if (p->vp_joining)
-		return; /* nobody heard it join */
+	if (p->vp_joining) { /* nobody heard it join; its read still holds it */
+		p->vp_joining = false;
+		r->vr_joining--;
+		return;
+	}
 	write_presence("leave", p);
 	broadcast_v1(r, NULL); /* p itself is closing: chatd sends it nothing more */
 }
@@ -397,8 +402,10 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 	size_t valid = 0;
 	(void)ok; /* without its history, a client still chats */
 
-	p->vp_joining = false;
-	r->vr_joining--;
+	if (p->vp_joining) { /* not when it left meanwhile (person_leave) */
+		p->vp_joining = false;
+		r->vr_joining--;
+	}
 	if (!p->vp_gone && p->vp_overflow)
 		chatd_close(p->vp_conn, 1013, "too much traffic while joining: try again");
 	for (size_t i = 0; i < count; i++)

@@ -84,10 +84,12 @@ static void handle_message(struct backplane *bp, const redisReply *channel,
 		return;
 	}
 	if (env.en_logged) { /* from every node, this one too: Redis gave it its id */
-		if (bp->bp_log == NULL)
+		if (bp->bp_log == NULL) {
 			bp->bp_metrics.mr_invalid++;
-		else
-			roomlog_on_entry(bp->bp_log, room, room_len, &env);
+			return;
+		}
+		bp->bp_metrics.mr_received += env.en_origin != bp->bp_node;
+		roomlog_on_entry(bp->bp_log, room, room_len, &env);
 		return;
 	}
 	if (env.en_origin == bp->bp_node)

@@ -397,7 +397,7 @@ int roomlog_append(struct roomlog *rl, const char *room, uint64_t after, const v
 	size_t cost = membudget_block(160 + 3 * BACKPLANE_CHANNEL_MAX + 41 + head_len + tail_len) +
 		      membudget_block(32);
 
-	if (!bp->bp_up) {
+	if (!bp->bp_up || bp->bp_pub.bl_context == NULL) {
 		bp->bp_metrics.mr_dropped_down++;
 		return -1;
 	}

@@ -250,3 +250,35 @@ async def test_entries_not_ours_from_redis_are_dropped(chatd, redis):
         await wsclient.assert_nothing_received(ann)
         await say(ann, "still fine")
         await expect(ann, "message", text="still fine")
+
+
+def logged(id_, payload: bytes) -> bytes:
+    """An entry of a room's log as roomlog's script writes it."""
+    return b"\xc1\x41" + b"\x07" * 8 + id_.to_bytes(8, "big") + payload
+
+
+async def test_a_poisoned_history_in_redis_gives_only_what_is_valid_and_bounded(chatd, redis):
+    """Whatever another program left in a room's list: only our frames reach clients, and a
+    read takes no more than the reader's --history-bytes however large the list is."""
+    r = redis()
+    good = [json.dumps({"type": "message", "id": i, "time": 1, "name": "ann",
+                        "text": f"ok{i}"}).encode() for i in (1, 2)]
+    poison = [
+        logged(10, b"x" * 200_000),  # the oldest: beyond the byte bound, stops the read there
+        logged(1, good[0]),
+        b"not an envelope",
+        logged(11, b'{"type":"welcome","id":1}'),
+        logged(12, b"\xff\xfe"),
+        b"\xc1\x41" + b"\x07" * 8 + b"\x01",  # too short for its id
+        logged(2, good[1]),
+    ]
+    for entry in poison:
+        rediskit.command(r.port, "RPUSH", "chatd:/p#log", entry)
+    a = node(chatd, r)
+    async with v1(a, "/p", "bob") as bob:
+        _, history = await welcomed(bob, history=2)
+        assert [m["text"] for m in history] == ["ok1", "ok2"]
+        await wsclient.assert_nothing_received(bob)
+        # Ids go on above what the room's counter says (none here: from 1).
+        await say(bob, "next")
+        assert (await expect(bob, "message", text="next"))["id"] >= 1

@@ -232,10 +232,10 @@ static void send_welcome(struct v1_person *p, const char *requested, size_t hist
 	send_out(p->vp_conn);
 }
 
-/* Gives p its name and its place in the room's list, and announces it. A v1 client gets
- * its welcome and the history before the tag that lets live traffic reach it. */
 static void v1_log_join(struct v1_person *p, const char *requested);
 
+/* Gives p its name and its place in the room's list, and announces it. A v1 client gets
+ * its welcome and the history before the tag that lets live traffic reach it. */
 static void person_name(struct v1_person *p, const char *requested)
 {
 	struct v1_room *r = p->vp_room;
@@ -406,8 +406,14 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 		p->vp_joining = false;
 		r->vr_joining--;
 	}
-	if (!p->vp_gone && p->vp_overflow)
+	if (!p->vp_gone && p->vp_overflow) { /* never announced; its on_close follows */
+		v1_room_unlink(r, p);
+		p->vp_named = false;
 		chatd_close(p->vp_conn, 1013, "too much traffic while joining: try again");
+		v1_hold_clear(p);
+		person_release(p);
+		return;
+	}
 	for (size_t i = 0; i < count; i++)
 		valid += log_entry_parse(entries[i].le_data, entries[i].le_len, t, &time, &name,
 					 &text);

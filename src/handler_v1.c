@@ -277,8 +277,7 @@ static void person_leave(struct v1_person *p)
 		r->vr_v1--;
 	p->vp_named = false;
 	if (p->vp_joining) { /* nobody heard it join; its read still holds it */
-		p->vp_joining = false;
-		r->vr_joining--;
+		v1_joiner_remove(r, p);
 		return;
 	}
 	write_presence("leave", p);
@@ -374,11 +373,8 @@ static void v1_log(struct chatd *s, const char *room, uint64_t id, const void *e
 	log_keep(r, id, entry, t, time, name, text);
 	if (r->vr_v1 > 0)
 		chatd_broadcast_tag(s, room, NULL, V1_TAG_V1, CHATD_TEXT, entry, len);
-	if (r->vr_joining == 0)
-		return;
-	for (struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
-		if (p->vp_joining)
-			v1_hold(p, id, entry, len);
+	for (struct v1_person *p = r->vr_joiners; p != NULL; p = p->vp_next_joiner)
+		v1_hold(p, id, entry, len);
 }
 
 /* A message of the history, marked as such: its last '}' becomes ,"history":true}. */
@@ -402,10 +398,7 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 	size_t valid = 0;
 	(void)ok; /* without its history, a client still chats */
 
-	if (p->vp_joining) { /* not when it left meanwhile (person_leave) */
-		p->vp_joining = false;
-		r->vr_joining--;
-	}
+	v1_joiner_remove(r, p);              /* unless it left meanwhile (person_leave did) */
 	if (!p->vp_gone && p->vp_overflow) { /* never announced; its on_close follows */
 		v1_room_unlink(r, p);
 		p->vp_named = false;
@@ -447,8 +440,7 @@ static void v1_log_join(struct v1_person *p, const char *requested)
 	struct chatd *s = r->vr_server;
 
 	snprintf(p->vp_requested, sizeof p->vp_requested, "%s", requested);
-	p->vp_joining = true;
-	r->vr_joining++;
+	v1_joiner_add(r, p);
 	person_hold(p);
 	if (chatd_log_read(s, r->vr_name, chatd_history_messages(s), log_joined, p) < 0)
 		log_joined(p, NULL, 0, false);

@@ -263,3 +263,25 @@ void v1_hold(struct v1_person *p, uint64_t id, const char *data, size_t len)
 	p->vp_held_last = h;
 	p->vp_held_bytes += sizeof *h + len;
 }
+
+void v1_joiner_add(struct v1_room *r, struct v1_person *p)
+{
+	p->vp_joining = true;
+	p->vp_next_joiner = r->vr_joiners;
+	r->vr_joiners = p;
+	r->vr_joining++;
+}
+
+/* A walk of the joiners: a handful at a time, each there for one round trip to Redis. */
+void v1_joiner_remove(struct v1_room *r, struct v1_person *p)
+{
+	struct v1_person **at = &r->vr_joiners;
+
+	if (!p->vp_joining)
+		return;
+	while (*at != p)
+		at = &(*at)->vp_next_joiner;
+	*at = p->vp_next_joiner;
+	p->vp_joining = false;
+	r->vr_joining--;
+}

@@ -47,7 +47,8 @@ struct v1_room {
 	size_t vr_v1;                /* of them, v1 clients */
 	size_t vr_members;           /* every person, named or pending: the room's life */
 	uint64_t vr_last_id;         /* the id of the latest message */
-	size_t vr_joining;           /* --redis: people waiting for their history */
+	size_t vr_joining;           /* --redis: people waiting for their history, */
+	struct v1_person *vr_joiners; /* listed here (by vp_next_joiner) */
 	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
 	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
 	struct v1_entry **vr_hist;
@@ -67,6 +68,7 @@ struct v1_person { /* a connection's data (chatd_conn_set_data), freed after on_
 	bool vp_gone; /* on_close came: it has left the room; freed once not busy */
 	/* --redis: its history read is out; live messages wait in vp_held meanwhile. */
 	bool vp_joining;
+	struct v1_person *vp_next_joiner; /* vr_joiners */
 	bool vp_overflow; /* held more than V1_HOLD_MAX: closed once its history is in */
 	struct v1_held *vp_held, *vp_held_last;
 	size_t vp_held_bytes;
@@ -92,6 +94,10 @@ void v1_history_add(struct v1_room *r, uint64_t id, uint64_t time, const char *n
 		    size_t name_len, const char *text, size_t text_len);
 /* The i-th oldest message kept (i < vr_hist_len). */
 const struct v1_entry *v1_history_at(const struct v1_room *r, size_t i);
+
+/* Puts p on (or takes it off) the room's joiners: vp_joining, vr_joining, vr_joiners. */
+void v1_joiner_add(struct v1_room *r, struct v1_person *p);
+void v1_joiner_remove(struct v1_room *r, struct v1_person *p);
 
 /* Keeps a copy of a live message for a joining client, up to V1_HOLD_MAX (then drops
  * what it held and marks it vp_overflow). */

@@ -152,6 +152,17 @@ long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn 
 long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len);
 
+/* Called by chatd_room_each for each client; returning false ends the walk. */
+typedef bool (*chatd_visit_fn)(struct chatd_conn *c, void *arg);
+
+/* Calls fn for each open client in `room` on this node (other nodes' are not seen), in no
+ * particular order, until fn returns false. Allocates nothing: a handler can list or
+ * count a room (by tag, say) without keeping a record per client. A client whose on_close
+ * is under way is not visited, nor one that joins during the walk; one that leaves during
+ * it (cut off by something fn sent) is not visited after. fn may call anything here but
+ * chatd_join. Returns how many clients fn was called for (0 for a room with none). */
+size_t chatd_room_each(struct chatd *s, const char *room, chatd_visit_fn fn, void *arg);
+
 /* Starts the close handshake with code and reason (at most 123 bytes; NULL for none).
  * on_close follows once the close is under way. */
 void chatd_close(struct chatd_conn *c, uint16_t code, const char *reason);

@@ -530,27 +530,3 @@ async def test_with_redis_raw_encoding_crosses_nodes_and_v1_stays_local(chatd, t
             await wsclient.assert_nothing_received(ann)
     finally:
         redis.kill()
-
-
-async def test_without_v1_interop_raw_clients_are_a_separate_audience(chatd):
-    """The default: raw clients get the plain broadcast, which keeps nothing per
-    connection. They hear v1 messages as "name: text" lines; v1 clients do not get raw
-    lines (they are not JSON), and raw clients get no history."""
-    server = chatd()
-    async with v1(server, "/sep", "ann") as ann:
-        async with raw(server, "/sep", "?history=5") as r1, raw(server, "/sep") as r2:
-            await r1.send("plain words")
-            assert await wsclient.recv(r2) == "plain words"
-            await ann.send(json.dumps({"type": "message", "text": "hi raw"}))
-            assert await wsclient.recv(r1) == "ann: hi raw"
-            assert await wsclient.recv(r2) == "ann: hi raw"
-            await wsclient.assert_nothing_received(r1)
-        # ann got its own message back, and nothing of the raw line.
-        seen = []
-        while True:
-            try:
-                seen.append(json.loads(await wsclient.recv(ann, timeout=0.3)))
-            except AssertionError:
-                break
-        assert [f["type"] for f in seen if f["type"] == "message"] == ["message"], seen
-        assert all(f.get("text") != "plain words" for f in seen), seen

@@ -90,9 +90,10 @@ extern const struct chatd_handler chatd_broadcast_handler;
 /* chatd.v1 (docs/PROTOCOL.md), the chat the chatd binary runs, in two handlers to register
  * together: chatd_v1_handler serves clients that ask for the subprotocol "chatd.v1" (JSON
  * frames, names, presence, history), and chatd_v1_raw_handler, a default handler, serves
- * those that ask for none as chatd_broadcast_handler does, with their messages shown to
- * the v1 clients of their room and v1 messages reaching them as "name: text" lines
- * (src/handler_v1.c). */
+ * those that ask for none as chatd_broadcast_handler does, at no cost per client, with
+ * their messages and presence shown to the v1 clients of their room as raw-<id> and v1
+ * messages reaching them as "name: text" lines (src/handler_v1.c). It counts every
+ * client left at tag 0 in a room as raw, and expects them to stay in their room. */
 extern const struct chatd_handler chatd_v1_handler;
 extern const struct chatd_handler chatd_v1_raw_handler;
 

@@ -32,11 +32,8 @@ struct v1_room {
 	struct v1_person *vr_people; /* the v1 clients with a name (doubly linked) */
 	size_t vr_named;             /* on vr_people */
 	size_t vr_v1;                /* of them, those live traffic reaches (welcomed) */
-	/* The room's raw clients, who have no person: counted when the room is made, then
-	 * kept by their on_open and on_close (src/handler_v1.c, "the raw face"). */
-	size_t vr_raw;
-	/* Every person, named or pending, and every callback holding the room: its life. */
-	size_t vr_members;
+	size_t vr_raw;               /* raw clients, who have no person: see handler_v1.c */
+	size_t vr_members;           /* persons, named or pending, and holds: the room's life */
 	uint64_t vr_last_id;         /* the id of the latest message */
 	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
 	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */

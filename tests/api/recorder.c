@@ -108,7 +108,8 @@ static void on_message(struct chatd_conn *c, enum chatd_type type, const void *d
 										       : "bad");
 	} else if (strncmp(arg, "!who ", 5) == 0) {
 		struct who w = {.w_stop_after = strtoul(arg + 5, NULL, 10)};
-		size_t n = chatd_room_each(chatd_conn_server(c), chatd_conn_room(c), list_client, &w);
+		size_t n =
+			chatd_room_each(chatd_conn_server(c), chatd_conn_room(c), list_client, &w);
 		printf("who %llu %zu%s\n", id(c), n, w.w_line);
 	} else if (strcmp(arg, "!stop") == 0) {
 		chatd_stop(chatd_conn_server(c));

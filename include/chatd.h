@@ -95,9 +95,10 @@ extern const struct chatd_handler chatd_broadcast_handler;
 /* chatd.v1 (docs/PROTOCOL.md), the chat the chatd binary runs, in two handlers to register
  * together: chatd_v1_handler serves clients that ask for the subprotocol "chatd.v1" (JSON
  * frames, names, presence, history), and chatd_v1_raw_handler, a default handler, serves
- * those that ask for none as chatd_broadcast_handler does, with their messages shown to
- * the v1 clients of their room and v1 messages reaching them as "name: text" lines
- * (src/handler_v1.c). */
+ * those that ask for none as chatd_broadcast_handler does, at no cost per client, with
+ * their messages and presence shown to the v1 clients of their room as raw-<id> and v1
+ * messages reaching them as "name: text" lines (src/handler_v1.c). It counts every
+ * client left at tag 0 in a room as raw, and expects them to stay in their room. */
 extern const struct chatd_handler chatd_v1_handler;
 extern const struct chatd_handler chatd_v1_raw_handler;
 
@@ -156,6 +157,17 @@ long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn 
  * only tag 0 is shared with other nodes (whose messages reach tag-0 clients alone). */
 long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len);
+
+/* Called by chatd_room_each for each client; returning false ends the walk. */
+typedef bool (*chatd_visit_fn)(struct chatd_conn *c, void *arg);
+
+/* Calls fn for each open client in `room` on this node (other nodes' are not seen), in no
+ * particular order, until fn returns false. Allocates nothing: a handler can list or
+ * count a room (by tag, say) without keeping a record per client. A client whose on_close
+ * is under way is not visited, nor one that joins during the walk; one that leaves during
+ * it (cut off by something fn sent) is not visited after. fn may call anything here but
+ * chatd_join. Returns how many clients fn was called for (0 for a room with none). */
+size_t chatd_room_each(struct chatd *s, const char *room, chatd_visit_fn fn, void *arg);
 
 /* Starts the close handshake with code and reason (at most 123 bytes; NULL for none).
  * on_close follows once the close is under way. */

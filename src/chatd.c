@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_internal.h"
+#include "container.h"
 #include "handshake.h"
 #include "log.h"
 #include "membudget.h"
@@ -232,6 +233,34 @@ long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_c
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len)
 {
 	return broadcast(s, room, except, tag, type, data, len);
+}
+
+struct room_walk {
+	chatd_visit_fn rw_fn;
+	void *rw_arg;
+	size_t rw_called;
+};
+
+static bool visit_member(struct hub_member *m, void *arg)
+{
+	struct room_walk *w = arg;
+	struct conn *c = container_of(m, struct conn, c_member);
+
+	/* A client in its on_close is still in the room until on_close returns. */
+	if (c->c_state != CONN_OPEN)
+		return true;
+	w->rw_called++;
+	return w->rw_fn((struct chatd_conn *)c, w->rw_arg);
+}
+
+size_t chatd_room_each(struct chatd *s, const char *room, chatd_visit_fn fn, void *arg)
+{
+	struct room_walk w = {fn, arg, 0};
+
+	if (s->ch_running == NULL || room == NULL)
+		return 0;
+	hub_room_each(server_env(s->ch_running)->ce_hub, room, strlen(room), visit_member, &w);
+	return w.rw_called;
 }
 
 void chatd_close(struct chatd_conn *cc, uint16_t code, const char *reason)

@@ -179,29 +179,36 @@ async def test_no_message_lost_or_doubled_while_joining_under_traffic(chatd, red
 
 async def test_raw_and_v1_clients_hear_each_other_across_nodes(chatd, redis):
     r = redis()
-    a, b = node(chatd, r, "--v1-interop"), node(chatd, r, "--v1-interop")
-    async with v1(a, "/m", "ann") as ann:
+    a, b, c = node(chatd, r), node(chatd, r), node(chatd, r)
+    async with v1(a, "/m", "ann") as ann, v1(b, "/m", "bob") as bob:
         await welcomed(ann)
-        async with raw(a, "/m") as ra, raw(b, "/m") as rb:
-            await raw_and_v1(r, ann, ra, rb)
-
-
-async def raw_and_v1(r, ann, ra, rb):
-    """What test_raw_and_v1_clients_hear_each_other_across_nodes checks."""
-    await expect(ann, "join")  # ra's; presence is per node, so none for rb
-    await subscribed(r, "/m", 2)
-    # A raw line on B: the raw clients of A get it as it was, the v1 clients of every
-    # node as a message under the raw client's name.
-    await rb.send("from b")
-    assert await wsclient.recv(ra) == "from b"
-    m = await expect(ann, "message", text="from b")
-    assert m["name"].startswith("raw-")
-    # A v1 message reaches raw clients everywhere as a line.
-    await say(ann, "hi")
-    await expect(ann, "message", text="hi")
-    assert await wsclient.recv(ra) == "ann: hi"
-    assert await wsclient.recv(rb) == "ann: hi"
-    await wsclient.assert_nothing_received(ann)
+        await welcomed(bob)
+        async with raw(a, "/m") as ra, raw(b, "/m") as rb, raw(c, "/m") as rc:
+            await expect(ann, "join")  # ra's; presence is per node: none for rb, rc
+            await expect(bob, "join")  # rb's
+            await subscribed(r, "/m", 3)
+            # A raw line on B, where the room has a v1 client: the raw clients of every
+            # node get it as it was, the v1 clients of every node as a message under the
+            # raw client's name, with one id.
+            await rb.send("from b")
+            assert await wsclient.recv(ra) == "from b"
+            assert await wsclient.recv(rc) == "from b"
+            m = await expect(ann, "message", text="from b")
+            assert m["name"].startswith("raw-")
+            assert (await expect(bob, "message", text="from b"))["id"] == m["id"]
+            # A v1 message reaches raw clients everywhere as a line.
+            await say(ann, "hi")
+            await expect(ann, "message", text="hi")
+            await expect(bob, "message", text="hi")
+            for w in (ra, rb, rc):
+                assert await wsclient.recv(w) == "ann: hi"
+            # On C the room has raw clients alone: the plain broadcast, which raw clients
+            # everywhere hear and v1 clients do not (docs/PROTOCOL.md).
+            await rc.send("from c")
+            assert await wsclient.recv(ra) == "from c"
+            assert await wsclient.recv(rb) == "from c"
+            await wsclient.assert_nothing_received(ann)
+            await wsclient.assert_nothing_received(bob)
 
 
 async def test_redis_down_v1_senders_are_told_and_ids_keep_rising_after(chatd, redis):

@@ -289,3 +289,32 @@ async def test_a_poisoned_history_in_redis_gives_only_what_is_valid_and_bounded(
         # Ids go on above what the room's counter says (none here: from 1).
         await say(bob, "next")
         assert (await expect(bob, "message", text="next"))["id"] >= 1
+
+
+async def test_a_join_while_redis_hangs_is_welcomed_once_the_link_is_given_up(chatd, redis):
+    """A history read in flight when Redis stops answering: the node gives the session up
+    (3 s without an answer), the joiner gets its welcome without history and chats once
+    Redis is back; nothing leaks (the sanitizer build checks)."""
+    r = redis()
+    a = node(chatd, r)
+    async with v1(a, "/s", "ann") as ann:
+        await welcomed(ann)
+        await say(ann, "kept")
+        await expect(ann, "message", text="kept")
+        r.stop_process()
+        try:
+            async with v1(a, "/s", "bob") as bob:
+                welcome = json.loads(await wsclient.recv(bob, timeout=10))
+                assert welcome["type"] == "welcome" and welcome["history"] == 0, welcome
+                await expect(ann, "join", name="bob")
+                r.continue_process()
+                a.wait_for_log(r"redis: connected again")
+                await subscribed(r, "/s", 1)
+                await say(bob, "back")
+                await expect(bob, "message", text="back")
+                await expect(ann, "message", text="back")
+        finally:
+            r.continue_process()
+        async with v1(a, "/s", "cy") as cy:
+            _, history = await welcomed(cy, history=2)
+            assert [m["text"] for m in history] == ["kept", "back"]

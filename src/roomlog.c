@@ -204,8 +204,10 @@ static bool read_send(struct roomlog *rl, struct rl_read *rr)
 	return true;
 }
 
-/* Sends the reads whose rooms' subscriptions are in effect (all of them: force). */
-static void read_flush(struct roomlog *rl, bool force)
+/* Sends the waiting reads whose rooms' subscriptions are in effect, in order, while what
+ * waits for Redis stays within its bound: a crowd joining at once (a node restarted, and
+ * its clients back) is served a bound's worth at a time, not refused. */
+static void read_flush(struct roomlog *rl)
 {
 	struct backplane *bp = rl->rl_bp;
 
@@ -213,7 +215,8 @@ static void read_flush(struct roomlog *rl, bool force)
 		next = rr->rr_next;
 		if (rr->rr_sent)
 			continue;
-		if (!force && rr->rr_ticket > bp->bp_sub_confirmed)
+		if (rr->rr_ticket > bp->bp_sub_confirmed || !bp->bp_up ||
+		    bp->bp_pending_bytes + read_cost(rl) > bp->bp_max_pending)
 			return; /* tickets rise along the list */
 		if (!read_send(rl, rr))
 			read_complete(rl, rr, false);
@@ -225,9 +228,7 @@ int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_rea
 	struct backplane *bp = rl->rl_bp;
 	struct rl_read *rr;
 
-	if (!bp->bp_up || strlen(room) > HUB_ROOM_NAME_MAX ||
-	    bp->bp_pending_bytes + read_cost(rl) > bp->bp_max_pending ||
-	    (rr = calloc(1, sizeof *rr)) == NULL)
+	if (!bp->bp_up || strlen(room) > HUB_ROOM_NAME_MAX || (rr = calloc(1, sizeof *rr)) == NULL)
 		return -1;
 	rr->rr_log = rl;
 	rr->rr_ticket = bp->bp_sub_sent;
@@ -243,7 +244,12 @@ int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_rea
 	else
 		rl->rl_head = rr;
 	rl->rl_tail = rr;
-	if (rr->rr_ticket <= bp->bp_sub_confirmed && !read_send(rl, rr)) {
+	/* Sent now when nothing waits before it and it may go; else it waits its turn. */
+	for (const struct rl_read *o = rl->rl_head; o != rr; o = o->rr_next)
+		if (!o->rr_sent)
+			return 0;
+	if (rr->rr_ticket <= bp->bp_sub_confirmed &&
+	    bp->bp_pending_bytes + read_cost(rl) <= bp->bp_max_pending && !read_send(rl, rr)) {
 		read_unlink(rl, rr);
 		membudget_release(rr->rr_charged);
 		free(rr);
@@ -300,14 +306,17 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (reply == NULL) /* the link is going: its session's end settles the accounts */
 		return read_complete(rl, rr, false);
-	if (ac->data != NULL)
+	if (ac->data != NULL) {
 		backplane_pending_done(rl->rl_bp, read_cost(rl));
+		read_flush(rl); /* the next in line may go */
+	}
 	if (reply->type == REDIS_REPLY_ERROR || !read_keep(rl, rr, reply)) {
 		if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0)
 			roomlog_on_up(rl);
 		if (!rl->rl_error_logged)
 			log_warn("redis: a history read failed: %s (logged once)",
-				 reply->type == REDIS_REPLY_ERROR ? reply->str : "out of memory");
+				 reply->type == REDIS_REPLY_ERROR ? reply->str
+								  : "not a list, or out of memory");
 		rl->rl_error_logged = true;
 		return read_complete(rl, rr, false); /* no marker follows a failed script */
 	}
@@ -340,7 +349,7 @@ void roomlog_on_marker(struct roomlog *rl, const uint8_t *payload, size_t len)
 
 void roomlog_on_subscribed(struct roomlog *rl)
 {
-	read_flush(rl, false);
+	read_flush(rl);
 }
 
 void roomlog_on_tick(struct roomlog *rl)
@@ -352,6 +361,8 @@ void roomlog_on_tick(struct roomlog *rl)
 		next = rr->rr_next;
 		if (rr->rr_sent && !rr->rr_answered)
 			continue; /* the heartbeat's answer timeout covers it */
+		if (!rr->rr_sent && rr->rr_ticket <= bp->bp_sub_confirmed)
+			continue; /* its turn comes as answers free the bound */
 		if (++rr->rr_ticks < ROOMLOG_PATIENCE_TICKS)
 			continue;
 		if (rr->rr_answered) /* its marker was lost: complete without it */
@@ -361,7 +372,7 @@ void roomlog_on_tick(struct roomlog *rl)
 	}
 	if (stuck) {
 		bp->bp_sub_confirmed = bp->bp_sub_sent;
-		read_flush(rl, true);
+		read_flush(rl);
 	}
 }
 

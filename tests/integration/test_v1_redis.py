@@ -318,3 +318,25 @@ async def test_a_join_while_redis_hangs_is_welcomed_once_the_link_is_given_up(ch
         async with v1(a, "/s", "cy") as cy:
             _, history = await welcomed(cy, history=2)
             assert [m["text"] for m in history] == ["kept", "back"]
+
+
+async def test_a_crowd_joining_at_once_waits_its_turn_and_gets_its_history(chatd, redis):
+    """Reads in flight are bounded (what may wait for Redis: 8 MiB, each read counted at
+    the largest reply it may bring, here 3 MiB): a crowd joining at once is served in
+    turn, every client with its history, none refused."""
+    r = redis()
+    a = node(chatd, r, "--history-bytes", "3M")
+    async with v1(a, "/c", "ann") as ann:
+        await welcomed(ann)
+        for i in range(5):
+            await say(ann, f"c{i}")
+        for _ in range(5):
+            await expect(ann, "message")
+
+        async def join(k):
+            async with v1(a, "/c", f"j{k}") as j:
+                _, history = await welcomed(j)
+                return [m["text"] for m in history]
+
+        got = await asyncio.gather(*[join(k) for k in range(12)])
+        assert all(h == [f"c{i}" for i in range(5)] for h in got), got

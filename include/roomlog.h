@@ -9,7 +9,8 @@
  * read is another script: the newest entries within the bounds, and a marker published
  * on this node's own channel; the read completes when both its reply and its marker are
  * in, so every entry older than the reply has been delivered before it completes, and
- * every newer one after. A read also waits for the room's subscription to be in effect.
+ * every newer one after. A read also waits for the room's subscription to be in effect,
+ * and for its turn when reads in flight fill the bound on what may wait for Redis.
  */
 #ifndef CHATD_ROOMLOG_H
 #define CHATD_ROOMLOG_H

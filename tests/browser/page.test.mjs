@@ -551,3 +551,25 @@ test('while the reader is scrolled up, new messages are counted in a marker, not
     assert.ok(await page.locator('#messages').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48));
     talker.close();
   });
+
+// Raw clients (websocat, scripts) reach chatd.v1 clients as message frames named raw-<id>
+// where the server makes them members of the room (docs/PROTOCOL.md). The page needs no
+// more than to render those frames; here they are handed to it as if they had come.
+test('a raw client\'s messages and presence are shown like anyone\'s, marked as raw',
+  { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const chatd = await chatdFor(t);
+    const page = await pageFor(t, `http://127.0.0.1:${chatd.port}/mixed?name=ann`);
+    await waitOnline(page, STEP_MS);
+    await page.evaluate(() => {
+      receive(JSON.stringify({ type: 'join', id: 90, name: 'raw-90', count: 2 }));
+      receive(JSON.stringify({ type: 'message', id: 1, time: Date.now(), name: 'raw-90', text: 'from websocat' }));
+    });
+    const msg = page.locator('#messages .msg.raw', { hasText: 'from websocat' });
+    await msg.waitFor();
+    assert.equal(await msg.locator('.nick').textContent(), 'raw-90');
+    assert.equal(await page.locator('#room-count').textContent(), '2 online');
+    await page.locator('#online li.raw', { hasText: 'raw-90' }).waitFor();
+    await page.evaluate(() => receive(JSON.stringify({ type: 'leave', id: 90, name: 'raw-90', count: 1 })));
+    assert.equal(await page.locator('#room-count').textContent(), '1 online');
+    await page.waitForFunction(() => document.querySelectorAll('#online li').length === 1);
+  });

@@ -313,6 +313,13 @@ test('opened from a file with no server, the page names the server it is trying'
     .waitFor({ state: 'visible' });
   assert.match(await page.locator('#messages .sys').last().textContent(), /\?server=ws:\/\/host:port\//);
   assert.equal(await page.locator('#status').getAttribute('title'), server);
+  // A server address whose path is no room: said at once, not tried.
+  const badRoom = `ws://127.0.0.1:${port}/my%20room`;
+  const refused = await pageFor(t, `${file}?server=${encodeURIComponent(badRoom)}`);
+  await refused.locator('#messages .sys.error').waitFor();
+  assert.equal(await refused.locator('#messages .sys.error').textContent(),
+    `"/my%20room" in ${badRoom} is not a room: chatd takes up to 63 letters, digits and . _ ~ - after the slash`);
+  assert.equal(await refused.locator('#status').textContent(), 'offline: not a room');
   // Without ?server= it tries the default, and says which.
   const plain = await pageFor(t, file);
   assert.equal(await plain.locator('#status').getAttribute('title'), 'ws://localhost:8080/');

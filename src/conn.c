@@ -40,6 +40,12 @@
 /* Bytes written per flush, and iovecs per sendmsg. */
 #define WRITE_BUDGET ((size_t)1024 * 1024)
 #define FLUSH_IOV    64
+/* A light round of writes is cut every FLUSH_SLICE_NS (the clock read every
+ * FLUSH_SLICE_CHECK writes) to read what arrived meanwhile, until the round has admitted
+ * FLUSH_SLICED_DELIVERIES deliveries (conn_flush_dirty). */
+#define FLUSH_SLICE_NS          ((uint64_t)50 * 1000)
+#define FLUSH_SLICE_CHECK       8
+#define FLUSH_SLICED_DELIVERIES CONN_PASS_DELIVERIES
 
 static void on_event(struct loop_watch *w, uint32_t events);
 static void flush(struct conn *c);
@@ -117,8 +123,12 @@ static void mark_dirty(struct conn *c)
 	if (c->c_dirty)
 		return;
 	c->c_dirty = true;
-	c->c_next_dirty = c->c_env->ce_dirty;
-	c->c_env->ce_dirty = c;
+	c->c_next_dirty = NULL;
+	if (c->c_env->ce_dirty == NULL)
+		c->c_env->ce_dirty = c;
+	else
+		c->c_env->ce_dirty_tail->c_next_dirty = c;
+	c->c_env->ce_dirty_tail = c;
 }
 
 /* Read while the peer may still send; write while anything is queued; and whatever the
@@ -545,11 +555,49 @@ void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
 	g->mg_redis = env->ce_redis_metrics;
 }
 
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Frees the released connections, except any still on the dirty list: the round that
+ * reaches it frees it (it is skipped there, being dead). */
+static void free_dead(struct conn_env *env)
+{
+	struct conn **link = &env->ce_dead;
+
+	while (*link != NULL) {
+		struct conn *c = *link;
+		if (c->c_dirty) {
+			link = &c->c_next;
+			continue;
+		}
+		*link = c->c_next;
+		membudget_release(membudget_block(sizeof *c));
+		free(c);
+	}
+}
+
+/* Writes the dirty connections' queues, oldest dirty first. A round (one write for each
+ * dirty connection) of a light load is cut into slices of FLUSH_SLICE_NS, and between two
+ * slices the loop reads what arrived meanwhile: a message that comes in during another's
+ * fan-out is read at once and rides in the same write to every recipient not yet reached,
+ * instead of waiting for the whole round (at 100 recipients, some 400 us). Under load the
+ * round is not cut, so each write still carries every frame queued since the last one:
+ * slicing stops once the round has admitted FLUSH_SLICED_DELIVERIES deliveries, one pass's
+ * worth of a client's input (CONN_PASS_DELIVERIES), which keeps the per-pass bound
+ * meaningful. Returns true when the loop must not sleep: a round is unfinished or input is
+ * held. */
 bool conn_flush_dirty(struct conn_env *env)
 {
 	/* Input held from earlier passes first: its frames were read before anything this
 	 * pass's flush could answer. */
 	bool more = conn_resume_held(env);
+	bool sliced = env->ce_deliveries - env->ce_round_from <= FLUSH_SLICED_DELIVERIES;
+	uint64_t start = sliced && env->ce_dirty != NULL ? clock_ns() : 0;
+	unsigned flushed = 0;
 
 	while (env->ce_dirty != NULL) {
 		struct conn *c = env->ce_dirty;
@@ -557,14 +605,17 @@ bool conn_flush_dirty(struct conn_env *env)
 		c->c_dirty = false;
 		if (c->c_state != CONN_DEAD)
 			flush(c);
+		if (sliced && ++flushed % FLUSH_SLICE_CHECK == 0 && env->ce_dirty != NULL &&
+		    clock_ns() - start >= FLUSH_SLICE_NS) {
+			env->ce_metrics.mt_rounds_split++;
+			more = true;
+			break;
+		}
 	}
+	if (env->ce_dirty == NULL)
+		env->ce_round_from = env->ce_deliveries;
 	conn_enforce_budget(env);
-	while (env->ce_dead != NULL) {
-		struct conn *c = env->ce_dead;
-		env->ce_dead = c->c_next;
-		membudget_release(membudget_block(sizeof *c));
-		free(c);
-	}
+	free_dead(env);
 	if (membudget_should_return(loop_now(env->ce_loop))) {
 		/* A burst is over. The buffers kept for reuse are scattered through the heap,
 		 * each pinning its page: let them go too, the pools refill on demand. */
@@ -599,7 +650,10 @@ void conn_env_free(struct conn_env *env)
 {
 	while (env->ce_all != NULL)
 		conn_destroy(env->ce_all, "server stopped");
-	env->ce_dirty = NULL;
+	while (env->ce_dirty != NULL) { /* every connection is dead: nothing to write */
+		env->ce_dirty->c_dirty = false;
+		env->ce_dirty = env->ce_dirty->c_next_dirty;
+	}
 	env->ce_ready = NULL;
 	conn_flush_dirty(env);
 	if (env->ce_page_head != NULL)

@@ -10,8 +10,10 @@
 # your own lines return, or open http://localhost:8080/ in a browser (same
 # room) and type there while the script listens.
 #
-# Plain lines appear raw in the browser client; the JSON line appears as an
-# ordinary chat message with a nick, the format the browser client sends.
+# The browser page speaks chatd.v1: what is typed there reaches this script as
+# "name: text" lines, and how the script's lines reach the page is in
+# docs/PROTOCOL.md ("Raw clients and v1 clients"). The JSON line is only text
+# to chatd, as any other.
 set -eu
 
 url=${1:-ws://localhost:8080/}

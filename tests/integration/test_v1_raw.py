@@ -13,8 +13,6 @@ import json
 import re
 import subprocess
 
-import pytest
-
 import wsclient
 import wsraw
 from test_v1 import client_memory, expect, raw, say, v1, welcomed
@@ -254,8 +252,6 @@ async def test_a_raw_client_cut_off_while_history_is_replayed_comes_and_goes_onc
         await expect(ann, "leave", count=1)
 
 
-@pytest.mark.xfail(strict=True, reason="conn_cut_off drops every unsent buffer, the 101 "
-                   "of a client cut off in the pass that upgraded it included")
 async def test_a_client_cut_off_in_its_on_open_gets_its_101_then_1008(chatd):
     server = chatd("--max-message", "4K", "--max-backlog", "16K")
     async with v1(server, "/cut", "ann") as ann:

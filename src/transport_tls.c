@@ -34,6 +34,8 @@
 
 #include "log.h"
 #include "membudget.h"
+#include "tls_record.h"
+#include "transport_tls13.h"
 
 /* The largest plaintext one TLS record carries (RFC 8446 section 5.1). */
 #define TLS_RECORD_MAX 16384
@@ -63,6 +65,18 @@ struct tls_session {
 	bool ts_checked_first_byte;
 	bool ts_failed; /* a fatal TLS error: no close_notify, every call fails */
 	size_t ts_charged; /* what membudget holds for this connection (tls_memory's last) */
+	/* For the handover to transport_tls13 after a TLS 1.3 handshake: the application
+	 * traffic secrets (from the key log callback) and the records OpenSSL has sealed
+	 * or opened under them (from the message callback, which sees every record header
+	 * and every handshake message). */
+	uint8_t ts_client_secret[48];
+	uint8_t ts_server_secret[48];
+	uint8_t ts_client_secret_len;
+	uint8_t ts_server_secret_len;
+	bool ts_server_finished; /* our Finished is out: later records use our new keys */
+	bool ts_client_finished; /* theirs is in: later records use theirs */
+	uint32_t ts_records_written;
+	uint32_t ts_records_read;
 };
 
 /* Gathered plaintext on its way into SSL_write. One per process: the loop is single
@@ -140,6 +154,66 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* The key log callback, which is how OpenSSL 3.0 tells a program its traffic secrets:
+ * keeps the two application traffic secrets for the handover. The line is
+ * "LABEL <client random hex> <secret hex>" (the NSS key log format). */
+static void keep_secret(const SSL *ssl, const char *line)
+{
+	static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+	struct tls_session *ts = SSL_get_app_data(ssl);
+	uint8_t *secret;
+	uint8_t *secret_len;
+	const char *hex;
+	size_t n = 0;
+
+	if (ts == NULL)
+		return;
+	if (strncmp(line, client, sizeof client - 1) == 0) {
+		secret = ts->ts_client_secret;
+		secret_len = &ts->ts_client_secret_len;
+	} else if (strncmp(line, server, sizeof server - 1) == 0) {
+		secret = ts->ts_server_secret;
+		secret_len = &ts->ts_server_secret_len;
+	} else {
+		return;
+	}
+	hex = strchr(line + sizeof client - 1, ' ');
+	if (hex == NULL)
+		return;
+	for (hex++; hex[0] != '\0' && hex[1] != '\0' && n < sizeof ts->ts_client_secret; hex += 2) {
+		long v = OPENSSL_hexchar2int((unsigned char)hex[0]) * 16 +
+			 OPENSSL_hexchar2int((unsigned char)hex[1]);
+		if (v < 0 || v > 255)
+			return;
+		secret[n++] = (uint8_t)v;
+	}
+	*secret_len = hex[0] == '\0' ? (uint8_t)n : 0;
+}
+
+/* Counts the records sealed after our Finished and opened after the client's: the
+ * sequence numbers the handover starts from. Every record header passes here
+ * (SSL3_RT_HEADER) before the handshake message it carries. */
+static void count_records(int write_p, int version, int content_type, const void *buf, size_t len,
+			  SSL *ssl, void *arg)
+{
+	struct tls_session *ts = arg;
+	const uint8_t *b = buf;
+	(void)version;
+	(void)ssl;
+
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p && ts->ts_server_finished)
+			ts->ts_records_written++;
+		else if (!write_p && ts->ts_client_finished)
+			ts->ts_records_read++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0 && b[0] == SSL3_MT_FINISHED) {
+		if (write_p)
+			ts->ts_server_finished = true;
+		else
+			ts->ts_client_finished = true;
+	}
+}
+
 /* Checks the leaf certificate's validity period against now. */
 static bool check_dates(X509 *leaf, const char *path, char *err, size_t errlen)
 {
@@ -191,6 +265,7 @@ static SSL_CTX *load(const char *cert_file, const char *key_file, SSL_CTX *old, 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"chatd", 5);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	SSL_CTX_set_keylog_callback(ctx, keep_secret);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
@@ -377,6 +452,70 @@ static void report_ktls(SSL *ssl)
 			 "OpenSSL encrypts");
 }
 
+static const struct transport_ops tls_ops;
+
+static void free_session(struct tls_session *ts)
+{
+	SSL_free(ts->ts_ssl);
+	free(ts->ts_held);
+	OPENSSL_cleanse(ts, sizeof *ts);
+	free(ts);
+}
+
+/* After a TLS 1.3 handshake, hands the connection to transport_tls13 and frees the SSL,
+ * when everything the record layer needs is known for certain: both secrets, the records
+ * each side has sent under them, no byte held by OpenSSL, nothing owed to the socket, a
+ * cipher suite tls_record knows, and no kernel TLS (the kernel would own the keys).
+ * Otherwise (TLS 1.2 among others) OpenSSL carries the connection to its end. */
+static bool hand_over(struct transport *t, struct tls_session *ts)
+{
+	SSL *ssl = ts->ts_ssl;
+	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
+	int suite = cipher != NULL ? tls_record_suite_of(SSL_CIPHER_get_protocol_id(cipher)) : -1;
+	struct tls13_handover h;
+
+	if (SSL_version(ssl) != TLS1_3_VERSION || suite < 0 || !ts->ts_server_finished ||
+	    !ts->ts_client_finished || ts->ts_records_read != 0 ||
+	    ts->ts_client_secret_len != tls_record_secret_len(suite) ||
+	    ts->ts_server_secret_len != tls_record_secret_len(suite) || SSL_has_pending(ssl) ||
+	    SSL_want(ssl) != SSL_NOTHING || ts->ts_held != NULL ||
+	    BIO_get_ktls_send(SSL_get_wbio(ssl)) || BIO_get_ktls_recv(SSL_get_rbio(ssl)))
+		return false;
+	h.th_suite = (enum tls_record_suite)suite;
+	h.th_client_secret = ts->ts_client_secret;
+	h.th_server_secret = ts->ts_server_secret;
+	h.th_read_seq = ts->ts_records_read;
+	h.th_write_seq = ts->ts_records_written;
+	if (transport_tls13_adopt(t, &h) < 0)
+		return false;
+	membudget_release(ts->ts_charged);
+	free_session(ts);
+	return true;
+}
+
+/* The handshake, through SSL_do_handshake rather than SSL_read so that OpenSSL stops
+ * exactly at its end and opens no application record the handover would have to know
+ * of. Returns 1 when done (and maybe handed over), else as tls_read. */
+static ssize_t handshake(struct transport *t, struct tls_session *ts)
+{
+	size_t before = heap_in_use();
+	int ret = SSL_do_handshake(ts->ts_ssl);
+	uint32_t wants = 0;
+	ssize_t r;
+
+	account_setup(ts, before);
+	if (ret == 1) {
+		report_ktls(ts->ts_ssl);
+		if (!hand_over(t, ts))
+			SSL_set_msg_callback(ts->ts_ssl, NULL);
+		return 1;
+	}
+	r = map_error(ts, ret, &wants);
+	if (r < 0 && errno == EAGAIN)
+		ts->ts_read_wants = wants & EPOLLOUT;
+	return r;
+}
+
 static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 {
 	struct tls_session *ts = session_of(t);
@@ -397,18 +536,19 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 		if (r <= 0)
 			return r;
 	}
+	if (!SSL_is_init_finished(ts->ts_ssl)) {
+		ssize_t r = handshake(t, ts);
+		if (r <= 0)
+			return r;
+		if (t->tr_ops != &tls_ops) /* handed over: ts is gone */
+			return transport_read(t, buf, len);
+	}
 	/* Record by record until the socket has no more, while a whole record still fits
 	 * (SSL_read returns at most one; a partial one would stay in OpenSSL). */
 	while (total == 0 || len - total >= TLS_RECORD_MAX) {
-		bool in_handshake = !SSL_is_init_finished(ts->ts_ssl);
-		size_t before = in_handshake ? heap_in_use() : 0, got = 0;
+		size_t got = 0;
 		int ret = SSL_read_ex(ts->ts_ssl, (uint8_t *)buf + total, len - total, &got);
 
-		if (in_handshake) {
-			account_setup(ts, before);
-			if (SSL_is_init_finished(ts->ts_ssl))
-				report_ktls(ts->ts_ssl);
-		}
 		if (ret == 1) {
 			total += got;
 			continue;
@@ -600,7 +740,11 @@ static void recharge(struct transport *t)
 static ssize_t tls_read_charged(struct transport *t, void *buf, size_t len)
 {
 	ssize_t n = tls_read(t, buf, len);
-	recharge(t);
+	int saved = errno;
+
+	if (t->tr_ops == &tls_ops) /* not handed over (transport_tls13 charges its own) */
+		recharge(t);
+	errno = saved;
 	return n;
 }
 
@@ -617,9 +761,7 @@ static void tls_close(struct transport *t)
 
 	if (ts != NULL) {
 		membudget_release(ts->ts_charged);
-		SSL_free(ts->ts_ssl);
-		free(ts->ts_held);
-		free(ts);
+		free_session(ts);
 		t->tr_session = NULL;
 	}
 	ERR_clear_error();
@@ -652,6 +794,9 @@ int transport_init_tls(struct transport *t, int fd, struct transport_tls_context
 		return -1;
 	}
 	SSL_set_accept_state(ts->ts_ssl);
+	SSL_set_app_data(ts->ts_ssl, ts);
+	SSL_set_msg_callback(ts->ts_ssl, count_records);
+	SSL_set_msg_callback_arg(ts->ts_ssl, ts);
 	account_setup(ts, before);
 	t->tr_ops = &tls_ops;
 	t->tr_fd = fd;

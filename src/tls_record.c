@@ -28,23 +28,38 @@ static const struct suite_info suites[] = {
 };
 #define SUITE_COUNT (sizeof suites / sizeof suites[0])
 
-static EVP_CIPHER *ciphers[SUITE_COUNT];
 static EVP_KDF *hkdf;
-/* One context for every connection: the loop is single threaded and each use re-keys. */
-static EVP_CIPHER_CTX *aead;
+/* A sealing and an opening context per suite, shared by every connection: the loop is
+ * single threaded and each use re-keys. Set up with their cipher once, so that a record's
+ * init only sets the key and nonce (giving the cipher again would reset the context and
+ * allocate its provider state anew, every record). */
+static EVP_CIPHER_CTX *sealers[SUITE_COUNT];
+static EVP_CIPHER_CTX *openers[SUITE_COUNT];
+static bool ready;
 
 int tls_record_init(void)
 {
-	if (aead != NULL)
+	if (ready)
 		return 0;
 	for (size_t i = 0; i < SUITE_COUNT; i++) {
-		ciphers[i] = EVP_CIPHER_fetch(NULL, suites[i].si_cipher, NULL);
-		if (ciphers[i] == NULL)
+		EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, suites[i].si_cipher, NULL);
+		bool ok = cipher != NULL;
+
+		if (sealers[i] == NULL)
+			sealers[i] = EVP_CIPHER_CTX_new();
+		if (openers[i] == NULL)
+			openers[i] = EVP_CIPHER_CTX_new();
+		ok = ok && sealers[i] != NULL && openers[i] != NULL &&
+		     EVP_EncryptInit_ex2(sealers[i], cipher, NULL, NULL, NULL) == 1 &&
+		     EVP_DecryptInit_ex2(openers[i], cipher, NULL, NULL, NULL) == 1;
+		EVP_CIPHER_free(cipher); /* the contexts hold their own references */
+		if (!ok)
 			return -1;
 	}
-	hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	aead = EVP_CIPHER_CTX_new();
-	return hkdf != NULL && aead != NULL ? 0 : -1;
+	if (hkdf == NULL)
+		hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	ready = hkdf != NULL;
+	return ready ? 0 : -1;
 }
 
 int tls_record_suite_of(uint16_t iana)
@@ -156,13 +171,14 @@ size_t tls_record_seal(struct tls_record_keys *k, uint8_t type, const uint8_t *p
 {
 	size_t body_len = len + 1 + TLS_RECORD_TAG;
 	uint8_t nonce[12], *body = out + TLS_RECORD_HEADER;
+	EVP_CIPHER_CTX *aead = sealers[k->trk_suite];
 	int n1, n2, n3, n4;
 
 	if (len > TLS_RECORD_PLAIN_MAX || k->trk_seq == UINT64_MAX)
 		return 0;
 	write_header(out, body_len);
 	make_nonce(k, nonce);
-	if (EVP_EncryptInit_ex2(aead, ciphers[k->trk_suite], k->trk_key, nonce, NULL) != 1 ||
+	if (EVP_EncryptInit_ex2(aead, NULL, k->trk_key, nonce, NULL) != 1 ||
 	    EVP_EncryptUpdate(aead, NULL, &n1, out, TLS_RECORD_HEADER) != 1 ||
 	    EVP_EncryptUpdate(aead, body, &n2, plain, (int)len) != 1 ||
 	    EVP_EncryptUpdate(aead, body + n2, &n3, &type, 1) != 1 ||
@@ -195,6 +211,7 @@ int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_H
 {
 	size_t cipher_len = body_len - TLS_RECORD_TAG, n;
 	uint8_t nonce[12];
+	EVP_CIPHER_CTX *aead = openers[k->trk_suite];
 	int n1, n2, n3;
 
 	if (body_len < 1 + TLS_RECORD_TAG || body_len > TLS_RECORD_BODY_MAX)
@@ -204,7 +221,7 @@ int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_H
 	if (k->trk_seq == UINT64_MAX)
 		return TLS_ALERT_UNEXPECTED_MESSAGE;
 	make_nonce(k, nonce);
-	if (EVP_DecryptInit_ex2(aead, ciphers[k->trk_suite], k->trk_key, nonce, NULL) != 1 ||
+	if (EVP_DecryptInit_ex2(aead, NULL, k->trk_key, nonce, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(aead, EVP_CTRL_AEAD_SET_TAG, TLS_RECORD_TAG,
 				body + cipher_len) != 1 ||
 	    EVP_DecryptUpdate(aead, NULL, &n1, header, TLS_RECORD_HEADER) != 1 ||

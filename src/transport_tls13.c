@@ -240,7 +240,7 @@ static ssize_t receive(int fd, void *dst, size_t n)
 static int next_record(struct transport *t, struct tls13_session *s, uint8_t *room,
 		       size_t room_len, size_t *got)
 {
-	uint8_t type, *body;
+	uint8_t type, *body = NULL;
 	size_t body_len, plain_len;
 	ssize_t n;
 	int alert;
@@ -264,7 +264,9 @@ static int next_record(struct transport *t, struct tls13_session *s, uint8_t *ro
 		n = receive(t->tr_fd, room, body_len);
 		if (n <= 0)
 			return (int)n;
-		if ((size_t)n < body_len) {
+		if ((size_t)n == body_len) {
+			body = room;
+		} else {
 			/* The rest is still on its way: keep what came, exactly sized. */
 			s->t13_in = malloc(body_len);
 			if (s->t13_in == NULL) {
@@ -274,11 +276,9 @@ static int next_record(struct transport *t, struct tls13_session *s, uint8_t *ro
 			}
 			memcpy(s->t13_in, room, (size_t)n);
 			s->t13_in_have = (uint32_t)n;
-			errno = EAGAIN;
-			return -1;
 		}
-		body = room;
-	} else {
+	}
+	if (body == NULL) {
 		if (s->t13_in == NULL) {
 			s->t13_in = malloc(body_len);
 			if (s->t13_in == NULL) {
@@ -365,8 +365,6 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (total > 0)
 				break;
-			/* A KeyUpdate to answer needs the socket writable, not readable. */
-			s->t13_read_wants = s->t13_key_update_owed ? EPOLLOUT : 0;
 			errno = EAGAIN;
 			return -1;
 		}
@@ -381,7 +379,7 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 	}
 	/* Plaintext left over for a caller whose buffer is full: the socket will not
 	 * announce it, so ask for a readiness that comes at once. */
-	if (s->t13_plain_end > s->t13_plain_off || s->t13_key_update_owed)
+	if (s->t13_plain_end > s->t13_plain_off)
 		s->t13_read_wants = EPOLLOUT;
 	return (ssize_t)total;
 }

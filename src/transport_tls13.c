@@ -53,6 +53,7 @@ struct tls13_session {
 	bool t13_read_error_owed;
 	bool t13_key_update_owed; /* the peer asked for one: ours goes before our next data */
 	bool t13_failed;
+	bool t13_ended; /* close_notify or the socket's end came: every read says 0 */
 };
 
 /* Gathered plaintext, and the record sealed from it: one each per process (single
@@ -338,6 +339,8 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 		errno = EPROTO;
 		return -1;
 	}
+	if (s->t13_ended) /* nothing after close_notify counts (RFC 8446 section 6.1) */
+		return 0;
 	/* Record by record while the next one can be opened where it will be read: a body
 	 * that does not fit would need a buffer of its own, so it waits for the next call
 	 * (the socket still holds it and announces it). */
@@ -358,6 +361,8 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 			continue;
 		}
 		r = next_record(t, s, out + total, len - total, &got);
+		if (r == 0)
+			s->t13_ended = true;
 		if (r > 0) {
 			total += got;
 			continue;

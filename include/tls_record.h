@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TLS_RECORD_HEADER      5
-#define TLS_RECORD_PLAIN_MAX   16384 /* a record's plaintext, at most (section 5.1) */
-#define TLS_RECORD_TAG         16
+#define TLS_RECORD_HEADER    5
+#define TLS_RECORD_PLAIN_MAX 16384 /* a record's plaintext, at most (section 5.1) */
+#define TLS_RECORD_TAG       16
 /* A protected record's body: plaintext, content type, padding, tag (section 5.2). */
-#define TLS_RECORD_BODY_MAX    (TLS_RECORD_PLAIN_MAX + 256)
+#define TLS_RECORD_BODY_MAX (TLS_RECORD_PLAIN_MAX + 256)
 /* What tls_record_seal writes for the largest plaintext (no padding is added). */
-#define TLS_RECORD_SEALED_MAX  (TLS_RECORD_HEADER + TLS_RECORD_PLAIN_MAX + 1 + TLS_RECORD_TAG)
+#define TLS_RECORD_SEALED_MAX (TLS_RECORD_HEADER + TLS_RECORD_PLAIN_MAX + 1 + TLS_RECORD_TAG)
 
 /* Content types (section 5.1). */
 enum {

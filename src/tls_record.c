@@ -136,8 +136,8 @@ int tls_record_keys_update(struct tls_record_keys *k)
 	uint8_t next[48];
 	int r;
 
-	if (expand_label(suite, k->trk_secret, "traffic upd", next,
-			 suites[suite].si_secret_len) < 0)
+	if (expand_label(suite, k->trk_secret, "traffic upd", next, suites[suite].si_secret_len) <
+	    0)
 		return -1;
 	r = tls_record_keys_set(k, suite, next, 0);
 	OPENSSL_cleanse(next, sizeof next);
@@ -222,8 +222,8 @@ int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_H
 		return TLS_ALERT_UNEXPECTED_MESSAGE;
 	make_nonce(k, nonce);
 	if (EVP_DecryptInit_ex2(aead, NULL, k->trk_key, nonce, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(aead, EVP_CTRL_AEAD_SET_TAG, TLS_RECORD_TAG,
-				body + cipher_len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(aead, EVP_CTRL_AEAD_SET_TAG, TLS_RECORD_TAG, body + cipher_len) !=
+		    1 ||
 	    EVP_DecryptUpdate(aead, NULL, &n1, header, TLS_RECORD_HEADER) != 1 ||
 	    EVP_DecryptUpdate(aead, body, &n2, body, (int)cipher_len) != 1 ||
 	    EVP_DecryptFinal_ex(aead, body + n2, &n3) != 1 || (size_t)(n2 + n3) != cipher_len)

@@ -63,7 +63,7 @@ struct tls_session {
 	int ts_read_error; /* a result owed to the next read: 0 end of stream, or an errno */
 	bool ts_read_error_owed;
 	bool ts_checked_first_byte;
-	bool ts_failed; /* a fatal TLS error: no close_notify, every call fails */
+	bool ts_failed;    /* a fatal TLS error: no close_notify, every call fails */
 	size_t ts_charged; /* what membudget holds for this connection (tls_memory's last) */
 	/* For the handover to transport_tls13 after a TLS 1.3 handshake: the application
 	 * traffic secrets (from the key log callback) and the records OpenSSL has sealed
@@ -159,7 +159,8 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
  * "LABEL <client random hex> <secret hex>" (the NSS key log format). */
 static void keep_secret(const SSL *ssl, const char *line)
 {
-	static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ", server[] = "SERVER_TRAFFIC_SECRET_0 ";
+	static const char client[] = "CLIENT_TRAFFIC_SECRET_0 ",
+			  server[] = "SERVER_TRAFFIC_SECRET_0 ";
 	struct tls_session *ts = SSL_get_app_data(ssl);
 	uint8_t *secret;
 	uint8_t *secret_len;

@@ -37,8 +37,8 @@
 struct tls13_session {
 	struct tls_record_keys t13_read;
 	struct tls_record_keys t13_write;
-	uint8_t *t13_in;  /* a record's body while it arrives, then its plaintext; owned */
-	uint8_t *t13_out; /* sealed bytes the socket had no room for; owned */
+	uint8_t *t13_in;        /* a record's body while it arrives, then its plaintext; owned */
+	uint8_t *t13_out;       /* sealed bytes the socket had no room for; owned */
 	uint32_t t13_in_len;    /* the body's length from its header (0: none announced) */
 	uint32_t t13_in_have;   /* bytes of it received */
 	uint32_t t13_plain_off; /* plaintext in t13_in not yet handed to the caller */
@@ -76,8 +76,7 @@ static void free_in(struct tls13_session *s)
 
 /* Sends all of n sealed bytes, or keeps what the socket did not take. Returns 1 all sent,
  * 0 some kept, -1 failed (errno set). */
-static int send_sealed(struct transport *t, struct tls13_session *s, const uint8_t *rec,
-		       size_t n)
+static int send_sealed(struct transport *t, struct tls13_session *s, const uint8_t *rec, size_t n)
 {
 	ssize_t w;
 
@@ -238,8 +237,8 @@ static ssize_t receive(int fd, void *dst, size_t n)
  * when it fits there whole. Returns 1 with *got bytes of application data at room (or, for
  * a record opened in t13_in, its plaintext in t13_in's window and *got 0); 1 with *got 0
  * for a control record; 0 at the end of the stream; -1 with errno (EAGAIN: wait). */
-static int next_record(struct transport *t, struct tls13_session *s, uint8_t *room,
-		       size_t room_len, size_t *got)
+static int next_record(struct transport *t, struct tls13_session *s, uint8_t *room, size_t room_len,
+		       size_t *got)
 {
 	uint8_t type, *body = NULL;
 	size_t body_len, plain_len;
@@ -289,7 +288,8 @@ static int next_record(struct transport *t, struct tls13_session *s, uint8_t *ro
 			}
 		}
 		while (s->t13_in_have < body_len) {
-			n = receive(t->tr_fd, s->t13_in + s->t13_in_have, body_len - s->t13_in_have);
+			n = receive(t->tr_fd, s->t13_in + s->t13_in_have,
+				    body_len - s->t13_in_have);
 			if (n <= 0)
 				return (int)n;
 			s->t13_in_have += (uint32_t)n;
@@ -543,8 +543,8 @@ int transport_tls13_adopt(struct transport *t, const struct tls13_handover *h)
 	if (tls_record_init() < 0 ||
 	    tls_record_keys_set(&s->t13_read, h->th_suite, h->th_client_secret, h->th_read_seq) <
 		    0 ||
-	    tls_record_keys_set(&s->t13_write, h->th_suite, h->th_server_secret,
-				h->th_write_seq) < 0) {
+	    tls_record_keys_set(&s->t13_write, h->th_suite, h->th_server_secret, h->th_write_seq) <
+		    0) {
 		OPENSSL_cleanse(s, sizeof *s);
 		free(s);
 		return -1;

@@ -249,7 +249,8 @@ static void run_operations(struct run *r, const uint8_t *data, size_t size, bool
 			} else {
 				size_t written;
 				char *out;
-				if (len > 0 && SSL_write_ex(r->r_client.tp_ssl, d, len, &written) == 1)
+				if (len > 0 &&
+				    SSL_write_ex(r->r_client.tp_ssl, d, len, &written) == 1)
 					expect(r, d, len);
 				/* The client's records are in its BIO: hand them over in pieces. */
 				long n = BIO_get_mem_data(r->r_client.tp_out, &out);
@@ -262,7 +263,8 @@ static void run_operations(struct run *r, const uint8_t *data, size_t size, bool
 		case 1:
 			if (tls13 && len > 0) {
 				static const uint8_t zeros[TLS_RECORD_PLAIN_MAX];
-				size_t n = len - 1 > TLS_RECORD_PLAIN_MAX ? TLS_RECORD_PLAIN_MAX : len - 1;
+				size_t n = len - 1 > TLS_RECORD_PLAIN_MAX ? TLS_RECORD_PLAIN_MAX
+									  : len - 1;
 				if (d[0] == TLS_CONTENT_APPLICATION_DATA)
 					expect(r, d + 1, n);
 				/* Type 0: nothing but zeros, a record without a content type (the
@@ -289,7 +291,8 @@ static void run_operations(struct run *r, const uint8_t *data, size_t size, bool
 			deliver(r, d, len);
 			break;
 		case 4: {
-			struct iovec iov[2] = {{(void *)d, len / 2}, {(void *)(d + len / 2), len - len / 2}};
+			struct iovec iov[2] = {{(void *)d, len / 2},
+					       {(void *)(d + len / 2), len - len / 2}};
 			ssize_t w = transport_writev(&r->r_server, iov, 2);
 			if (w > (ssize_t)len)
 				fuzz_fail("a write took more than offered");

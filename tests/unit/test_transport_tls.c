@@ -41,6 +41,20 @@ struct pair {
 
 static uint8_t scratch[65536];
 
+/* A pair with a client made from ctx (a reference is taken). */
+static void pair_open_ctx(struct pair *p, SSL_CTX *ctx)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(transport_init_tls(&p->p_server, sv[0], server_ctx), 0);
+	p->p_openssl_ops = p->p_server.tr_ops;
+	SSL_CTX_up_ref(ctx);
+	p->p_client_ctx = ctx;
+	tls_peer_open(&p->p_client, ctx, sv[1]);
+}
+
 static void pair_open(struct pair *p, int max_version, const char *suites)
 {
 	int sv[2];
@@ -174,14 +188,17 @@ static void exchange(struct pair *p)
 
 	client_to_server(p, (const uint8_t *)"hello", 5, 0, sizeof scratch);
 	client_to_server(p, big, sizeof big, 0, sizeof scratch);
-	client_to_server(p, big, 40000, 1, sizeof scratch);   /* a byte at a time */
-	client_to_server(p, big, 70000, 999, 7);              /* tiny reads */
-	client_to_server(p, big, 50000, 4096, 16384 + 100);   /* reads of about a record */
+	client_to_server(p, big, 40000, 1, sizeof scratch); /* a byte at a time */
+	client_to_server(p, big, 70000, 999, 7);            /* tiny reads */
+	client_to_server(p, big, 50000, 4096, 16384 + 100); /* reads of about a record */
 
 	struct iovec small[] = {{(void *)"wor", 3}, {(void *)"ld", 2}};
 	server_to_client(p, small, 2);
-	struct iovec mixed[] = {{big2, 100}, {big2 + 100, 100000}, {big2 + 100100, 5},
-				{big2 + 100105, 16384}, {big2 + 116489, 183511}};
+	struct iovec mixed[] = {{big2, 100},
+				{big2 + 100, 100000},
+				{big2 + 100100, 5},
+				{big2 + 100105, 16384},
+				{big2 + 116489, 183511}};
 	server_to_client(p, mixed, 5);
 }
 
@@ -212,6 +229,36 @@ static void test_chacha(void **state)
 {
 	(void)state;
 	handover_for("TLS_CHACHA20_POLY1305_SHA256");
+}
+
+/* A resumed session (a ticket from the first connection) is handed over too: OpenSSL
+ * sends new tickets after a resumption, and the count of records must include them. */
+static void test_resumed(void **state)
+{
+	struct pair first, second;
+	SSL_CTX *ctx = tls_peer_ctx(TLS1_3_VERSION, NULL);
+	SSL_SESSION *session;
+	(void)state;
+
+	pair_open_ctx(&first, ctx);
+	pair_handshake(&first);
+	session = SSL_get1_session(first.p_client.tp_ssl);
+	assert_non_null(session);
+	assert_true(SSL_SESSION_is_resumable(session));
+	exchange(&first);
+	/* Freed without a close_notify, a client's session is marked not resumable. */
+	(void)SSL_shutdown(first.p_client.tp_ssl);
+	pair_close(&first);
+
+	pair_open_ctx(&second, ctx);
+	assert_int_equal(SSL_set_session(second.p_client.tp_ssl, session), 1);
+	pair_handshake(&second);
+	assert_true(SSL_session_reused(second.p_client.tp_ssl));
+	assert_ptr_not_equal(second.p_server.tr_ops, second.p_openssl_ops);
+	exchange(&second);
+	pair_close(&second);
+	SSL_SESSION_free(session);
+	SSL_CTX_free(ctx);
 }
 
 /* TLS 1.2 stays with OpenSSL, and works. */
@@ -320,8 +367,8 @@ static void test_oversized_record(void **state)
 
 static void test_short_record(void **state)
 {
-	static const uint8_t rec[] = {23, 3, 3, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8,
-				      9,  10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t rec[] = {23, 3, 3, 0,  16, 1,  2,  3,  4,  5, 6,
+				      7,  8, 9, 10, 11, 12, 13, 14, 15, 16};
 	(void)state;
 	expect_rejected(rec, sizeof rec);
 }
@@ -365,17 +412,12 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_aes128),
-		cmocka_unit_test(test_aes256),
-		cmocka_unit_test(test_chacha),
-		cmocka_unit_test(test_tls12_stays),
-		cmocka_unit_test(test_key_update),
-		cmocka_unit_test(test_close_notify),
-		cmocka_unit_test(test_forged_record),
-		cmocka_unit_test(test_plaintext_record),
-		cmocka_unit_test(test_oversized_record),
-		cmocka_unit_test(test_short_record),
-		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_aes128),           cmocka_unit_test(test_aes256),
+		cmocka_unit_test(test_chacha),           cmocka_unit_test(test_resumed),
+		cmocka_unit_test(test_tls12_stays),      cmocka_unit_test(test_key_update),
+		cmocka_unit_test(test_close_notify),     cmocka_unit_test(test_forged_record),
+		cmocka_unit_test(test_plaintext_record), cmocka_unit_test(test_oversized_record),
+		cmocka_unit_test(test_short_record),     cmocka_unit_test(test_truncated),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -102,6 +102,7 @@ static inline void tls_peer_open(struct tls_peer *p, SSL_CTX *ctx, int fd)
 	if (p->tp_ssl == NULL || p->tp_in == NULL || p->tp_out == NULL)
 		tls_peer_die("SSL_new");
 	SSL_set_bio(p->tp_ssl, p->tp_in, p->tp_out);
+	SSL_set_tlsext_host_name(p->tp_ssl, "localhost");
 	SSL_set_connect_state(p->tp_ssl);
 	p->tp_fd = fd;
 }

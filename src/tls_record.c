@@ -183,7 +183,7 @@ size_t tls_record_seal(struct tls_record_keys *k, uint8_t type, const uint8_t *p
 	    EVP_EncryptUpdate(aead, body, &n2, plain, (int)len) != 1 ||
 	    EVP_EncryptUpdate(aead, body + n2, &n3, &type, 1) != 1 ||
 	    EVP_EncryptFinal_ex(aead, body + n2 + n3, &n4) != 1 ||
-	    (size_t)(n2 + n3 + n4) != len + 1 ||
+	    (size_t)n2 + (size_t)n3 + (size_t)n4 != len + 1 ||
 	    EVP_CIPHER_CTX_ctrl(aead, EVP_CTRL_AEAD_GET_TAG, TLS_RECORD_TAG, body + len + 1) != 1)
 		return 0;
 	k->trk_seq++;
@@ -226,7 +226,7 @@ int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_H
 		    1 ||
 	    EVP_DecryptUpdate(aead, NULL, &n1, header, TLS_RECORD_HEADER) != 1 ||
 	    EVP_DecryptUpdate(aead, body, &n2, body, (int)cipher_len) != 1 ||
-	    EVP_DecryptFinal_ex(aead, body + n2, &n3) != 1 || (size_t)(n2 + n3) != cipher_len)
+	    EVP_DecryptFinal_ex(aead, body + n2, &n3) != 1 || (size_t)n2 + (size_t)n3 != cipher_len)
 		return TLS_ALERT_BAD_RECORD_MAC;
 	k->trk_seq++;
 	/* The content type is the last non-zero byte; zeros after it are padding (5.4). */

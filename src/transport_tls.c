@@ -496,7 +496,8 @@ static bool hand_over(struct transport *t, struct tls_session *ts)
 
 /* The handshake, through SSL_do_handshake rather than SSL_read so that OpenSSL stops
  * exactly at its end and opens no application record the handover would have to know
- * of. Returns 1 when done (and maybe handed over), else as tls_read. */
+ * of. Returns 2 when done and handed over (ts is gone), 1 when done and kept, else as
+ * tls_read. */
 static ssize_t handshake(struct transport *t, struct tls_session *ts)
 {
 	size_t before = heap_in_use();
@@ -507,8 +508,9 @@ static ssize_t handshake(struct transport *t, struct tls_session *ts)
 	account_setup(ts, before);
 	if (ret == 1) {
 		report_ktls(ts->ts_ssl);
-		if (!hand_over(t, ts))
-			SSL_set_msg_callback(ts->ts_ssl, NULL);
+		if (hand_over(t, ts))
+			return 2;
+		SSL_set_msg_callback(ts->ts_ssl, NULL);
 		return 1;
 	}
 	r = map_error(ts, ret, &wants);
@@ -541,7 +543,7 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 		ssize_t r = handshake(t, ts);
 		if (r <= 0)
 			return r;
-		if (t->tr_ops != &tls_ops) /* handed over: ts is gone */
+		if (r == 2) /* handed over: ts is gone */
 			return transport_read(t, buf, len);
 	}
 	/* Record by record until the socket has no more, while a whole record still fits

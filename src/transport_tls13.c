@@ -33,6 +33,13 @@
 #define TLS13_REKEY_AFTER ((uint64_t)1 << 24)
 
 #define HANDSHAKE_KEY_UPDATE 24
+/* Records opened by one read at most: a peer sending tiny records must not keep the loop
+ * here while others wait (the socket stays readable; the next pass reads on). */
+#define READ_RECORDS_MAX 64
+/* Records in a row that carry no application byte (empty ones, user_canceled, KeyUpdate)
+ * before the peer is cut off: they cost work and deliver nothing (OpenSSL allows 32
+ * empty records). */
+#define EMPTY_RECORDS_MAX 32
 
 struct tls13_session {
 	struct tls_record_keys t13_read;
@@ -50,6 +57,7 @@ struct tls13_session {
 	size_t t13_charged; /* what membudget holds for this connection */
 	uint8_t t13_header[TLS_RECORD_HEADER];
 	uint8_t t13_header_have;
+	uint8_t t13_empty_run; /* records in a row without application data */
 	bool t13_read_error_owed;
 	bool t13_key_update_owed; /* the peer asked for one: ours goes before our next data */
 	bool t13_failed;
@@ -301,6 +309,16 @@ static int next_record(struct transport *t, struct tls13_session *s, uint8_t *ro
 	s->t13_in_len = s->t13_in_have = 0;
 	if (alert != 0)
 		return protocol_fail(t, s, alert, "record rejected");
+	if (type == TLS_CONTENT_APPLICATION_DATA && plain_len > 0)
+		s->t13_empty_run = 0;
+	else if (++s->t13_empty_run > EMPTY_RECORDS_MAX)
+		alert = protocol_fail(t, s, TLS_ALERT_UNEXPECTED_MESSAGE,
+				      "too many records without data");
+	if (alert != 0) {
+		if (body != room)
+			free_in(s);
+		return alert;
+	}
 	switch (type) {
 	case TLS_CONTENT_APPLICATION_DATA:
 		if (body == room) {
@@ -328,6 +346,7 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 	struct tls13_session *s = session_of(t);
 	uint8_t *out = buf;
 	size_t total = 0;
+	int records = 0;
 
 	s->t13_read_wants = 0;
 	if (s->t13_read_error_owed) {
@@ -344,8 +363,9 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 	/* Record by record while the next one can be opened where it will be read: a body
 	 * that does not fit would need a buffer of its own, so it waits for the next call
 	 * (the socket still holds it and announces it). */
-	while (total < len && (total == 0 || len - total >= TLS_RECORD_BODY_MAX ||
-			       s->t13_plain_end > s->t13_plain_off)) {
+	while (total < len && records < READ_RECORDS_MAX &&
+	       (total == 0 || len - total >= TLS_RECORD_BODY_MAX ||
+		s->t13_plain_end > s->t13_plain_off)) {
 		size_t got;
 		int r;
 
@@ -361,6 +381,7 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 			continue;
 		}
 		r = next_record(t, s, out + total, len - total, &got);
+		records++;
 		if (r == 0)
 			s->t13_ended = true;
 		if (r > 0) {
@@ -386,6 +407,10 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 	 * announce it, so ask for a readiness that comes at once. */
 	if (s->t13_plain_end > s->t13_plain_off)
 		s->t13_read_wants = EPOLLOUT;
+	if (total == 0) { /* the record cap, before any data: not the end of the stream */
+		errno = EAGAIN;
+		return -1;
+	}
 	return (ssize_t)total;
 }
 

@@ -47,28 +47,6 @@ static SSL_CTX *client_ctx[4];
 static const char *const suites[3] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
 				      "TLS_CHACHA20_POLY1305_SHA256"};
 
-/* The client's application traffic secret, from its key log. */
-static uint8_t client_secret[48];
-static size_t client_secret_len;
-
-static void keep_client_secret(const SSL *ssl, const char *line)
-{
-	static const char label[] = "CLIENT_TRAFFIC_SECRET_0 ";
-	const char *hex;
-	(void)ssl;
-
-	if (strncmp(line, label, sizeof label - 1) != 0)
-		return;
-	hex = strchr(line + sizeof label - 1, ' ');
-	if (hex == NULL)
-		return;
-	client_secret_len = 0;
-	for (hex++; hex[0] && hex[1] && client_secret_len < sizeof client_secret; hex += 2)
-		client_secret[client_secret_len++] =
-			(uint8_t)(OPENSSL_hexchar2int((unsigned char)hex[0]) * 16 +
-				  OPENSSL_hexchar2int((unsigned char)hex[1]));
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -86,8 +64,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (int i = 0; i < 3; i++)
 		client_ctx[i] = tls_peer_ctx(TLS1_3_VERSION, suites[i]);
 	client_ctx[3] = tls_peer_ctx(TLS1_2_VERSION, NULL);
-	for (int i = 0; i < 4; i++)
-		SSL_CTX_set_keylog_callback(client_ctx[i], keep_client_secret);
 	return 0;
 }
 
@@ -225,8 +201,8 @@ static void run_operations(struct run *r, const uint8_t *data, size_t size, bool
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(r->r_client.tp_ssl);
 	int suite = cipher ? tls_record_suite_of(SSL_CIPHER_get_protocol_id(cipher)) : -1;
 
-	if (tls13 && (suite < 0 || client_secret_len != tls_record_secret_len(suite) ||
-		      tls_record_keys_set(&keys, suite, client_secret, 0) < 0))
+	if (tls13 && (suite < 0 || tls_peer_secret_len != tls_record_secret_len(suite) ||
+		      tls_record_keys_set(&keys, suite, tls_peer_secret, 0) < 0))
 		fuzz_fail("no client keys after a TLS 1.3 handshake");
 	while (size >= 3) {
 		uint8_t op = data[0];
@@ -331,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		deliver(&r, data + 2, size - 2);
 	} else {
 		int which = (data[0] >> 1) & 3;
-		client_secret_len = 0;
+		tls_peer_secret_len = 0;
 		tls_peer_open(&r.r_client, client_ctx[which], sv[1]);
 		if (!handshake(&r))
 			fuzz_fail("the handshake with a real client failed");

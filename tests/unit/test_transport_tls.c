@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 
 #include "tls_peer.h"
+#include "tls_record.h"
 #include "transport_tls.h"
 
 /* An idle connection after the handover holds its keys alone. */
@@ -373,6 +374,73 @@ static void test_short_record(void **state)
 	expect_rejected(rec, sizeof rec);
 }
 
+/* Records sealed with the client's own keys, as a hostile client could make them. */
+struct forger {
+	struct tls_record_keys f_keys;
+	struct pair f_pair;
+};
+
+static void forger_open(struct forger *f)
+{
+	const SSL_CIPHER *cipher;
+
+	pair_open(&f->f_pair, TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
+	pair_handshake(&f->f_pair);
+	cipher = SSL_get_current_cipher(f->f_pair.p_client.tp_ssl);
+	assert_int_equal(tls_record_suite_of(SSL_CIPHER_get_protocol_id(cipher)),
+			 TLS_SUITE_AES_128_GCM_SHA256);
+	assert_int_equal(tls_peer_secret_len, 32);
+	assert_int_equal(
+		tls_record_keys_set(&f->f_keys, TLS_SUITE_AES_128_GCM_SHA256, tls_peer_secret, 0),
+		0);
+}
+
+static void forger_send(struct forger *f, uint8_t type, const void *data, size_t len)
+{
+	static uint8_t out[TLS_RECORD_SEALED_MAX];
+	size_t n = tls_record_seal(&f->f_keys, type, data, len, out);
+
+	assert_true(n > 0);
+	assert_int_equal(send(f->f_pair.p_client.tp_fd, out, n, 0), (ssize_t)n);
+}
+
+/* The forged records are opened (the keys and sequence numbers agree); a message no
+ * client may send after the handshake ends the connection. */
+static void test_forged_new_session_ticket(void **state)
+{
+	struct forger f;
+	static const uint8_t ticket[] = {4, 0, 0, 0};
+	(void)state;
+
+	forger_open(&f);
+	forger_send(&f, TLS_CONTENT_APPLICATION_DATA, "forged", 6);
+	assert_int_equal(transport_read(&f.f_pair.p_server, scratch, sizeof scratch), 6);
+	assert_memory_equal(scratch, "forged", 6);
+	forger_send(&f, TLS_CONTENT_HANDSHAKE, ticket, sizeof ticket);
+	assert_int_equal(transport_read(&f.f_pair.p_server, scratch, sizeof scratch), -1);
+	assert_int_equal(errno, EPROTO);
+	pair_close(&f.f_pair);
+}
+
+/* Records that deliver nothing are allowed, but not without end: the 33rd in a row ends
+ * the connection; one with data in between resets the count. */
+static void test_empty_records(void **state)
+{
+	struct forger f;
+	(void)state;
+
+	forger_open(&f);
+	for (int i = 0; i < 32; i++)
+		forger_send(&f, TLS_CONTENT_APPLICATION_DATA, "", 0);
+	forger_send(&f, TLS_CONTENT_APPLICATION_DATA, "x", 1);
+	assert_int_equal(transport_read(&f.f_pair.p_server, scratch, sizeof scratch), 1);
+	for (int i = 0; i < 33; i++)
+		forger_send(&f, TLS_CONTENT_APPLICATION_DATA, "", 0);
+	assert_int_equal(transport_read(&f.f_pair.p_server, scratch, sizeof scratch), -1);
+	assert_int_equal(errno, EPROTO);
+	pair_close(&f.f_pair);
+}
+
 /* The end of the stream in the middle of a record is the end of the stream. */
 static void test_truncated(void **state)
 {
@@ -412,12 +480,20 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_aes128),           cmocka_unit_test(test_aes256),
-		cmocka_unit_test(test_chacha),           cmocka_unit_test(test_resumed),
-		cmocka_unit_test(test_tls12_stays),      cmocka_unit_test(test_key_update),
-		cmocka_unit_test(test_close_notify),     cmocka_unit_test(test_forged_record),
-		cmocka_unit_test(test_plaintext_record), cmocka_unit_test(test_oversized_record),
-		cmocka_unit_test(test_short_record),     cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_aes128),
+		cmocka_unit_test(test_aes256),
+		cmocka_unit_test(test_chacha),
+		cmocka_unit_test(test_resumed),
+		cmocka_unit_test(test_tls12_stays),
+		cmocka_unit_test(test_key_update),
+		cmocka_unit_test(test_close_notify),
+		cmocka_unit_test(test_forged_record),
+		cmocka_unit_test(test_plaintext_record),
+		cmocka_unit_test(test_oversized_record),
+		cmocka_unit_test(test_short_record),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_forged_new_session_ticket),
+		cmocka_unit_test(test_empty_records),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -81,6 +82,29 @@ struct tls_peer {
 	int tp_fd;   /* our end of the socket pair */
 };
 
+/* The last client_application_traffic_secret_0 a client made (from its key log): with
+ * it a test seals records of any shape as that client. */
+static uint8_t tls_peer_secret[48];
+static size_t tls_peer_secret_len;
+
+static inline void tls_peer_keylog(const SSL *ssl, const char *line)
+{
+	static const char label[] = "CLIENT_TRAFFIC_SECRET_0 ";
+	const char *hex;
+	(void)ssl;
+
+	if (strncmp(line, label, sizeof label - 1) != 0)
+		return;
+	hex = strchr(line + sizeof label - 1, ' ');
+	if (hex == NULL)
+		return;
+	tls_peer_secret_len = 0;
+	for (hex++; hex[0] && hex[1] && tls_peer_secret_len < sizeof tls_peer_secret; hex += 2)
+		tls_peer_secret[tls_peer_secret_len++] =
+			(uint8_t)(OPENSSL_hexchar2int((unsigned char)hex[0]) * 16 +
+				  OPENSSL_hexchar2int((unsigned char)hex[1]));
+}
+
 /* max_version: TLS1_3_VERSION or TLS1_2_VERSION; suites: a TLS 1.3 suite list or NULL. */
 static inline SSL_CTX *tls_peer_ctx(int max_version, const char *suites)
 {
@@ -91,6 +115,7 @@ static inline SSL_CTX *tls_peer_ctx(int max_version, const char *suites)
 	SSL_CTX_set_max_proto_version(ctx, max_version);
 	if (suites != NULL && SSL_CTX_set_ciphersuites(ctx, suites) != 1)
 		tls_peer_die("SSL_CTX_set_ciphersuites");
+	SSL_CTX_set_keylog_callback(ctx, tls_peer_keylog);
 	return ctx;
 }
 

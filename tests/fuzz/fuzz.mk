@@ -31,8 +31,8 @@ FUZZ_LIBS_redis_guard := $(shell pkg-config --libs hiredis 2>/dev/null || echo -
 FUZZ_SRCS_json     := src/json.c src/utf8.c src/percent.c
 FUZZ_LIBS_http     := $(FUZZ_CRYPTO)
 # The TLS transport as chatd runs it, over a socket pair (fuzz_tls.c).
-FUZZ_SRCS_tls      := src/transport_tls.c src/transport_tls13.c src/tls_record.c \
-                      src/membudget.c src/log.c
+FUZZ_SRCS_tls      := src/transport_tls.c src/transport_tls_context.c src/transport_tls13.c \
+                      src/tls_record.c src/membudget.c src/log.c
 FUZZ_LIBS_tls      := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 FUZZ_MAXLEN_tls    := 20000
 FUZZ_MAXLEN_wsreader := 65536

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define TLS_RECORD_HEADER    5
 #define TLS_RECORD_PLAIN_MAX 16384 /* a record's plaintext, at most (section 5.1) */
@@ -89,5 +90,19 @@ int tls_record_check_header(const uint8_t header[TLS_RECORD_HEADER], size_t *bod
  * (bad_record_mac for a record that does not authenticate). */
 int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_HEADER],
 		    uint8_t *body, size_t body_len, uint8_t *type, size_t *plain_len);
+
+/* Where a writev's buffers stand: the next byte is iov[tg_index] at tg_offset. */
+struct tls_record_gather {
+	const struct iovec *tg_iov;
+	int tg_count;
+	int tg_index;
+	size_t tg_offset;
+};
+
+/* The next record's plaintext from the buffers: a whole record straight from a buffer
+ * that holds one (no copy: the copy was 8% of chatd's CPU sending 1 MiB messages), else
+ * up to a record's worth of them copied into stage (TLS_RECORD_PLAIN_MAX bytes). Sets
+ * *len (0 when the buffers are used up) and returns where the plaintext lies. */
+const uint8_t *tls_record_gather_next(struct tls_record_gather *g, uint8_t *stage, size_t *len);
 
 #endif

@@ -239,3 +239,35 @@ int tls_record_open(struct tls_record_keys *k, const uint8_t header[TLS_RECORD_H
 	*plain_len = n - 1;
 	return 0;
 }
+
+const uint8_t *tls_record_gather_next(struct tls_record_gather *g, uint8_t *stage, size_t *len)
+{
+	const uint8_t *record = stage;
+	size_t n = 0;
+
+	if (g->tg_index < g->tg_count &&
+	    g->tg_iov[g->tg_index].iov_len - g->tg_offset >= TLS_RECORD_PLAIN_MAX) {
+		record = (const uint8_t *)g->tg_iov[g->tg_index].iov_base + g->tg_offset;
+		n = TLS_RECORD_PLAIN_MAX;
+		g->tg_offset += n;
+		if (g->tg_offset == g->tg_iov[g->tg_index].iov_len) {
+			g->tg_index++;
+			g->tg_offset = 0;
+		}
+	}
+	while (record == stage && g->tg_index < g->tg_count && n < TLS_RECORD_PLAIN_MAX) {
+		const struct iovec *v = &g->tg_iov[g->tg_index];
+		size_t take = v->iov_len - g->tg_offset;
+		if (take > TLS_RECORD_PLAIN_MAX - n)
+			take = TLS_RECORD_PLAIN_MAX - n;
+		memcpy(stage + n, (const uint8_t *)v->iov_base + g->tg_offset, take);
+		n += take;
+		g->tg_offset += take;
+		if (g->tg_offset == v->iov_len) {
+			g->tg_index++;
+			g->tg_offset = 0;
+		}
+	}
+	*len = n;
+	return record;
+}

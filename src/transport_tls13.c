@@ -417,8 +417,9 @@ static ssize_t tls13_read(struct transport *t, void *buf, size_t len)
 static ssize_t tls13_writev(struct transport *t, const struct iovec *iov, int iovcnt)
 {
 	struct tls13_session *s = session_of(t);
-	size_t total = 0, offset = 0;
-	int i = 0, r;
+	struct tls_record_gather gather = {iov, iovcnt, 0, 0};
+	size_t total = 0;
+	int r;
 
 	if (s->t13_failed) {
 		errno = EPIPE;
@@ -433,32 +434,9 @@ static ssize_t tls13_writev(struct transport *t, const struct iovec *iov, int io
 		return -1;
 	}
 	for (;;) {
-		const uint8_t *record = stage;
-		size_t n = 0;
+		size_t n;
+		const uint8_t *record = tls_record_gather_next(&gather, stage, &n);
 
-		if (i < iovcnt && iov[i].iov_len - offset >= TLS_RECORD_PLAIN_MAX) {
-			/* A large frame: a whole record sealed from where it lies. */
-			record = (const uint8_t *)iov[i].iov_base + offset;
-			n = TLS_RECORD_PLAIN_MAX;
-			offset += n;
-			if (offset == iov[i].iov_len) {
-				i++;
-				offset = 0;
-			}
-		}
-		/* Else gather up to a record's worth of the caller's buffers. */
-		while (record == stage && i < iovcnt && n < TLS_RECORD_PLAIN_MAX) {
-			size_t take = iov[i].iov_len - offset;
-			if (take > TLS_RECORD_PLAIN_MAX - n)
-				take = TLS_RECORD_PLAIN_MAX - n;
-			memcpy(stage + n, (const uint8_t *)iov[i].iov_base + offset, take);
-			n += take;
-			offset += take;
-			if (offset == iov[i].iov_len) {
-				i++;
-				offset = 0;
-			}
-		}
 		if (n == 0)
 			return (ssize_t)total;
 		r = seal_and_send(t, s, TLS_CONTENT_APPLICATION_DATA, record, n);

@@ -307,8 +307,11 @@ static int next_record(struct transport *t, struct tls13_session *s, uint8_t *ro
 	alert = tls_record_open(&s->t13_read, s->t13_header, body, body_len, &type, &plain_len);
 	s->t13_header_have = 0;
 	s->t13_in_len = s->t13_in_have = 0;
-	if (alert != 0)
+	if (alert != 0) {
+		if (body != room)
+			free_in(s);
 		return protocol_fail(t, s, alert, "record rejected");
+	}
 	if (type == TLS_CONTENT_APPLICATION_DATA && plain_len > 0)
 		s->t13_empty_run = 0;
 	else if (++s->t13_empty_run > EMPTY_RECORDS_MAX)

@@ -8,7 +8,7 @@
  * ends. One strictness beyond the RFC: a KeyUpdate must arrive whole in one record (every
  * TLS library we know sends it so; a fragmented one is refused, never misread).
  *
- * What an idle connection holds: its keys (tls13_session, about 260 bytes). A record that
+ * What an idle connection holds: its keys (tls13_session, 280 bytes). A record that
  * arrives in pieces gets a buffer of exactly its size until it is complete; a sealed record
  * the socket had no room for gets one until it leaves. A record is read straight into the
  * caller's buffer and opened there when it fits, so the usual read copies nothing.

@@ -31,11 +31,16 @@ build/tls_memory: bench/tlsmem/tls_memory.c bench/bench.mk
 	@mkdir -p build
 	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_CRYPTO_CFLAGS) -o $@ $< $(BENCH_CRYPTO_LIBS)
 
+# The latency profiler (bench/latprof/latprof.c): LD_PRELOAD into a server under chatbench.
+build/latprof.so: bench/latprof/latprof.c bench/hist.c bench/payload.c bench/hist.h bench/payload.h
+	@mkdir -p build
+	$(BENCH_CC) $(BENCH_CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) -ldl
+
 bench:
 	bench/run.sh
 
 # run.sh starts chatd itself (fresh, on a free port) and stops it by its PID.
-bench-smoke: build/chatbench chatd
+bench-smoke: build/chatbench build/latprof.so chatd
 	BENCH_SKIP_BUILD=1 bench/run.sh smoke
 
 endif

@@ -10,8 +10,9 @@
 # your own lines return, or open http://localhost:8080/ in a browser (same
 # room) and type there while the script listens.
 #
-# Plain lines appear raw in the browser client; the JSON line appears as an
-# ordinary chat message with a nick, the format the browser client sends.
+# The browser page speaks chatd.v1: what is typed there reaches this script as
+# "name: text" lines, and how the script's lines reach the page is in
+# docs/PROTOCOL.md ("Raw clients and v1 clients"): as messages from raw-<id>.
 set -eu
 
 url=${1:-ws://localhost:8080/}
@@ -22,5 +23,5 @@ here=$(dirname "$0")
 # receives on its own line; once its input ends it listens for --wait seconds,
 # then closes the connection.
 printf '%s\n' 'hello from chat.sh' \
-	'{"nick":"chat.sh","text":"hello as JSON"}' \
+	'the page shows these lines as from raw-<id>' \
 	'bye' | "$here/wschat.py" --wait "$wait_seconds" "$url"

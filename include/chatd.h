@@ -81,6 +81,11 @@ struct chatd_handler {
 	void (*h_error)(struct chatd_conn *c, enum chatd_error error, const char *detail,
 			void *user);
 	void *h_user;
+	/* With --redis: an entry of a room's shared log (chatd_log_append, from any node,
+	 * this one too), for every handler that sets it, on every node with clients in the
+	 * room, in id order. entry is borrowed for the call. */
+	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry, size_t len,
+		      void *user);
 };
 
 /* The raw broadcast chat, chatd's own default handler, written against this header like
@@ -90,9 +95,10 @@ extern const struct chatd_handler chatd_broadcast_handler;
 /* chatd.v1 (docs/PROTOCOL.md), the chat the chatd binary runs, in two handlers to register
  * together: chatd_v1_handler serves clients that ask for the subprotocol "chatd.v1" (JSON
  * frames, names, presence, history), and chatd_v1_raw_handler, a default handler, serves
- * those that ask for none as chatd_broadcast_handler does, with their messages shown to
- * the v1 clients of their room and v1 messages reaching them as "name: text" lines
- * (src/handler_v1.c). */
+ * those that ask for none as chatd_broadcast_handler does, at no cost per client, with
+ * their messages and presence shown to the v1 clients of their room as raw-<id> and v1
+ * messages reaching them as "name: text" lines (src/handler_v1.c). It counts every
+ * client left at tag 0 in a room as raw, and expects them to stay in their room. */
 extern const struct chatd_handler chatd_v1_handler;
 extern const struct chatd_handler chatd_v1_raw_handler;
 
@@ -152,6 +158,17 @@ long chatd_broadcast(struct chatd *s, const char *room, const struct chatd_conn 
 long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_conn *except,
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len);
 
+/* Called by chatd_room_each for each client; returning false ends the walk. */
+typedef bool (*chatd_visit_fn)(struct chatd_conn *c, void *arg);
+
+/* Calls fn for each open client in `room` on this node (other nodes' are not seen), in no
+ * particular order, until fn returns false. Allocates nothing: a handler can list or
+ * count a room (by tag, say) without keeping a record per client. A client whose on_close
+ * is under way is not visited, nor one that joins during the walk; one that leaves during
+ * it (cut off by something fn sent) is not visited after. fn may call anything here but
+ * chatd_join. Returns how many clients fn was called for (0 for a room with none). */
+size_t chatd_room_each(struct chatd *s, const char *room, chatd_visit_fn fn, void *arg);
+
 /* Starts the close handshake with code and reason (at most 123 bytes; NULL for none).
  * on_close follows once the close is under way. */
 void chatd_close(struct chatd_conn *c, uint16_t code, const char *reason);
@@ -188,6 +205,38 @@ void *chatd_conn_data(const struct chatd_conn *c);
 
 /* The server the connection belongs to. */
 struct chatd *chatd_conn_server(const struct chatd_conn *c);
+
+/* --- a room's log shared by every node (--redis) --- */
+
+/* One entry of a room's log. le_data is borrowed for the callback that shows it. */
+struct chatd_log_entry {
+	uint64_t le_id;
+	const void *le_data;
+	size_t le_len;
+};
+
+/* The answer to chatd_log_read, called once: ok, with the room's newest entries (at most
+ * the max asked, --history and --history-bytes), oldest first; or not ok, with none, when
+ * Redis went away before answering. When it is ok, every entry older than those has
+ * already reached h_log, and every newer one reaches it afterwards. */
+typedef void (*chatd_log_read_fn)(void *arg, const struct chatd_log_entry *entries, size_t count,
+				  bool ok);
+
+/* True when the server runs with --redis: rooms then have a log in Redis. */
+bool chatd_log_shared(const struct chatd *s);
+
+/* Appends to room's log: Redis gives the entry the room's next id (above after, the
+ * largest id the caller has seen, so ids keep rising even if Redis lost its data), keeps
+ * head, the id in decimal and tail as the entry (the newest --history of them, within
+ * --history-bytes), and every node's h_log hears it. 0 when it went out; -1 when Redis is
+ * down or behind, or the entry is larger than --max-message (nobody hears it). The bytes
+ * are copied. */
+int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const void *head,
+		     size_t head_len, const void *tail, size_t tail_len);
+
+/* Reads room's newest entries (at most max): fn(arg, ...) follows, once, unless this
+ * returns -1 (Redis is down). */
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn, void *arg);
 
 /* --- memory the program keeps for its clients --- */
 

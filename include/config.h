@@ -73,9 +73,6 @@ struct config {
 	uint32_t cf_send_timeout_ms;     /* output stuck this long: cut off; 0: never */
 	size_t cf_history;               /* messages kept per room; 0: none */
 	size_t cf_history_bytes;         /* and at most this many bytes of them */
-	/* Raw clients served by chatd.v1's raw handler (members of its rooms) instead of the
-	 * plain broadcast, which keeps nothing per connection. */
-	bool cf_v1_interop;
 	/* --allow-origin values (pointing into argv); none given: every origin is allowed. */
 	const char *cf_origins[CONFIG_MAX_ORIGINS];
 	size_t cf_origin_count;

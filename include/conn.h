@@ -11,7 +11,11 @@
  * unread input never turns our close into a reset that could destroy the close frame.
  *
  * Output is corked: frames are queued and the connection is marked dirty; conn_flush_dirty,
- * run once per loop pass, writes each dirty connection's queue with one writev.
+ * run once per loop pass, writes each dirty connection's queue with one writev, oldest
+ * dirty first. At light load a long round of writes is cut into slices, and the loop reads
+ * what arrived meanwhile between two slices (a message that comes during another's fan-out
+ * joins the writes not yet made instead of waiting for the round to end); under load the
+ * round is written whole, so each write carries all that was queued.
  *
  * The resource model (conn_limits.c): every connection's memory is counted at what it
  * costs (conn_memory) and charged to the process budget; one connection's input causes a
@@ -100,9 +104,13 @@ struct conn_env {
 	uint8_t *ce_read_buf; /* scratch for every read; no connection keeps a read buffer */
 	size_t ce_read_cap;
 
-	struct conn *ce_all;         /* every live connection (doubly linked) */
-	struct conn *ce_dirty;       /* connections with output to flush this pass */
-	struct conn *ce_dead;        /* released connections, freed at the end of the pass */
+	struct conn *ce_all; /* every live connection (doubly linked) */
+	/* Connections with output to flush, oldest first (a FIFO): a round that a pass does
+	 * not finish goes on in the next one, and a connection dirtied meanwhile goes last. */
+	struct conn *ce_dirty, *ce_dirty_tail;
+	unsigned long ce_round_from; /* ce_deliveries when the current flush round began */
+	struct conn *ce_dead; /* released connections, freed at the end of the pass (or of the
+			       * round, for one still on the dirty list) */
 	struct conn_extra *ce_ready; /* connections with held input to resume next pass */
 	size_t ce_max_memory;        /* the process budget for every client's buffers */
 	size_t ce_conn_count;        /* live connections */
@@ -115,6 +123,7 @@ struct conn_env {
 	bool (*ce_health)(const void *arg, char *why, size_t len);
 	const void *ce_health_arg;
 	const struct metrics_redis *ce_redis_metrics;
+	struct roomlog *ce_roomlog; /* the rooms' log in Redis (chatd_log_*); NULL without */
 };
 
 /* What a connection needs only while it is behind or over a limit: made on demand and
@@ -200,9 +209,10 @@ void conn_accept(struct conn_env *env, int fd, const union net_addr *peer, bool 
 /* The gauges /metrics shows, each read from a counter: no walk over the connections. */
 void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g);
 
-/* The before-wait hook: resumes held input, flushes every dirty connection, enforces the
- * memory budget, then frees released ones. Returns true when work is left for the next
- * pass (held input), so the loop must not sleep. */
+/* The before-wait hook: resumes held input, flushes the dirty connections (all, or a
+ * slice of a light round), enforces the memory budget, then frees released ones. Returns
+ * true when work is left for the next pass (held input, a round unfinished), so the loop
+ * must not sleep. */
 bool conn_flush_dirty(struct conn_env *env);
 
 /* What the connection costs in memory now: its struct and everything it holds. */

@@ -4,18 +4,23 @@
  * allocation; the decoder trusts nothing and hands back a slice of the caller's buffer.
  *
  *   byte 0     ENVELOPE_MAGIC (version 1; any other value is refused)
- *   byte 1     the WebSocket opcode: 1 text, 2 binary
+ *   byte 1     the WebSocket opcode: 1 text, 2 binary; ENVELOPE_LOGGED added for an entry
+ *              of a room's log (roomlog.h), which is for the handlers, not the hub
  *   bytes 2-9  the origin node's id, big-endian
- *   bytes 10-  the payload, as the sender's client sent it
+ *   bytes 10-  the payload, as the sender's client sent it; a logged entry's payload
+ *              starts with its id, 8 bytes big-endian (Redis gave it), then the entry
  */
 #ifndef CHATD_ENVELOPE_H
 #define CHATD_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define ENVELOPE_MAGIC       0xC1
 #define ENVELOPE_HEADER_SIZE 10
+#define ENVELOPE_LOGGED      0x40 /* or'ed into byte 1 */
+#define ENVELOPE_ID_SIZE     8
 
 enum envelope_status {
 	ENVELOPE_OK,
@@ -23,11 +28,14 @@ enum envelope_status {
 	ENVELOPE_BAD_MAGIC,  /* not ours, or a version this node does not speak */
 	ENVELOPE_BAD_OPCODE, /* neither text nor binary */
 	ENVELOPE_BAD_UTF8,   /* a text payload that is not UTF-8 */
+	ENVELOPE_NO_ID,      /* a logged entry too short for its id */
 };
 
 struct envelope {
 	uint64_t en_origin;
 	uint8_t en_opcode;
+	bool en_logged; /* an entry of a room's log: en_id is its id, en_payload the entry */
+	uint64_t en_id;
 	const uint8_t *en_payload; /* points into the decoded buffer; borrowed */
 	size_t en_len;
 };

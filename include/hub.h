@@ -107,6 +107,15 @@ long hub_publish_room(struct hub *h, const char *room, size_t room_len, uint8_t 
 /* The members of the named room here; 0 when it has none. A hash lookup, no walk. */
 size_t hub_room_members(const struct hub *h, const char *room, size_t room_len);
 
+/* Called once per member by hub_room_each; returning false ends the walk. */
+typedef bool (*hub_visit_fn)(struct hub_member *m, void *arg);
+
+/* Calls visit for each member of the named room here, until it returns false, without
+ * allocating. visit may publish and members may leave meanwhile (they are skipped from
+ * then on); members who join are not visited. Returns how many were visited. */
+size_t hub_room_each(struct hub *h, const char *room, size_t room_len, hub_visit_fn visit,
+		     void *arg);
+
 /* Fills out with up to max rooms, the most populated first. Returns how many. */
 size_t hub_top_rooms(const struct hub *h, struct hub_room_info *out, size_t max);
 

@@ -37,12 +37,13 @@ struct metrics {
 	uint64_t mt_accepted;   /* TCP connections accepted */
 	uint64_t mt_handshakes; /* upgrades completed */
 	uint64_t mt_refused[METRICS_REFUSAL_KINDS];
-	uint64_t mt_messages_in;  /* complete messages received */
-	uint64_t mt_bytes_in;     /* bytes read from clients, every byte counted */
-	uint64_t mt_frames_out;   /* broadcast frames queued to recipients */
-	uint64_t mt_bytes_out;    /* bytes written to clients */
-	uint64_t mt_backpressure; /* clients cut off for a full queue */
-	uint64_t mt_idle_drops;   /* clients dropped after --idle-timeout */
+	uint64_t mt_messages_in;   /* complete messages received */
+	uint64_t mt_bytes_in;      /* bytes read from clients, every byte counted */
+	uint64_t mt_frames_out;    /* broadcast frames queued to recipients */
+	uint64_t mt_bytes_out;     /* bytes written to clients */
+	uint64_t mt_backpressure;  /* clients cut off for a full queue */
+	uint64_t mt_rounds_split;  /* write rounds paused to read input that came meanwhile */
+	uint64_t mt_idle_drops;    /* clients dropped after --idle-timeout */
 	uint64_t mt_send_timeouts; /* clients cut off after --send-timeout */
 	uint64_t mt_evictions;     /* clients cut off for the process's --max-memory */
 	uint64_t mt_rate_limited;  /* times a client was paused for its --rate-limit */
@@ -73,9 +74,9 @@ struct metrics_gauges {
 	size_t mg_clients;     /* WebSocket clients open */
 	size_t mg_rooms;
 	const struct metrics_redis *mg_redis; /* NULL: no --redis, no redis families */
-	size_t mg_handshaking; /* connections still in their handshake (public listener) */
-	size_t mg_addresses;   /* source addresses holding at least one connection */
-	size_t mg_open_fds;    /* descriptors: those open at start-up, plus one a connection */
+	size_t mg_handshaking;  /* connections still in their handshake (public listener) */
+	size_t mg_addresses;    /* source addresses holding at least one connection */
+	size_t mg_open_fds;     /* descriptors: those open at start-up, plus one a connection */
 	size_t mg_memory_limit; /* --max-memory, as derived */
 };
 

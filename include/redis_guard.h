@@ -15,6 +15,9 @@
 struct redis_guard {
 	redisAsyncContext *rg_context;
 	const char *rg_reason; /* static text: why the last reply was refused; NULL none */
+	/* The most elements an array may have; 0: REDIS_GUARD_MAX_ELEMENTS (16). A link
+	 * whose replies are lists (the rooms' log) sets its own, kept across installs. */
+	size_t rg_max_elements;
 };
 
 /* Installs g on ac's reader (hiredis's own object functions are replaced). */

@@ -18,6 +18,7 @@
  * Redis's acknowledgement: past that a message is dropped and counted, never queued.
  */
 #include "backplane.h"
+#include "backplane_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "redis_guard.h"
 #include "redis_loop.h"
 #include "room_set.h"
+#include "roomlog.h"
 
 #define BACKPLANE_BACKOFF_BASE_MS   100
 #define BACKPLANE_BACKOFF_CAP_MS    1000 /* a restarted Redis is found within a second */
@@ -42,55 +44,6 @@
 #define BACKPLANE_ANSWER_TIMEOUT_MS 3000
 #define BACKPLANE_MIN_PENDING       ((size_t)8 << 20)
 #define BACKPLANE_SUBSCRIBE_BATCH   256 /* channels per SUBSCRIBE when re-subscribing */
-#define BACKPLANE_CHANNEL_MAX       (BACKPLANE_PREFIX_MAX + HUB_ROOM_NAME_MAX)
-
-struct bp_link {
-	struct backplane *bl_bp;
-	redisAsyncContext *bl_context; /* NULL while closed; freed with redisAsyncFree */
-	struct redis_guard bl_guard;
-	struct redis_loop_event bl_event;
-	bool bl_ready;
-	const char *bl_name; /* "publish" or "subscribe", for the log */
-};
-
-struct backplane {
-	struct loop *bp_loop;
-	struct hub *bp_hub;
-	struct redis_url bp_url;
-	char bp_url_text[400]; /* for the log; the password masked */
-	char bp_prefix[BACKPLANE_PREFIX_MAX + 1];
-	size_t bp_prefix_len;
-	char bp_anchor[BACKPLANE_PREFIX_MAX + 32]; /* prefix "@node:" id */
-	uint64_t bp_node;
-	uint64_t bp_random; /* xorshift state for the jitter */
-	size_t bp_max_message;
-	size_t bp_max_pending;
-
-	struct bp_link bp_pub, bp_sub;
-	struct loop_timer bp_retry_timer;
-	struct loop_timer bp_heartbeat;
-	bool bp_up;
-	bool bp_ever_up;
-	unsigned bp_attempts;      /* sessions failed since the last one that came up */
-	uint64_t bp_session_start; /* loop time the session began connecting */
-	uint64_t bp_down_since;    /* loop time of the outage's start */
-	void (*bp_on_lost)(void *arg, const char *why); /* up -> down; NULL: nobody asked */
-	void *bp_on_lost_arg;
-	uint64_t bp_dropped_before; /* mr_dropped_down at the outage's start */
-	bool bp_outage_logged;
-	char bp_reason[200]; /* why the backplane is down */
-
-	size_t bp_pending_bytes;   /* PUBLISHed, not acknowledged */
-	size_t bp_pending_cmds;    /* requests on the publish link, PINGs included */
-	size_t bp_pending_msgs;    /* of which PUBLISHes */
-	uint64_t bp_waiting_since; /* loop time of the last answer, or of the first request */
-	bool bp_backlog_logged;
-
-	uint8_t *bp_scratch; /* one envelope; owned */
-	size_t bp_scratch_cap;
-	struct room_set bp_rooms; /* the rooms with local members */
-	struct metrics_redis bp_metrics;
-};
 
 static void session_start(struct backplane *bp);
 static void session_fail(struct backplane *bp, const char *what, const char *detail);
@@ -117,6 +70,9 @@ static void handle_message(struct backplane *bp, const redisReply *channel,
 		bp->bp_metrics.mr_invalid++;
 		return;
 	}
+	if (bp->bp_log != NULL && channel->len == strlen(bp->bp_anchor) &&
+	    memcmp(channel->str, bp->bp_anchor, channel->len) == 0)
+		return roomlog_on_marker(bp->bp_log, (const uint8_t *)payload->str, payload->len);
 	const char *room = channel->str + bp->bp_prefix_len;
 	size_t room_len = channel->len - bp->bp_prefix_len;
 	st = envelope_decode((const uint8_t *)payload->str, payload->len, &env);
@@ -125,6 +81,15 @@ static void handle_message(struct backplane *bp, const redisReply *channel,
 			log_warn("redis: refused a message on %.*s: %s (counted in "
 				 "chatd_redis_invalid_total, logged once)",
 				 (int)channel->len, channel->str, envelope_status_text(st));
+		return;
+	}
+	if (env.en_logged) { /* from every node, this one too: Redis gave it its id */
+		if (bp->bp_log == NULL) {
+			bp->bp_metrics.mr_invalid++;
+			return;
+		}
+		bp->bp_metrics.mr_received += env.en_origin != bp->bp_node;
+		roomlog_on_entry(bp->bp_log, room, room_len, &env);
 		return;
 	}
 	if (env.en_origin == bp->bp_node)
@@ -150,8 +115,15 @@ static void on_push(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	if (strcmp(kind->str, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
 		handle_message(bp, channel, reply->element[2]);
-	} else if (strcmp(kind->str, "subscribe") == 0 && !bp->bp_sub.bl_ready &&
-		   strcmp(channel->str, bp->bp_anchor) == 0) {
+		return;
+	}
+	if (strcmp(kind->str, "subscribe") == 0 || strcmp(kind->str, "unsubscribe") == 0) {
+		bp->bp_sub_confirmed++;
+		if (bp->bp_log != NULL)
+			roomlog_on_subscribed(bp->bp_log);
+	}
+	if (strcmp(kind->str, "subscribe") == 0 && !bp->bp_sub.bl_ready &&
+	    strcmp(channel->str, bp->bp_anchor) == 0) {
 		bp->bp_sub.bl_ready = true;
 		check_up(bp);
 	}
@@ -169,7 +141,8 @@ static void subscribe_channels(struct backplane *bp, const char *command, const 
 	memcpy(argl + 1, lens, n * sizeof *lens);
 	if (redisAsyncCommandArgv(bp->bp_sub.bl_context, on_push, bp, (int)n + 1, argv, argl) !=
 	    REDIS_OK)
-		session_fail(bp, command, "cannot queue the command");
+		return session_fail(bp, command, "cannot queue the command");
+	bp->bp_sub_sent += n;
 }
 
 /* SUBSCRIBE (or UNSUBSCRIBE) one room's channel, when the subscribe link is open. */
@@ -412,6 +385,8 @@ static void check_up(struct backplane *bp)
 	bp->bp_ever_up = true;
 	bp->bp_outage_logged = false;
 	bp->bp_reason[0] = '\0';
+	if (bp->bp_log != NULL)
+		roomlog_on_up(bp->bp_log);
 }
 
 static void close_link(struct bp_link *link)
@@ -479,6 +454,8 @@ static void session_fail(struct backplane *bp, const char *what, const char *det
 	bp->bp_backlog_logged = false;
 	close_link(&bp->bp_pub);
 	close_link(&bp->bp_sub);
+	if (bp->bp_log != NULL)
+		roomlog_on_down(bp->bp_log);
 
 	delay = (uint64_t)BACKPLANE_BACKOFF_BASE_MS
 		<< (bp->bp_attempts < 10 ? bp->bp_attempts : 10);
@@ -554,8 +531,10 @@ static bool open_link(struct backplane *bp, struct bp_link *link)
 		session_fail(bp, "cannot connect", why);
 		return false;
 	}
-	if (redis_loop_attach(ac, bp->bp_loop, &link->bl_event,
-			      bp->bp_max_message + ENVELOPE_HEADER_SIZE + 4096) < 0) {
+	size_t max_reply = bp->bp_max_message + ENVELOPE_HEADER_SIZE + 4096;
+	if (link == &bp->bp_pub && bp->bp_pub_max_reply > max_reply)
+		max_reply = bp->bp_pub_max_reply;
+	if (redis_loop_attach(ac, bp->bp_loop, &link->bl_event, max_reply) < 0) {
 		redisAsyncFree(ac);
 		session_fail(bp, "cannot connect", "the context is attached already");
 		return false;
@@ -586,6 +565,7 @@ static void session_start(struct backplane *bp)
 {
 	bp->bp_session_start = loop_now(bp->bp_loop);
 	pending_reset(bp);
+	bp->bp_sub_sent = bp->bp_sub_confirmed = 0;
 	if (!open_link(bp, &bp->bp_pub) || !open_link(bp, &bp->bp_sub))
 		return;
 	send_ping(bp);
@@ -607,6 +587,8 @@ static void on_heartbeat(struct loop_timer *t)
 		return session_fail(bp, "no answer", "Redis did not answer for 3 s");
 	if (bp->bp_up && bp->bp_pending_cmds == 0)
 		send_ping(bp);
+	if (bp->bp_up && bp->bp_log != NULL)
+		roomlog_on_tick(bp->bp_log);
 }
 
 /* ---- construction ---- */
@@ -660,8 +642,10 @@ void backplane_free(struct backplane *bp)
 	loop_timer_stop(bp->bp_loop, &bp->bp_retry_timer);
 	loop_timer_stop(bp->bp_loop, &bp->bp_heartbeat);
 	pending_reset(bp);
-	close_link(&bp->bp_pub);
+	bp->bp_up = false;
+	close_link(&bp->bp_pub); /* first: the log's reads in flight hear of it */
 	close_link(&bp->bp_sub);
+	roomlog_free(bp->bp_log);
 	room_set_clear(&bp->bp_rooms);
 	free(bp->bp_scratch);
 	free(bp);
@@ -680,4 +664,26 @@ bool backplane_healthy(const struct backplane *bp, char *buf, size_t len)
 const struct metrics_redis *backplane_metrics(const struct backplane *bp)
 {
 	return &bp->bp_metrics;
+}
+
+/* ---- for the rooms' log (backplane_internal.h) ---- */
+
+void backplane_pending_add(struct backplane *bp, size_t bytes)
+{
+	pending_add(bp, bytes);
+}
+
+void backplane_pending_done(struct backplane *bp, size_t bytes)
+{
+	pending_done(bp, bytes);
+}
+
+void backplane_session_fail(struct backplane *bp, const char *what, const char *detail)
+{
+	session_fail(bp, what, detail);
+}
+
+size_t backplane_channel(const struct backplane *bp, char *out, const char *room, size_t len)
+{
+	return channel_name(bp, out, room, len);
 }

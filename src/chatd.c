@@ -13,9 +13,11 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_internal.h"
+#include "container.h"
 #include "handshake.h"
 #include "log.h"
 #include "membudget.h"
+#include "roomlog.h"
 #include "server.h"
 
 /* Strings given to chatd_configure and chatd_set, kept for the config that points at
@@ -159,6 +161,28 @@ size_t chatd_history_bytes(const struct chatd *s)
 	return s->ch_config.cf_history_bytes;
 }
 
+bool chatd_log_shared(const struct chatd *s)
+{
+	return s->ch_config.cf_redis_on;
+}
+
+int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const void *head,
+		     size_t head_len, const void *tail, size_t tail_len)
+{
+	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
+
+	return rl == NULL || room == NULL
+		       ? -1
+		       : roomlog_append(rl, room, after, head, head_len, tail, tail_len);
+}
+
+int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn, void *arg)
+{
+	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
+
+	return rl == NULL || room == NULL ? -1 : roomlog_read(rl, room, max, fn, arg);
+}
+
 void chatd_memory_charge(size_t bytes)
 {
 	membudget_charge(membudget_block(bytes));
@@ -209,6 +233,34 @@ long chatd_broadcast_tag(struct chatd *s, const char *room, const struct chatd_c
 			 uint8_t tag, enum chatd_type type, const void *data, size_t len)
 {
 	return broadcast(s, room, except, tag, type, data, len);
+}
+
+struct room_walk {
+	chatd_visit_fn rw_fn;
+	void *rw_arg;
+	size_t rw_called;
+};
+
+static bool visit_member(struct hub_member *m, void *arg)
+{
+	struct room_walk *w = arg;
+	struct conn *c = container_of(m, struct conn, c_member);
+
+	/* A client in its on_close is still in the room until on_close returns. */
+	if (c->c_state != CONN_OPEN)
+		return true;
+	w->rw_called++;
+	return w->rw_fn((struct chatd_conn *)c, w->rw_arg);
+}
+
+size_t chatd_room_each(struct chatd *s, const char *room, chatd_visit_fn fn, void *arg)
+{
+	struct room_walk w = {fn, arg, 0};
+
+	if (s->ch_running == NULL || room == NULL)
+		return 0;
+	hub_room_each(server_env(s->ch_running)->ce_hub, room, strlen(room), visit_member, &w);
+	return w.rw_called;
 }
 
 void chatd_close(struct chatd_conn *cc, uint16_t code, const char *reason)

@@ -131,9 +131,8 @@ void config_usage(FILE *f)
 		"                         (default 50; 0: none)\n"
 		"      --history-bytes BYTES  and at most this much memory of them per room\n"
 		"                         (default 64K)\n"
-		"      --v1-interop       clients without a subprotocol join chatd.v1's rooms as\n"
-		"                         raw-N (their lines become messages, kept in history);\n"
-		"                         about 110 bytes more per such client (default: off)\n"
+		"      --v1-interop       accepted and ignored: raw and chatd.v1 clients always\n"
+		"                         share rooms now (docs/PROTOCOL.md)\n"
 		"      --log-format F     text (default) or json, one object per line\n"
 		"      --busy-poll USEC   after busy moments, poll this long before sleeping:\n"
 		"                         lower latency for some CPU (default 0: off)\n"
@@ -439,7 +438,7 @@ enum config_action config_parse(struct config *cf, int argc, char **argv, char *
 					     err, errlen))
 				return CONFIG_USAGE_ERROR;
 			break;
-		case OPT_V1_INTEROP: cf->cf_v1_interop = true; break;
+		case OPT_V1_INTEROP: break; /* what it chose is the default: kept for scripts */
 		case OPT_HISTORY:
 			if (!parse_uint(optarg, CONFIG_MAX_HISTORY, &v)) {
 				snprintf(err, errlen,

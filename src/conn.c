@@ -1,7 +1,7 @@
 /*
- * A client connection: its life from accept to close, its reads and its corked writes.
- * The HTTP phase is in conn_http.c, the WebSocket phase in conn_ws.c, the limits in
- * conn_limits.c.
+ * A client connection: its life from accept to close, and its reads. Its corked writes are
+ * in conn_write.c, the HTTP phase in conn_http.c, the WebSocket phase in conn_ws.c, the
+ * limits in conn_limits.c.
  *
  * The per-message path, and what it costs:
  *   read()            one syscall per readiness event (more only for large bursts)
@@ -37,12 +37,7 @@
 #define READ_BUF_SIZE ((size_t)64 * 1024)
 /* Bytes read per readiness event before yielding to the other connections. */
 #define READ_BUDGET ((size_t)256 * 1024)
-/* Bytes written per flush, and iovecs per sendmsg. */
-#define WRITE_BUDGET ((size_t)1024 * 1024)
-#define FLUSH_IOV    64
-
 static void on_event(struct loop_watch *w, uint32_t events);
-static void flush(struct conn *c);
 
 /* A secret for the per-address table's hash. Should the kernel have no entropy to give
  * yet (early boot), the time and the stack's address are a weaker secret, not none. */
@@ -110,15 +105,6 @@ const char *conn_peer_name(const struct conn *c, char *buf, size_t len)
 {
 	listener_format_addr(&c->c_peer, buf, len);
 	return buf;
-}
-
-static void mark_dirty(struct conn *c)
-{
-	if (c->c_dirty)
-		return;
-	c->c_dirty = true;
-	c->c_next_dirty = c->c_env->ce_dirty;
-	c->c_env->ce_dirty = c;
 }
 
 /* Read while the peer may still send; write while anything is queued; and whatever the
@@ -205,36 +191,6 @@ static void on_close_timeout(struct loop_timer *t)
 	conn_destroy(c, "the peer did not finish closing within 2 s");
 }
 
-/* Queues b (borrowed: the queue takes its own reference or a copy). NULL means a failed
- * allocation upstream, which ends the connection. A client whose queue holds more memory
- * than --max-backlog is cut off: this is the one place that bound is checked, and it
- * counts what the queue costs, not the bytes it will put on the wire. */
-void conn_queue(struct conn *c, struct sbuf *b)
-{
-	if (outq_empty(&c->c_out))
-		c->c_last_tx = conn_now32(c);
-	if (b == NULL || outq_append(&c->c_out, b) < 0) {
-		conn_destroy(c, "out of memory");
-		return;
-	}
-	mark_dirty(c);
-	if (c->c_out.oq_cost > c->c_env->ce_config->cf_max_backlog && c->c_state == CONN_OPEN &&
-	    !c->c_cut_off) {
-		c->c_env->ce_metrics.mt_backpressure++;
-		conn_cut_off(c, CHATD_ERROR_TOO_SLOW,
-			     "too slow: unsent data over the server's limit",
-			     "cut off for backpressure (--max-backlog)");
-	}
-}
-
-/* Queues a buffer the caller just made, handing over the caller's reference. */
-void conn_queue_new(struct conn *c, struct sbuf *b)
-{
-	conn_queue(c, b);
-	if (b != NULL)
-		sbuf_unref(b);
-}
-
 /* Moves to CLOSING: nothing more is read or queued; once the queue is flushed our write
  * side is shut, and the connection ends at the peer's FIN or after CLOSE_TIMEOUT_MS. */
 void conn_begin_close(struct conn *c)
@@ -312,57 +268,6 @@ static void handle_readable(struct conn *c)
 		conn_update_interest(c);
 }
 
-static void flush(struct conn *c)
-{
-	struct iovec iov[FLUSH_IOV];
-	size_t budget = WRITE_BUDGET;
-
-	while (budget > 0 && (!outq_empty(&c->c_out) || conn_ws_pong_due(c))) {
-		int n = outq_iov(&c->c_out, iov, FLUSH_IOV, budget);
-		size_t want = 0;
-		for (int i = 0; i < n; i++)
-			want += iov[i].iov_len;
-		ssize_t w = transport_writev(&c->c_transport, iov, n);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_app_error(c, CHATD_ERROR_CONNECTION, "connection lost while writing");
-			return conn_destroy(c, c->c_state == CONN_OPEN
-						       ? "connection lost while writing"
-						       : "closed");
-		}
-		outq_consume(&c->c_out, (size_t)w);
-		c->c_env->ce_metrics.mt_bytes_out += (size_t)w;
-		if (w > 0)
-			c->c_last_tx = conn_now32(c);
-		budget -= (size_t)w < budget ? (size_t)w : budget;
-		if ((size_t)w < want)
-			break; /* the socket buffer is full */
-	}
-	/* The queue may be empty while the transport still holds bytes (a TLS record the
-	 * socket had no room for): push them, and close only once they are out. */
-	if (outq_empty(&c->c_out) && transport_wants(&c->c_transport) != 0 &&
-	    transport_writev(&c->c_transport, NULL, 0) < 0 && errno != EAGAIN)
-		return conn_destroy(c, "closed");
-	if (outq_empty(&c->c_out) && c->c_state == CONN_CLOSING &&
-	    transport_wants(&c->c_transport) == 0) {
-		if (c->c_peer_eof)
-			return conn_destroy(c, "closed");
-		/* Everything, our close included, is out: send our FIN and wait for theirs. */
-		transport_shutdown_write(&c->c_transport);
-		c->c_state = CONN_LINGER;
-	}
-	/* Output is stuck: make sure the timer comes back by the send timeout's deadline
-	 * (it may be set for a ping due much later). */
-	uint32_t send_timeout = c->c_env->ce_config->cf_send_timeout_ms;
-	if (c->c_state == CONN_OPEN && !outq_empty(&c->c_out) && send_timeout != 0 &&
-	    (!loop_timer_armed(&c->c_timer) ||
-	     c->c_timer.lt_expires >
-		     loop_now(c->c_env->ce_loop) - conn_since(c, c->c_last_tx) + send_timeout))
-		conn_arm_keepalive(c);
-	conn_update_interest(c);
-}
-
 static void on_event(struct loop_watch *w, uint32_t events)
 {
 	struct conn *c = container_of(w, struct conn, c_watch);
@@ -380,22 +285,10 @@ static void on_event(struct loop_watch *w, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || transport_waits)
 		handle_readable(c);
 	if (c->c_state != CONN_DEAD && (events & EPOLLOUT || transport_waits))
-		flush(c);
+		conn_flush(c);
 	/* A dirty connection's interest is set by its flush at the end of the pass. */
 	if (c->c_state != CONN_DEAD && !c->c_dirty)
 		conn_update_interest(c);
-}
-
-void conn_deliver(struct hub_member *m, struct sbuf *frame)
-{
-	struct conn *c = container_of(m, struct conn, c_member);
-
-	/* A client closing (an on_close handler broadcasting to its own room) gets nothing
-	 * after its close frame. */
-	if (c->c_state != CONN_OPEN)
-		return;
-	c->c_env->ce_metrics.mt_frames_out++;
-	conn_queue(c, frame);
 }
 
 /* One line a second at most: a flood of refused connections must not become a flood of
@@ -545,34 +438,22 @@ void conn_env_gauges(const struct conn_env *env, struct metrics_gauges *g)
 	g->mg_redis = env->ce_redis_metrics;
 }
 
-bool conn_flush_dirty(struct conn_env *env)
+/* Frees the released connections, except any still on the dirty list: the round that
+ * reaches it frees it (it is skipped there, being dead). */
+void conn_free_dead(struct conn_env *env)
 {
-	/* Input held from earlier passes first: its frames were read before anything this
-	 * pass's flush could answer. */
-	bool more = conn_resume_held(env);
+	struct conn **link = &env->ce_dead;
 
-	while (env->ce_dirty != NULL) {
-		struct conn *c = env->ce_dirty;
-		env->ce_dirty = c->c_next_dirty;
-		c->c_dirty = false;
-		if (c->c_state != CONN_DEAD)
-			flush(c);
-	}
-	conn_enforce_budget(env);
-	while (env->ce_dead != NULL) {
-		struct conn *c = env->ce_dead;
-		env->ce_dead = c->c_next;
+	while (*link != NULL) {
+		struct conn *c = *link;
+		if (c->c_dirty) {
+			link = &c->c_next;
+			continue;
+		}
+		*link = c->c_next;
 		membudget_release(membudget_block(sizeof *c));
 		free(c);
 	}
-	if (membudget_should_return(loop_now(env->ce_loop))) {
-		/* A burst is over. The buffers kept for reuse are scattered through the heap,
-		 * each pinning its page: let them go too, the pools refill on demand. */
-		sbuf_release_cache();
-		outq_release_cache();
-		membudget_trim();
-	}
-	return more;
 }
 
 void conn_notify_all(struct conn_env *env, enum chatd_error error, const char *detail)
@@ -599,7 +480,10 @@ void conn_env_free(struct conn_env *env)
 {
 	while (env->ce_all != NULL)
 		conn_destroy(env->ce_all, "server stopped");
-	env->ce_dirty = NULL;
+	while (env->ce_dirty != NULL) { /* every connection is dead: nothing to write */
+		env->ce_dirty->c_dirty = false;
+		env->ce_dirty = env->ce_dirty->c_next_dirty;
+	}
 	env->ce_ready = NULL;
 	conn_flush_dirty(env);
 	if (env->ce_page_head != NULL)

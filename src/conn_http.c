@@ -180,6 +180,11 @@ static void upgrade(struct conn *c, const struct handshake_answer *ans)
 		return refuse(c, 503, "the server is full (--max-clients)");
 	n = handshake_format_upgrade(ans, buf, sizeof buf);
 	conn_queue_new(c, n ? sbuf_from(buf, n) : NULL);
+	/* The 101 goes out now, not with the pass's other writes: a handler's on_open may
+	 * queue more than --max-backlog (a long history), and the cut-off that follows drops
+	 * what is unsent, which must not include the answer the client is waiting for. */
+	if (c->c_state != CONN_DEAD)
+		conn_flush(c);
 	if (c->c_state == CONN_DEAD)
 		return;
 	if (hub_join(env->ce_hub, &c->c_member, ans->ha_room.s_ptr, ans->ha_room.s_len) < 0)

@@ -1,7 +1,8 @@
 /*
  * conn_internal.h: what the connection's files share. Private to them; everything else
  * uses include/conn.h.
- *   conn.c         the connection's life: accept, read, queue, flush, destroy
+ *   conn.c         the connection's life: accept, read, destroy
+ *   conn_write.c   its output: queue, the dirty list, flush
  *   conn_http.c    its HTTP phase: the request, the answer, the upgrade
  *   conn_ws.c      its WebSocket phase: events, control frames, closing, keepalive
  *   conn_limits.c  the resource model: memory cost and budget, per-pass work, flood control
@@ -40,10 +41,9 @@ void conn_destroy(struct conn *c, const char *cause);
  * counts against --max-handshakes. No-op in any other state. */
 void conn_handshake_done(struct conn *c);
 
-/* Queues b (borrowed), or ends the connection when b is NULL (a failed allocation). */
-void conn_queue(struct conn *c, struct sbuf *b);
-/* The same for a buffer the caller just made: its reference is handed over. */
-void conn_queue_new(struct conn *c, struct sbuf *b);
+/* Frees the released connections, except any still on the dirty list (the round that
+ * reaches it frees it). */
+void conn_free_dead(struct conn_env *env);
 
 /* Stops reading and queuing; the connection ends once its queue is flushed and the peer
  * has closed, or after CLOSE_TIMEOUT_MS. */
@@ -55,6 +55,17 @@ void conn_update_interest(struct conn *c);
 
 /* The peer's address as text, for the log. */
 const char *conn_peer_name(const struct conn *c, char *buf, size_t len);
+
+/* --- conn_write.c --- */
+
+/* Queues b (borrowed), or ends the connection when b is NULL (a failed allocation). */
+void conn_queue(struct conn *c, struct sbuf *b);
+/* The same for a buffer the caller just made: its reference is handed over. */
+void conn_queue_new(struct conn *c, struct sbuf *b);
+
+/* Writes what the connection has queued, up to the socket's room and a budget, and moves
+ * a closing connection on once everything is out. May destroy c. */
+void conn_flush(struct conn *c);
 
 /* --- conn_http.c: request bytes arrived; the handshake deadline passed. --- */
 

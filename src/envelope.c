@@ -28,25 +28,38 @@ size_t envelope_encode(uint8_t *out, size_t cap, uint64_t origin, uint8_t opcode
 
 enum envelope_status envelope_decode(const uint8_t *buf, size_t len, struct envelope *out)
 {
-	uint64_t origin = 0;
+	uint64_t origin = 0, id = 0;
+	size_t skip = ENVELOPE_HEADER_SIZE;
+	bool logged;
+	uint8_t opcode;
 
 	if (len < ENVELOPE_HEADER_SIZE)
 		return ENVELOPE_SHORT;
 	if (buf[0] != ENVELOPE_MAGIC)
 		return ENVELOPE_BAD_MAGIC;
-	if (!opcode_ok(buf[1]))
+	logged = (buf[1] & ENVELOPE_LOGGED) != 0;
+	opcode = buf[1] & (uint8_t)~ENVELOPE_LOGGED;
+	if (!opcode_ok(opcode))
 		return ENVELOPE_BAD_OPCODE;
+	if (logged) {
+		if (len < ENVELOPE_HEADER_SIZE + ENVELOPE_ID_SIZE)
+			return ENVELOPE_NO_ID;
+		for (int i = 0; i < ENVELOPE_ID_SIZE; i++)
+			id = id << 8 | buf[ENVELOPE_HEADER_SIZE + i];
+		skip += ENVELOPE_ID_SIZE;
+	}
 	/* Redis is another process on the network: a text message must be UTF-8 before a
 	 * browser sees it, or the browser closes its connection with 1007. */
-	if (buf[1] == WS_OP_TEXT &&
-	    !utf8_valid(buf + ENVELOPE_HEADER_SIZE, len - ENVELOPE_HEADER_SIZE))
+	if (opcode == WS_OP_TEXT && !utf8_valid(buf + skip, len - skip))
 		return ENVELOPE_BAD_UTF8;
 	for (int i = 0; i < 8; i++)
 		origin = origin << 8 | buf[2 + i];
 	out->en_origin = origin;
-	out->en_opcode = buf[1];
-	out->en_payload = buf + ENVELOPE_HEADER_SIZE;
-	out->en_len = len - ENVELOPE_HEADER_SIZE;
+	out->en_opcode = opcode;
+	out->en_logged = logged;
+	out->en_id = id;
+	out->en_payload = buf + skip;
+	out->en_len = len - skip;
 	return ENVELOPE_OK;
 }
 
@@ -58,6 +71,7 @@ const char *envelope_status_text(enum envelope_status st)
 	case ENVELOPE_BAD_MAGIC: return "bad magic byte";
 	case ENVELOPE_BAD_OPCODE: return "bad opcode";
 	case ENVELOPE_BAD_UTF8: return "text that is not UTF-8";
+	case ENVELOPE_NO_ID: return "a logged entry without its id";
 	}
 	return "?";
 }

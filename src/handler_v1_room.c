@@ -57,6 +57,18 @@ static bool rooms_grow(void)
 	return true;
 }
 
+/* A raw client's every message asks, so a process with no chatd.v1 room answers at
+ * once: raw-only chat costs one comparison. */
+struct v1_room *v1_room_find(struct chatd *s, const char *name)
+{
+	if (room_count == 0)
+		return NULL;
+	for (struct v1_room *r = *bucket_of(name); r != NULL; r = r->vr_next_in_bucket)
+		if (r->vr_server == s && strcmp(r->vr_name, name) == 0)
+			return r;
+	return NULL;
+}
+
 /* The room of that name on server s, made on first use; NULL when memory runs out. */
 struct v1_room *v1_room_get(struct chatd *s, const char *name)
 {
@@ -64,9 +76,8 @@ struct v1_room *v1_room_get(struct chatd *s, const char *name)
 
 	if (room_buckets == 0 && !rooms_grow())
 		return NULL;
-	for (r = *bucket_of(name); r != NULL; r = r->vr_next_in_bucket)
-		if (r->vr_server == s && strcmp(r->vr_name, name) == 0)
-			return r;
+	if ((r = v1_room_find(s, name)) != NULL)
+		return r;
 	if (room_count >= room_buckets)
 		rooms_grow();
 	r = calloc(1, sizeof *r);
@@ -216,4 +227,63 @@ void v1_room_unlink(struct v1_room *r, struct v1_person *p)
 	if (p->vp_next != NULL)
 		p->vp_next->vp_prev = p->vp_prev;
 	r->vr_named--;
+}
+
+void v1_hold_clear(struct v1_person *p)
+{
+	while (p->vp_held != NULL) {
+		struct v1_held *h = p->vp_held;
+		p->vp_held = h->vh_next;
+		chatd_memory_release(sizeof *h + h->vh_len);
+		free(h);
+	}
+	p->vp_held_last = NULL;
+	p->vp_held_bytes = 0;
+}
+
+void v1_hold(struct v1_person *p, uint64_t id, const char *data, size_t len)
+{
+	struct v1_held *h;
+
+	if (p->vp_overflow)
+		return;
+	if (p->vp_held_bytes + sizeof *h + len > V1_HOLD_MAX ||
+	    (h = malloc(sizeof *h + len)) == NULL) {
+		v1_hold_clear(p);
+		p->vp_overflow = true;
+		return;
+	}
+	chatd_memory_charge(sizeof *h + len);
+	h->vh_next = NULL;
+	h->vh_id = id;
+	h->vh_len = len;
+	memcpy(h->vh_data, data, len);
+	if (p->vp_held_last != NULL)
+		p->vp_held_last->vh_next = h;
+	else
+		p->vp_held = h;
+	p->vp_held_last = h;
+	p->vp_held_bytes += sizeof *h + len;
+}
+
+void v1_joiner_add(struct v1_room *r, struct v1_person *p)
+{
+	p->vp_joining = true;
+	p->vp_next_joiner = r->vr_joiners;
+	r->vr_joiners = p;
+	r->vr_joining++;
+}
+
+/* A walk of the joiners: a handful at a time, each there for one round trip to Redis. */
+void v1_joiner_remove(struct v1_room *r, struct v1_person *p)
+{
+	struct v1_person **at = &r->vr_joiners;
+
+	if (!p->vp_joining)
+		return;
+	while (*at != p)
+		at = &(*at)->vp_next_joiner;
+	*at = p->vp_next_joiner;
+	p->vp_joining = false;
+	r->vr_joining--;
 }

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* What a room's path may be (handshake_room_valid), in the words the answers use. */
+#define ROOM_RULE "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -"
+
 /* Section 1.3: the GUID appended to the key before hashing. */
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -185,7 +188,7 @@ static void check_upgrade(const struct http_request *req, const struct handshake
 	out->ha_query.s_len =
 		q != NULL ? req->rq_target.s_len - (size_t)(q + 1 - req->rq_target.s_ptr) : 0;
 	if (!handshake_room_valid(out->ha_room))
-		return refuse(out, 400, "a room is / or / and up to 63 of A-Z a-z 0-9 . _ ~ -");
+		return refuse(out, 400, ROOM_RULE);
 	if (http_count_headers(req, "Host") != 1)
 		return refuse(out, 400, "exactly one Host header is required");
 	if (!http_headers_have_token(req, "Upgrade", "websocket"))
@@ -265,7 +268,8 @@ static void answer_public(struct http_slice path, struct handshake_answer *out)
 		out->ha_kind = HANDSHAKE_PAGE;
 		out->ha_reason = "the chat page";
 	} else {
-		refuse(out, 404, "not found");
+		/* Most often a room typed into the address bar ("/my room", "/café"): say why. */
+		refuse(out, 404, "not found: no page here, and not a room (" ROOM_RULE ")");
 	}
 }
 

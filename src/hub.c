@@ -258,6 +258,18 @@ void hub_leave(struct hub *h, struct hub_member *m)
 		unlink_room(h, r);
 }
 
+/* Ends a walk over r's members: the last walk out compacts the holes that members who
+ * left during it made, or frees the room they left empty. */
+static void walk_end(struct hub *h, struct hub_room *r)
+{
+	if (--r->hr_walks == 0) {
+		if (r->hr_live == 0)
+			unlink_room(h, r);
+		else if (r->hr_holes)
+			compact(r);
+	}
+}
+
 /* Any member, whatever its tag. */
 #define HUB_ANY_TAG (-1)
 
@@ -286,12 +298,7 @@ static long room_publish(struct hub *h, struct hub_room *r, const struct hub_mem
 		h->hb_deliver(m, frame);
 		delivered++;
 	}
-	if (--r->hr_walks == 0) {
-		if (r->hr_live == 0)
-			unlink_room(h, r);
-		else if (r->hr_holes)
-			compact(r);
-	}
+	walk_end(h, r);
 	sbuf_unref(frame);
 	return delivered;
 }
@@ -382,4 +389,27 @@ size_t hub_room_members(const struct hub *h, const char *room, size_t room_len)
 {
 	const struct hub_room *r = find_room(h, room, room_len);
 	return r != NULL ? r->hr_live : 0;
+}
+
+/* A walk like a publication's: members who leave during it leave holes (never visited),
+ * those who join are not visited, and the room outlives the walk. */
+size_t hub_room_each(struct hub *h, const char *room, size_t room_len, hub_visit_fn visit,
+		     void *arg)
+{
+	struct hub_room *r = find_room(h, room, room_len);
+	size_t visited = 0;
+
+	if (r == NULL)
+		return 0;
+	r->hr_walks++;
+	for (size_t i = 0, n = r->hr_count; i < n; i++) {
+		struct hub_member *m = r->hr_members[i];
+		if (m == NULL)
+			continue;
+		visited++;
+		if (!visit(m, arg))
+			break;
+	}
+	walk_end(h, r);
+	return visited;
 }

@@ -1,8 +1,7 @@
 /* chatd: a WebSocket chat server. main reads the command line and runs the library with
- * two handlers: chatd.v1 (src/handler_v1.c), JSON chat for clients that ask for the
- * subprotocol, and for those that ask for none the plain raw broadcast, which keeps
- * nothing per connection (with --v1-interop, chatd.v1's raw handler instead, which makes
- * them members of v1's rooms at the cost of a record each). */
+ * chatd.v1's two handlers (src/handler_v1.c): JSON chat for clients that ask for the
+ * subprotocol, and for those that ask for none the raw chat, which shares v1's rooms and
+ * keeps nothing per connection. */
 #include <stdio.h>
 
 #include "chatd.h"
@@ -26,8 +25,7 @@ int main(int argc, char **argv)
 	}
 	s = chatd_new();
 	if (s == NULL || chatd_configure(s, argc, (const char *const *)argv, err, sizeof err) < 0 ||
-	    chatd_add_handler(s, cf.cf_v1_interop ? &chatd_v1_raw_handler
-						  : &chatd_broadcast_handler) < 0 ||
+	    chatd_add_handler(s, &chatd_v1_raw_handler) < 0 ||
 	    chatd_add_handler(s, &chatd_v1_handler) < 0) {
 		fprintf(stderr, "chatd: cannot start: %s\n", s == NULL ? "out of memory" : err);
 		chatd_free(s);

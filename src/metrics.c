@@ -192,6 +192,9 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	       "Message frames queued to recipients.", m->mt_frames_out);
 	metric(&t, "chatd_bytes_sent_total", "counter", "Bytes written to clients.",
 	       m->mt_bytes_out);
+	metric(&t, "chatd_write_rounds_split_total", "counter",
+	       "Times a round of writes to recipients paused to read input that came meanwhile.",
+	       m->mt_rounds_split);
 	metric(&t, "chatd_backpressure_drops_total", "counter",
 	       "Clients cut off because their unsent queue passed --max-backlog.",
 	       m->mt_backpressure);
@@ -210,8 +213,7 @@ size_t metrics_render_prometheus(const struct metrics *m, const struct metrics_g
 	       "Clients closed after staying over --rate-limit for --flood-timeout.",
 	       m->mt_flood_closes);
 	metric(&t, "chatd_log_lines_dropped_total", "counter",
-	       "Log lines dropped because stderr was not read fast enough.",
-	       log_dropped_lines());
+	       "Log lines dropped because stderr was not read fast enough.", log_dropped_lines());
 	metric(&t, "chatd_client_memory_bytes", "gauge",
 	       "Memory held by clients' buffers, as charged against --max-memory.",
 	       membudget_used());

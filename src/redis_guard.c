@@ -46,7 +46,8 @@ static const char *check(const redisReadTask *task, int type, const char *str, s
 	/* Nothing chatd asks for has more than 4 elements (a pmessage); hiredis would
 	 * allocate what the header announces before a byte of it arrives, so a reply of
 	 * "*355555555" cost 2.8 GB (found by fuzz_redis_guard). */
-	if (type == REDIS_REPLY_ARRAY && elements > REDIS_GUARD_MAX_ELEMENTS)
+	size_t max = g->rg_max_elements != 0 ? g->rg_max_elements : REDIS_GUARD_MAX_ELEMENTS;
+	if (type == REDIS_REPLY_ARRAY && elements > 0 && (size_t)elements > max)
 		return "an array larger than any reply chatd asks for";
 	if (task->parent == NULL) {
 		if (type == REDIS_REPLY_ERROR || !unsolicited(ac))

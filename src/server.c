@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "redis_probe.h"
+#include "roomlog.h"
 #include "outq.h"
 #include "sbuf.h"
 #include "transport_tls.h"
@@ -34,7 +35,8 @@ struct server {
 	const struct config *sv_config;
 	struct loop *sv_loop;
 	struct hub *sv_hub;
-	struct backplane *sv_backplane; /* NULL without --redis */
+	struct backplane *sv_backplane;  /* NULL without --redis */
+	const struct server_app *sv_app; /* the handlers, for the rooms' log */
 	struct listener sv_listener;
 	struct listener sv_admin; /* --admin-listen; li_loop NULL when off */
 	struct conn_env sv_env;
@@ -206,6 +208,18 @@ static void backplane_lost(void *arg, const char *why)
 	conn_notify_all(arg, CHATD_ERROR_BACKPLANE_LOST, why);
 }
 
+/* An entry of a room's log, for every handler that hears them. */
+static void log_deliver(void *arg, const char *room, uint64_t id, const void *entry, size_t len)
+{
+	const struct server *sv = arg;
+	const struct server_app *app = sv->sv_app;
+
+	for (size_t i = 0; i < app->sa_count; i++)
+		if (app->sa_handlers[i].h_log != NULL)
+			app->sa_handlers[i].h_log(app->sa_api, room, id, entry, len,
+						  app->sa_handlers[i].h_user);
+}
+
 static int start_backplane(struct server *sv, const struct config *cf)
 {
 	char err[600];
@@ -224,6 +238,14 @@ static int start_backplane(struct server *sv, const struct config *cf)
 	sv->sv_env.ce_health = backplane_health;
 	sv->sv_env.ce_health_arg = sv->sv_backplane;
 	sv->sv_env.ce_redis_metrics = backplane_metrics(sv->sv_backplane);
+	/* The rooms' log: entries as large as a message the other nodes accept. */
+	sv->sv_env.ce_roomlog =
+		roomlog_new(sv->sv_backplane, cf->cf_history, cf->cf_history_bytes,
+			    cf->cf_max_message + ENVELOPE_HEADER_SIZE, log_deliver, sv);
+	if (sv->sv_env.ce_roomlog == NULL) {
+		fprintf(stderr, "chatd: cannot start: out of memory\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -241,7 +263,7 @@ static void on_admin_accept(struct listener *li, int fd, const union net_addr *p
 
 int server_run(const struct config *cf, const struct server_app *app)
 {
-	struct server sv = {.sv_config = cf};
+	struct server sv = {.sv_config = cf, .sv_app = app};
 	char err[512];
 	sigset_t mask;
 	int sigfd = -1, status = 1;

@@ -6,6 +6,7 @@
  *   !close CODE REASON   chatd_close        !join ROOM   chatd_join
  *   !echo TEXT           chatd_send to self !all TEXT    chatd_broadcast to the whole room
  *   !data                checks the per-connection data  !stop        chatd_stop
+ *   !who N               chatd_room_each, stopping after N clients (0: all of them)
  * Anything else is broadcast to the rest of the room, as the default handler does.
  * Two handlers: "rec" for clients that ask for no subprotocol, "rec.v2" for rec.v2.
  * Written against include/chatd.h alone.
@@ -40,6 +41,23 @@ static const char *error_name(enum chatd_error e)
 static unsigned long long id(const struct chatd_conn *c)
 {
 	return (unsigned long long)chatd_conn_id(c);
+}
+
+struct who {
+	char w_line[1024];
+	size_t w_len;
+	unsigned long w_stop_after;
+	unsigned long w_called;
+};
+
+static bool list_client(struct chatd_conn *c, void *arg)
+{
+	struct who *w = arg;
+	int n = snprintf(w->w_line + w->w_len, sizeof w->w_line - w->w_len, " %llu", id(c));
+
+	if (n > 0 && (size_t)n < sizeof w->w_line - w->w_len)
+		w->w_len += (size_t)n;
+	return ++w->w_called != w->w_stop_after;
 }
 
 static void on_open(struct chatd_conn *c, void *user)
@@ -88,6 +106,11 @@ static void on_message(struct chatd_conn *c, enum chatd_type type, const void *d
 		printf("data %llu %s\n", id(c),
 		       t != NULL && t->t_magic == MAGIC && t->t_id == chatd_conn_id(c) ? "ok"
 										       : "bad");
+	} else if (strncmp(arg, "!who ", 5) == 0) {
+		struct who w = {.w_stop_after = strtoul(arg + 5, NULL, 10)};
+		size_t n =
+			chatd_room_each(chatd_conn_server(c), chatd_conn_room(c), list_client, &w);
+		printf("who %llu %zu%s\n", id(c), n, w.w_line);
 	} else if (strcmp(arg, "!stop") == 0) {
 		chatd_stop(chatd_conn_server(c));
 	}

@@ -5,28 +5,22 @@
 // Environment:
 //   CHATD_BIN        chatd binary (default: ../../chatd from this file)
 //   CHROMIUM_PATH    browser binary (default: /usr/bin/chromium)
-//   DOCS_SCREENSHOT  where the README's picture goes (default: docs/screenshot.png
-//                    in the repository; set it empty to skip it)
 //
-// Writes screenshots to tests/output/browser/{alice,bob,phone}.png and the
-// README's docs/screenshot.png (1280x800).
+// Writes screenshots to tests/output/browser/{alice,bob,phone}.png. The README's
+// docs/screenshot.png comes from screenshot.mjs, a staged conversation.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   CHATD_BIN, CHROMIUM, alive, explain, launchChromium, repo, running, startChatd, stopChatd,
   waitOnline, withTimeout,
 } from './harness.mjs';
 
 const OUT_DIR = resolve(repo, 'tests', 'output', 'browser');
-// The README's picture; DOCS_SCREENSHOT= (empty) skips it, another value moves it.
-const DOCS_SHOT = process.env.DOCS_SCREENSHOT === undefined
-  ? resolve(repo, 'docs', 'screenshot.png')
-  : process.env.DOCS_SCREENSHOT && resolve(process.env.DOCS_SCREENSHOT);
 
 const ROOM = '/room1';
 const XSS = '<img src=x onerror=alert(1)>';
@@ -36,13 +30,13 @@ const PHONE = { width: 390, height: 844 };
 const TEST_TIMEOUT_MS = 60_000;   // the whole scenario
 const ONLINE_TIMEOUT_MS = 15_000; // first connection
 const MSG_TIMEOUT_MS = 10_000;    // a message reaching the other page
-const COUNT_TIMEOUT_MS = 8_000;   // #room-count: the page polls /online/ROOM every 5 s
 const DROP_TIMEOUT_MS = 5_000;    // pages noticing that chatd went away
 const RECONNECT_TIMEOUT_MS = 20_000; // backoff is capped at 10 s
 
 /* ---- page helpers ---- */
 
-// The first .msg (optionally .own or not) with this nick and exactly this text.
+// The first .msg (optionally .own or not) with this name and exactly this text. The
+// name is in every message's .nick, shown on the first of a sender's group.
 function message(page, nick, text, { own } = {}) {
   const sel = own === undefined ? '#messages .msg' : own ? '#messages .msg.own' : '#messages .msg:not(.own)';
   return page.locator(sel)
@@ -92,7 +86,7 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
 
     browser = await launchChromium();
 
-    // Two contexts: separate localStorage, so each keeps its own nick.
+    // Two contexts: separate localStorage, so each remembers its own name.
     const pages = {};
     const dialogs = [];
     const pageErrors = [];
@@ -119,26 +113,40 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
       });
     };
 
-    await step('nicknames are set and stored per browser', async () => {
-      for (const [who, page] of Object.entries(pages)) {
-        await page.locator('#nick').fill(who);
-        assert.equal(await page.evaluate(() => localStorage.getItem('chatd.nick')), who);
-      }
-    });
-
-    await step('both pages come online in room /room1', async () => {
+    await step('both pages come online in room /room1, as guests', async () => {
       await Promise.all([waitOnline(alice, ONLINE_TIMEOUT_MS), waitOnline(bob, ONLINE_TIMEOUT_MS)]);
       for (const page of [alice, bob]) {
         assert.equal(await page.locator('#room').textContent(), ROOM);
         assert.equal(await page.locator('#message').getAttribute('placeholder'), 'Message');
+        assert.match(await page.locator('#name').inputValue(), /^guest\d{4}$/);
       }
+    });
+
+    await step('each chooses a name, which the server gives and the browser remembers', async () => {
+      for (const [who, page] of Object.entries(pages)) {
+        await page.locator('#name').fill(who);
+        await page.locator('#name').press('Enter');
+        await page.locator('#messages .sys', { hasText: new RegExp(`^you are now ${who}$`) }).waitFor();
+        await waitOnline(page, ONLINE_TIMEOUT_MS);
+        assert.equal(await page.locator('#name').inputValue(), who);
+        assert.equal(await page.evaluate(() => localStorage.getItem('chatd.name')), who);
+      }
+    });
+
+    await step('both count 2 online and list each other', async () => {
+      for (const page of [alice, bob]) {
+        await page.waitForFunction(() => document.getElementById('room-count').textContent === '2 online');
+        await page.waitForFunction(() => document.querySelectorAll('#online li').length === 2);
+      }
+      assert.deepEqual(await alice.locator('#online li').allTextContents(), ['alice (you)', 'bob']);
+      assert.deepEqual(await bob.locator('#online li').allTextContents(), ['alice', 'bob (you)']);
     });
 
     await step('alice -> bob, shown as own on alice\'s page', async () => {
       await send(alice, 'hello bob');
       await expectShown(bob, 'alice', 'hello bob', { own: false });
       await expectShown(alice, 'alice', 'hello bob', { own: true });
-      // Not echoed back: exactly one copy on each side.
+      // The server's copy confirms the one shown when sent: exactly one on each side.
       assert.equal(await message(alice, 'alice', 'hello bob').count(), 1);
       assert.equal(await message(bob, 'alice', 'hello bob').count(), 1);
     });
@@ -153,12 +161,6 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
         assert.equal(await page.locator('#messages img').count(), 0, 'no <img> created in #messages');
       }
       assert.deepEqual(dialogs, [], 'no dialog opened');
-    });
-
-    await step('#room-count shows 2 online', async () => {
-      await alice.waitForFunction(() => /^2\b/.test(document.getElementById('room-count').textContent),
-        null, { timeout: COUNT_TIMEOUT_MS });
-      assert.equal(await alice.locator('#room-count').textContent(), '2 online');
     });
 
     await step('SIGTERM stops chatd with exit code 0 and the pages notice', async () => {
@@ -184,7 +186,12 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
       await Promise.all([waitOnline(alice, RECONNECT_TIMEOUT_MS), waitOnline(bob, RECONNECT_TIMEOUT_MS)]);
     });
 
-    await step('bob -> alice after the reconnect', async () => {
+    await step('bob -> alice after the reconnect, under the same names', async () => {
+      for (const page of [alice, bob]) {
+        await page.waitForFunction(() => document.getElementById('room-count').textContent === '2 online');
+      }
+      assert.equal(await alice.locator('#name').inputValue(), 'alice');
+      assert.equal(await bob.locator('#name').inputValue(), 'bob');
       await send(bob, 'back again, alice');
       await expectShown(alice, 'bob', 'back again, alice', { own: false });
       await expectShown(bob, 'bob', 'back again, alice', { own: true });
@@ -192,15 +199,8 @@ test('two browsers chat through chatd, survive a restart, and render hostile tex
 
     await step('screenshots', async () => {
       mkdirSync(OUT_DIR, { recursive: true });
-      // Settle the room count after the reconnect, so the pictures are complete.
-      await alice.waitForFunction(() => document.getElementById('room-count').textContent === '2 online',
-        null, { timeout: COUNT_TIMEOUT_MS }).catch(() => {});
       await alice.screenshot({ path: resolve(OUT_DIR, 'alice.png'), timeout: 10_000 });
       await bob.screenshot({ path: resolve(OUT_DIR, 'bob.png'), timeout: 10_000 });
-      if (DOCS_SHOT) { // desktop, 1280x800
-        mkdirSync(dirname(DOCS_SHOT), { recursive: true });
-        copyFileSync(resolve(OUT_DIR, 'alice.png'), DOCS_SHOT);
-      }
       await alice.setViewportSize(PHONE);
       await alice.screenshot({ path: resolve(OUT_DIR, 'phone.png'), timeout: 10_000 });
     });
@@ -232,9 +232,9 @@ test('two browsers chat over https and wss with --tls-cert', { timeout: TEST_TIM
       const context = await browser.newContext({ viewport: DESKTOP });
       context.setDefaultTimeout(MSG_TIMEOUT_MS);
       const page = await context.newPage();
-      await page.goto(url, { timeout: 15_000 });
-      await page.locator('#nick').fill(who);
+      await page.goto(`${url}?name=${who}`, { timeout: 15_000 });
       await waitOnline(page, ONLINE_TIMEOUT_MS);
+      assert.equal(await page.locator('#name').inputValue(), who);
       return page;
     }));
     const [carol, dave] = pages;

@@ -107,6 +107,28 @@ async def test_join_moves_between_rooms(program):
         server.wait_for_out(r"^join \d+ -1 /b$")
 
 
+async def test_room_each_walks_the_open_clients_of_one_room(program):
+    """chatd_room_each: every open client of the room once (both handlers' clients), none
+    of another room's, none that has closed, and it stops when the callback says so."""
+    server = program("recorder")
+    url = server.url.rstrip("/")
+    async with wsclient.connect(url + "/w") as a, wsclient.connect(url + "/w") as b, \
+            wsclient.connect(url + "/w", subprotocols=["rec.v2"]) as c, \
+            wsclient.connect(url + "/other"):
+        ids = [opened_id(server, n) for n in (1, 2, 3)]
+        async with wsclient.connect(url + "/w"):
+            pass
+        close_line(server, opened_id(server, 5))
+        await a.send("!who 0")
+        line = server.wait_for_out(rf"^who {ids[0]} (\d+)((?: \d+)*)$")
+        assert int(line.group(1)) == 3
+        assert sorted(int(x) for x in line.group(2).split()) == sorted(ids)
+        await b.send("!who 2")
+        line = server.wait_for_out(rf"^who {ids[1]} (\d+)((?: \d+)*)$")
+        assert int(line.group(1)) == 2 and len(line.group(2).split()) == 2
+        await c.close()
+
+
 def test_reset_protocol_error_and_too_large(program):
     server = program("recorder", "--max-message", "1K")
     # A reset: the peer vanishes without a close frame.

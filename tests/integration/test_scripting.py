@@ -129,6 +129,6 @@ async def test_chat_sh_sends_its_lines_and_prints_the_replies(echo_server):
     assert status == 0, err
     assert out.splitlines() == [
         "hello from chat.sh",
-        '{"nick":"chat.sh","text":"hello as JSON"}',
+        "the page shows these lines as from raw-<id>",
         "bye",
     ]

@@ -51,6 +51,7 @@ def test_metrics_parse_and_count(chatd):
         "chatd_frames_delivered_total",
         "chatd_bytes_sent_total",
         "chatd_backpressure_drops_total",
+        "chatd_write_rounds_split_total",
         "chatd_rooms_open",
         "process_resident_memory_bytes",
         "process_open_fds",

@@ -8,13 +8,11 @@ library refuses to send."""
 import asyncio
 import json
 import re
-import shutil
 import time
 import urllib.request
 
 import pytest
 
-import rediskit
 import wsclient
 import wsraw
 
@@ -349,7 +347,7 @@ def test_invalid_utf8_in_a_text_frame_is_closed_1007(chatd):
 
 
 async def test_raw_and_v1_clients_see_each_other(chatd):
-    server = chatd("--v1-interop")
+    server = chatd()
     async with v1(server, "/mix", "ann") as ann:
         welcome, _ = await welcomed(ann)
         async with raw(server, "/mix") as r1, raw(server, "/mix") as r2:
@@ -391,7 +389,7 @@ async def test_raw_clients_alone_chat_as_before(chatd):
 
 
 async def test_raw_history_only_when_asked(chatd):
-    server = chatd("--v1-interop")
+    server = chatd()
     async with v1(server, "/rh", "ann") as ann:
         await welcomed(ann)
         for i in range(5):
@@ -490,7 +488,7 @@ async def test_pending_client_gets_no_live_traffic_before_its_welcome(chatd):
 
 
 async def test_a_long_raw_message_reaches_v1_clients_whole(chatd):
-    server = chatd("--v1-interop")
+    server = chatd()
     big = 'a "quoted"\n' + "x" * 300000
     async with v1(server, "/big", "ann") as ann, raw(server, "/big") as r:
         await welcomed(ann)
@@ -500,57 +498,3 @@ async def test_a_long_raw_message_reaches_v1_clients_whole(chatd):
         # Past the byte bound: not kept, and the next joiner gets no history of it.
         async with v1(server, "/big", "bob") as bob:
             await welcomed(bob, history=0)
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-async def test_with_redis_raw_encoding_crosses_nodes_and_v1_stays_local(chatd, tmp_path):
-    """docs/PROTOCOL.md, "With --redis": what raw clients get is shared, v1 is per node."""
-    redis = rediskit.RedisServer(tmp_path)
-    try:
-        a = chatd("--redis", redis.url, "--v1-interop")
-        b = chatd("--redis", redis.url, "--v1-interop")
-        for n in (a, b):
-            n.wait_for_log(r"redis: connected")
-        async with v1(a, "/x", "ann") as ann, raw(a, "/x") as ra, raw(b, "/x") as rb:
-            await welcomed(ann)
-            await expect(ann, "join")
-            deadline = time.monotonic() + 5
-            while rediskit.numsub(redis.port, "chatd:/x") != 2:
-                assert time.monotonic() < deadline, "nodes never subscribed"
-                await asyncio.sleep(0.02)
-            # A raw client alone on its node reaches the raw clients of the other.
-            await rb.send("from b")
-            assert await wsclient.recv(ra) == "from b"
-            # A v1 message reaches raw clients everywhere as a line.
-            await say(ann, "hi")
-            await expect(ann, "message", text="hi")
-            assert await wsclient.recv(ra) == "ann: hi"
-            assert await wsclient.recv(rb) == "ann: hi"
-            # The v1 client never got another node's raw bytes as a frame of its own.
-            await wsclient.assert_nothing_received(ann)
-    finally:
-        redis.kill()
-
-
-async def test_without_v1_interop_raw_clients_are_a_separate_audience(chatd):
-    """The default: raw clients get the plain broadcast, which keeps nothing per
-    connection. They hear v1 messages as "name: text" lines; v1 clients do not get raw
-    lines (they are not JSON), and raw clients get no history."""
-    server = chatd()
-    async with v1(server, "/sep", "ann") as ann:
-        async with raw(server, "/sep", "?history=5") as r1, raw(server, "/sep") as r2:
-            await r1.send("plain words")
-            assert await wsclient.recv(r2) == "plain words"
-            await ann.send(json.dumps({"type": "message", "text": "hi raw"}))
-            assert await wsclient.recv(r1) == "ann: hi raw"
-            assert await wsclient.recv(r2) == "ann: hi raw"
-            await wsclient.assert_nothing_received(r1)
-        # ann got its own message back, and nothing of the raw line.
-        seen = []
-        while True:
-            try:
-                seen.append(json.loads(await wsclient.recv(ann, timeout=0.3)))
-            except AssertionError:
-                break
-        assert [f["type"] for f in seen if f["type"] == "message"] == ["message"], seen
-        assert all(f.get("text") != "plain words" for f in seen), seen

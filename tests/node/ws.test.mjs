@@ -171,7 +171,7 @@ function openV1(port, path) {
 }
 
 test('chatd.v1 with Node ws clients', { timeout: 30000 }, async () => {
-  const chatd = await startChatd('--v1-interop');
+  const chatd = await startChatd();
   try {
     const ann = await openV1(chatd.port, '/v1?name=ann');
     assert.equal(ann.protocol, 'chatd.v1');

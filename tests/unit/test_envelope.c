@@ -99,6 +99,9 @@ static void test_refusals(void **state)
 		enum envelope_status st = envelope_decode(buf, n, &env);
 		if (op == WS_OP_TEXT || op == WS_OP_BINARY)
 			assert_int_equal(st, ENVELOPE_OK);
+		else if (op == (WS_OP_TEXT | ENVELOPE_LOGGED) ||
+			 op == (WS_OP_BINARY | ENVELOPE_LOGGED))
+			assert_int_equal(st, ENVELOPE_NO_ID); /* 2 bytes cannot hold an id */
 		else
 			assert_int_equal(st, ENVELOPE_BAD_OPCODE);
 	}
@@ -115,6 +118,40 @@ static void test_refusals(void **state)
 	assert_string_equal(envelope_status_text(ENVELOPE_BAD_UTF8), "text that is not UTF-8");
 }
 
+/* A logged entry, as roomlog's script writes it: the header with ENVELOPE_LOGGED, the id
+ * in 8 bytes, the entry. Every prefix is refused or decodes, at a guard page. */
+static void test_logged_entry(void **state)
+{
+	uint8_t src[64];
+	struct guard g;
+	struct envelope env;
+	size_t n = envelope_encode(src, sizeof src, 7, WS_OP_TEXT,
+				   (const uint8_t *)"\0\0\0\0\0\x01\x02\x03{}", 10);
+	(void)state;
+
+	src[1] |= ENVELOPE_LOGGED;
+	assert_int_equal(envelope_decode(src, n, &env), ENVELOPE_OK);
+	assert_true(env.en_logged);
+	assert_true(env.en_id == 0x010203);
+	assert_int_equal(env.en_len, 2);
+	assert_memory_equal(env.en_payload, "{}", 2);
+	guard_open(&g, sizeof src);
+	for (size_t len = 0; len <= n; len++) {
+		const uint8_t *p = guard_put(&g, src, len);
+		enum envelope_status st = envelope_decode(p, len, &env);
+		assert_int_equal(st, len < ENVELOPE_HEADER_SIZE ? ENVELOPE_SHORT
+				     : len < ENVELOPE_HEADER_SIZE + ENVELOPE_ID_SIZE
+					     ? ENVELOPE_NO_ID
+					     : ENVELOPE_OK);
+	}
+	guard_close(&g);
+	/* An unlogged message keeps its first 8 bytes as payload. */
+	src[1] = WS_OP_TEXT;
+	assert_int_equal(envelope_decode(src, n, &env), ENVELOPE_OK);
+	assert_false(env.en_logged);
+	assert_int_equal(env.en_len, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_every_size),
 		cmocka_unit_test(test_every_prefix_is_short_or_valid_at_a_guard_page),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_logged_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

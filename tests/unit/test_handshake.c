@@ -338,6 +338,10 @@ static void test_plain_requests(void **state)
 	expect_answer("GET /a/b HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("GET //x HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
 	expect_answer("GET /%41 HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_REFUSE, 404);
+	/* ... and the answer says what a room may be: a room typed in the address bar. */
+	answer("GET /my%20room HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_int_equal(a.ha_status, 404);
+	assert_non_null(strstr(a.ha_reason, "not a room (a room is / or / and up to 63 of"));
 	/* Absolute-form targets name the same paths (RFC 9112 section 3.2.2). */
 	expect_answer("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);
 	expect_answer("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", HANDSHAKE_PAGE, 200);

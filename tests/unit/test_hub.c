@@ -454,6 +454,79 @@ static void test_top_rooms_most_populated_first(void **state)
 		hub_leave(hub, &m[i].mb_hub);
 }
 
+/* hub_room_each: a visitor that records ids, stops after a given count, and can make
+ * members leave under the walk. */
+struct visit {
+	int v_ids[16];
+	int v_count;
+	int v_stop_after; /* 0: never */
+	bool v_leave;     /* each visited member leaves, and so does the next in v_others */
+	struct member *v_others;
+	int v_other_count;
+};
+
+static bool visit(struct hub_member *hm, void *arg)
+{
+	struct visit *v = arg;
+	struct member *m = container_of(hm, struct member, mb_hub);
+
+	assert_true(v->v_count < 16);
+	v->v_ids[v->v_count++] = m->mb_id;
+	if (v->v_leave) {
+		hub_leave(hub, &m->mb_hub);
+		for (int i = 0; i < v->v_other_count; i++)
+			if (v->v_others[i].mb_hub.hm_room != NULL) {
+				hub_leave(hub, &v->v_others[i].mb_hub);
+				break;
+			}
+	}
+	return v->v_stop_after == 0 || v->v_count < v->v_stop_after;
+}
+
+static void test_room_each_visits_the_room_until_told_to_stop(void **state)
+{
+	struct member m[6];
+	struct visit v = {0};
+	int seen = 0;
+	(void)state;
+
+	for (int i = 0; i < 6; i++) {
+		member_init(&m[i], i + 1);
+		join(&m[i], i < 5 ? "/w" : "/x");
+	}
+	assert_int_equal(hub_room_each(hub, "/w", 2, visit, &v), 5);
+	for (int i = 0; i < v.v_count; i++)
+		seen |= 1 << v.v_ids[i];
+	assert_int_equal(seen, 0x3e); /* members 1 to 5, each once; not 6 */
+	memset(&v, 0, sizeof v);
+	v.v_stop_after = 2;
+	assert_int_equal(hub_room_each(hub, "/w", 2, visit, &v), 2);
+	assert_int_equal(hub_room_each(hub, "/none", 5, visit, &v), 0);
+	assert_int_equal(deliveries, 0);
+	for (int i = 0; i < 6; i++)
+		hub_leave(hub, &m[i].mb_hub);
+}
+
+/* Members leaving under the walk are not visited after, and the room they empty is freed
+ * when the walk ends, not during it. */
+static void test_room_emptied_during_a_room_each(void **state)
+{
+	struct member m[6];
+	struct visit v = {0};
+	(void)state;
+
+	for (int i = 0; i < 6; i++) {
+		member_init(&m[i], i + 1);
+		join(&m[i], "/e");
+	}
+	v.v_leave = true;
+	v.v_others = m;
+	v.v_other_count = 6;
+	assert_int_equal(hub_room_each(hub, "/e", 2, visit, &v), 3); /* each visit takes 2 */
+	assert_int_equal(hub_member_count(hub), 0);
+	assert_int_equal(hub_room_count(hub), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +545,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_joins_during_a_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_top_rooms_most_populated_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_room_each_visits_the_room_until_told_to_stop,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_emptied_during_a_room_each, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,8 @@ struct conn_env {
 	 * not finish goes on in the next one, and a connection dirtied meanwhile goes last. */
 	struct conn *ce_dirty, *ce_dirty_tail;
 	unsigned long ce_round_from; /* ce_deliveries when the current flush round began */
+	bool ce_round_open;          /* a round is under way: it began in an earlier pass */
+	bool ce_round_sliced;        /* it may be cut: it began after the loop was idle */
 	struct conn *ce_dead; /* released connections, freed at the end of the pass (or of the
 			       * round, for one still on the dirty list) */
 	struct conn_extra *ce_ready; /* connections with held input to resume next pass */

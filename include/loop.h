@@ -63,6 +63,10 @@ void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg);
 /* The next wait does not sleep: work is left that the before-wait hook will do. */
 void loop_keep_awake(struct loop *l);
 
+/* Whether this pass's wait found nothing ready and slept (LOOP_IDLE_NS or more) before
+ * its events came: the loop was idle, not busy. */
+bool loop_was_idle(const struct loop *l);
+
 /* Milliseconds on the monotonic clock, as of the start of this pass. */
 uint64_t loop_now(const struct loop *l);
 

@@ -154,9 +154,19 @@ bool conn_flush_dirty(struct conn_env *env)
 	/* Input held from earlier passes first: its frames were read before anything this
 	 * pass's flush could answer. */
 	bool more = conn_resume_held(env);
-	bool sliced = env->ce_deliveries - env->ce_round_from <= FLUSH_SLICED_DELIVERIES;
-	uint64_t start = sliced && env->ce_dirty != NULL ? clock_ns() : 0;
+	bool sliced;
+	uint64_t start;
 	unsigned flushed = 0;
+
+	/* A round is cut only if it began when the loop was idle (its wait slept): a busy
+	 * loop, whose waits find events ready, writes whole rounds and keeps its batches. */
+	if (!env->ce_round_open && env->ce_dirty != NULL) {
+		env->ce_round_open = true;
+		env->ce_round_sliced = loop_was_idle(env->ce_loop);
+	}
+	sliced = env->ce_round_sliced &&
+		 env->ce_deliveries - env->ce_round_from <= FLUSH_SLICED_DELIVERIES;
+	start = sliced && env->ce_dirty != NULL ? clock_ns() : 0;
 
 	while (env->ce_dirty != NULL) {
 		struct conn *c = env->ce_dirty;
@@ -171,8 +181,10 @@ bool conn_flush_dirty(struct conn_env *env)
 			break;
 		}
 	}
-	if (env->ce_dirty == NULL)
+	if (env->ce_dirty == NULL) {
+		env->ce_round_open = false;
 		env->ce_round_from = env->ce_deliveries;
+	}
 	conn_enforce_budget(env);
 	conn_free_dead(env);
 	if (membudget_should_return(loop_now(env->ce_loop))) {

@@ -30,6 +30,9 @@
 #define LOOP_TICK_MS     50
 #define LOOP_WHEEL_SLOTS 1024 /* one turn: 51.2 s */
 #define LOOP_MAX_EVENTS  256
+/* A wait this long or longer slept: one that finds events ready returns in a microsecond
+ * or two, even on a virtual machine. */
+#define LOOP_IDLE_NS 20000
 
 struct loop {
 	int lp_epfd;
@@ -42,15 +45,21 @@ struct loop {
 	long lp_spin_us; /* how long to poll before sleeping after a busy pass */
 	bool lp_busy;    /* the last wait returned events */
 	bool lp_awake;   /* work is pending: the next wait polls without sleeping */
+	bool lp_idle;    /* this pass's wait slept before its events came */
 	loop_hook_fn lp_hook;
 	void *lp_hook_arg;
 };
 
-static uint64_t monotonic_ms(void)
+static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	return monotonic_ns() / 1000000;
 }
 
 static void list_init(struct loop_timer *head)
@@ -245,6 +254,11 @@ void loop_set_before_wait(struct loop *l, loop_hook_fn fn, void *arg)
 	l->lp_hook_arg = arg;
 }
 
+bool loop_was_idle(const struct loop *l)
+{
+	return l->lp_idle;
+}
+
 uint64_t loop_now(const struct loop *l)
 {
 	return l->lp_now;
@@ -271,17 +285,21 @@ static int wait_for_events(struct loop *l, struct epoll_event *events, int timeo
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		for (;;) {
 			int n = epoll_wait(l->lp_epfd, events, LOOP_MAX_EVENTS, 0);
-			if (n != 0)
-				return n;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			long us = (now.tv_sec - start.tv_sec) * 1000000L +
 				  (now.tv_nsec - start.tv_nsec) / 1000;
+			if (n != 0) {
+				l->lp_idle = us * 1000 >= LOOP_IDLE_NS;
+				return n;
+			}
 			if (us >= l->lp_spin_us)
 				break;
 		}
 	}
+	uint64_t from = monotonic_ns();
 	int n = epoll_wait(l->lp_epfd, events, LOOP_MAX_EVENTS, timeout);
 	l->lp_busy = n > 0;
+	l->lp_idle = monotonic_ns() - from >= LOOP_IDLE_NS;
 	return n;
 }
 

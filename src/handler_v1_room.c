@@ -123,6 +123,22 @@ void v1_room_free(struct v1_room *r)
 }
 
 /* The i-th oldest message kept. */
+void v1_room_hold(struct v1_room *r)
+{
+	r->vr_members++;
+}
+
+void v1_room_release(struct v1_room *r)
+{
+	if (--r->vr_members == 0)
+		v1_room_free(r);
+}
+
+size_t v1_room_count(const struct v1_room *r)
+{
+	return r->vr_named - r->vr_joining + r->vr_raw; /* joiners: not announced yet */
+}
+
 const struct v1_entry *v1_history_at(const struct v1_room *r, size_t i)
 {
 	return r->vr_hist[(r->vr_hist_head + i) % r->vr_hist_cap];

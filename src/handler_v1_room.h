@@ -42,13 +42,13 @@ struct v1_held {
 struct v1_room {
 	struct v1_room *vr_next_in_bucket;
 	struct chatd *vr_server;
-	struct v1_person *vr_people; /* the v1 clients with a name (doubly linked) */
-	size_t vr_named;             /* on vr_people */
-	size_t vr_v1;                /* of them, those live traffic reaches (welcomed) */
-	size_t vr_raw;               /* raw clients, who have no person: see handler_v1.c */
-	size_t vr_members;           /* persons, named or pending, and holds: the room's life */
-	uint64_t vr_last_id;         /* the id of the latest message */
-	size_t vr_joining;           /* --redis: v1 clients waiting for their history, */
+	struct v1_person *vr_people;  /* the v1 clients with a name (doubly linked) */
+	size_t vr_named;              /* on vr_people */
+	size_t vr_v1;                 /* of them, those live traffic reaches (welcomed) */
+	size_t vr_raw;                /* raw clients, who have no person: see handler_v1.c */
+	size_t vr_members;            /* persons, named or pending, and holds: the room's life */
+	uint64_t vr_last_id;          /* the id of the latest message */
+	size_t vr_joining;            /* --redis: v1 clients waiting for their history, */
 	struct v1_person *vr_joiners; /* listed here (by vp_next_joiner) */
 	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
 	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
@@ -84,6 +84,12 @@ struct v1_room *v1_room_get(struct chatd *s, const char *name);
 struct v1_room *v1_room_find(struct chatd *s, const char *name);
 /* Frees a room and its history; its last member has gone. */
 void v1_room_free(struct v1_room *r);
+/* A callback of a raw client's, which has no person to keep the room alive, holds it:
+ * what it sends can cut off v1 clients, and the last of them would free the room. */
+void v1_room_hold(struct v1_room *r);
+void v1_room_release(struct v1_room *r); /* frees it after its last member */
+/* The room's count, exact: its named v1 clients and its raw ones. */
+size_t v1_room_count(const struct v1_room *r);
 
 /* Puts p on, or takes it off, the room's list of named people. */
 void v1_room_link(struct v1_room *r, struct v1_person *p);

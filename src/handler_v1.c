@@ -18,6 +18,7 @@
 
 #include "handler_v1_log.h"
 #include "handler_v1_out.h"
+#include "handler_v1_roster.h"
 #include "percent.h"
 
 #define V1_PROTOCOL   "chatd.v1"
@@ -66,6 +67,24 @@ static void send_error(struct v1_person *p, const char *code, const char *messag
 	v1_send_error_frame(p, code, message, true);
 }
 
+/* --redis: the other nodes' people, after this node's (listed of them), up to the list's
+ * bound: each is an object whose name holds no brace. */
+static void others_list(const struct v1_person *p, size_t listed)
+{
+	size_t len = 0;
+
+	for (; len < p->vp_others_len; len++)
+		if (p->vp_others[len] == '{' && listed++ >= V1_ONLINE_MAX)
+			break;
+	while (len > 0 && p->vp_others[len - 1] == ',')
+		len--;
+	if (len == 0 || v1_out.vo_failed)
+		return;
+	if (v1_out.vo_buf[v1_out.vo_len - 1] != '[')
+		v1_out_text(",");
+	v1_out_bytes(p->vp_others, len);
+}
+
 /* The room's welcome to a v1 client: who it is, where, who is there, and how much
  * history follows. */
 void v1_send_welcome(struct v1_person *p, const char *requested, size_t history)
@@ -96,8 +115,9 @@ void v1_send_welcome(struct v1_person *p, const char *requested, size_t history)
 		v1_out_text("}");
 	}
 	v1_raw_list(r, &listed);
+	others_list(p, listed);
 	v1_out_text("],\"count\":");
-	v1_out_number(v1_room_count(r));
+	v1_out_number(p->vp_rostered && p->vp_count > 0 ? p->vp_count : v1_room_count(r));
 	v1_out_text(",\"history\":");
 	v1_out_number(history);
 	v1_out_text(",\"max_text\":");
@@ -114,6 +134,8 @@ void v1_person_live(struct v1_person *p)
 
 	chatd_conn_set_tag(p->vp_conn, V1_TAG_V1);
 	r->vr_v1++;
+	if (p->vp_rostered)
+		return; /* Redis told every node, this one too */
 	v1_write_presence("join", p);
 	v1_broadcast_v1(r, p->vp_conn);
 }
@@ -153,10 +175,13 @@ static void person_leave(struct v1_person *p)
 	if (chatd_conn_tag(p->vp_conn) == V1_TAG_V1)
 		r->vr_v1--;
 	p->vp_named = false;
-	if (p->vp_joining) { /* nobody heard it join; its read still holds it */
+	if (p->vp_joining) { /* its claim or read still holds it */
 		v1_joiner_remove(r, p);
+		v1_roster_leave(p); /* its claim is in: every node heard it join */
 		return;
 	}
+	if (v1_roster_leave(p))
+		return; /* Redis tells every node */
 	v1_write_presence("leave", p);
 	v1_broadcast_v1(r, NULL); /* p itself is closing: chatd sends it nothing more */
 }
@@ -164,6 +189,7 @@ static void person_leave(struct v1_person *p)
 static void person_free(struct v1_person *p)
 {
 	v1_hold_clear(p);
+	v1_roster_clear(p);
 	v1_room_release(p->vp_room);
 	chatd_memory_release(sizeof *p);
 	free(p);
@@ -191,11 +217,11 @@ static struct v1_person *person_open(struct chatd_conn *c)
 		return NULL;
 	}
 	chatd_memory_charge(sizeof *p);
-	if (r->vr_members == 0) /* made just now */
-		v1_raw_count(r);
+	if (r->vr_members == 0 && (v1_raw_count(r), r->vr_raw > 0)) /* made just now */
+		v1_roster_raw(r, 0, (long)r->vr_raw);
 	p->vp_room = r;
 	p->vp_conn = c;
-	p->vp_id = chatd_conn_id(c);
+	p->vp_id = v1_conn_id(c);
 	v1_room_hold(r);
 	chatd_conn_set_data(c, p);
 	return p;
@@ -248,6 +274,13 @@ void v1_publish(struct v1_person *p, const char *text, size_t len, bool raw)
 	}
 	if ((sent < 0 || v1_out.vo_failed) && !p->vp_gone)
 		chatd_close(p->vp_conn, 1011, "out of memory");
+}
+
+uint64_t v1_conn_id(const struct chatd_conn *c)
+{
+	uint64_t tag = chatd_node_tag(chatd_conn_server(c));
+
+	return tag == 0 ? chatd_conn_id(c) : tag << 32 | (chatd_conn_id(c) & 0xFFFFFFFFu);
 }
 
 long v1_query_param(const char *query, const char *key, char *out, size_t cap)

@@ -45,6 +45,10 @@ void v1_person_release(struct v1_person *p);
 /* A message from p, to everyone in its room. raw: text is a raw client's own bytes. */
 void v1_publish(struct v1_person *p, const char *text, size_t len, bool raw);
 
+/* A client's id in chatd.v1's frames: its connection's, made unique across nodes with
+ * --redis (the node's tag in the high bits, below 2^53 for JavaScript). */
+uint64_t v1_conn_id(const struct chatd_conn *c);
+
 /* The value of key in a query string ("a=1&b=2"), percent-decoded into out (cap bytes
  * with the NUL). Returns its length, -1 when absent, or -2 when too long or badly
  * encoded. */

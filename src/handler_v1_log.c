@@ -14,6 +14,7 @@
 
 #include "handler_v1.h"
 #include "handler_v1_out.h"
+#include "handler_v1_roster.h"
 #include "json.h"
 
 /* A message frame as the log keeps it: checked, since it came through Redis. Fills t
@@ -64,6 +65,8 @@ void v1_log(struct chatd *s, const char *room, uint64_t id, const void *entry, s
 	int time, name, text;
 	(void)user;
 
+	if (r != NULL && id == 0) /* not a message: a join or leave (handler_v1_roster.h) */
+		return v1_roster_event(r, entry, len);
 	if (r == NULL || !log_entry_parse(entry, len, t, &time, &name, &text))
 		return;
 	if (id > r->vr_last_id)
@@ -131,12 +134,18 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 void v1_log_join(struct v1_person *p, const char *requested)
 {
 	struct v1_room *r = p->vp_room;
-	struct chatd *s = r->vr_server;
 
 	snprintf(p->vp_requested, sizeof p->vp_requested, "%s", requested);
 	v1_joiner_add(r, p);
 	v1_person_hold(p);
-	if (chatd_log_read(s, r->vr_name, chatd_history_messages(s), log_joined, p) < 0)
+	v1_roster_join(p);
+}
+
+void v1_log_read(struct v1_person *p)
+{
+	struct chatd *s = p->vp_room->vr_server;
+
+	if (chatd_log_read(s, p->vp_room->vr_name, chatd_history_messages(s), log_joined, p) < 0)
 		log_joined(p, NULL, 0, false);
 }
 

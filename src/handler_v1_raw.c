@@ -14,6 +14,7 @@
 #include "handler_v1.h"
 #include "handler_v1_out.h"
 #include "handler_v1_room.h"
+#include "handler_v1_roster.h"
 
 static bool count_raw(struct chatd_conn *c, void *arg)
 {
@@ -38,7 +39,7 @@ struct raw_listing {
 static bool list_raw(struct chatd_conn *c, void *arg)
 {
 	struct raw_listing *l = arg;
-	uint64_t id = chatd_conn_id(c);
+	uint64_t id = v1_conn_id(c);
 
 	if (chatd_conn_tag(c) != V1_TAG_RAW)
 		return true;
@@ -65,7 +66,7 @@ static void raw_person(struct v1_person *p, struct v1_room *r, struct chatd_conn
 	memset(p, 0, sizeof *p);
 	p->vp_room = r;
 	p->vp_conn = c;
-	p->vp_id = chatd_conn_id(c);
+	p->vp_id = v1_conn_id(c);
 	p->vp_named = true;
 	snprintf(p->vp_name, sizeof p->vp_name, "raw-%llu", (unsigned long long)p->vp_id);
 }
@@ -104,7 +105,8 @@ static void raw_open(struct chatd_conn *c, void *user)
 		return; /* no v1 client here: nobody to tell, no history to give */
 	v1_room_hold(r);
 	r->vr_raw++;
-	raw_presence(r, c, "join");
+	if (!v1_roster_raw(r, v1_conn_id(c), 1))
+		raw_presence(r, c, "join");
 	/* History only when asked for: a script reading lines must not be surprised. */
 	if (query != NULL && v1_query_param(query, "history", want, sizeof want) > 0)
 		raw_history(r, c, strtoul(want, NULL, 10));
@@ -139,7 +141,8 @@ static void raw_close(struct chatd_conn *c, uint16_t code, void *user)
 		return;
 	v1_room_hold(r);
 	r->vr_raw--;
-	raw_presence(r, c, "leave");
+	if (!v1_roster_raw(r, v1_conn_id(c), -1))
+		raw_presence(r, c, "leave");
 	v1_room_release(r);
 }
 

@@ -73,6 +73,14 @@ struct v1_person { /* a v1 client's data (chatd_conn_set_data), freed after on_c
 	struct v1_held *vp_held, *vp_held_last;
 	size_t vp_held_bytes;
 	char vp_requested[V1_NAME_MAX + 1]; /* the name it asked for, for its welcome */
+	/* --redis: registered in Redis's roster of the room (chatd_roster_join), which then
+	 * announces its join and leave to every node. Its welcome lists vp_others, the people
+	 * of other nodes as JSON objects with commas (owned, charged; NULL for none), and
+	 * says vp_count. */
+	bool vp_rostered;
+	size_t vp_count;
+	char *vp_others;
+	size_t vp_others_len, vp_others_cap;
 	char vp_name[V1_NAME_MAX + 1];
 };
 
@@ -118,5 +126,8 @@ bool v1_name_valid(const char *s, size_t len);
  * want9, then want and a number from id up; the stem is cut short to fit. Names compare
  * without case, so "Ann" cannot pass for "ann". */
 void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out);
+/* The first max names of that sequence free in r, into out; returns how many (max). */
+size_t v1_name_candidates(const struct v1_room *r, const char *want, uint64_t id,
+			  char (*out)[V1_NAME_MAX + 1], size_t max);
 
 #endif

@@ -56,9 +56,11 @@ def essence(m):
 async def test_v1_messages_cross_nodes_with_one_id_sequence(chatd, redis):
     r = redis()
     a, b = node(chatd, r), node(chatd, r)
-    async with v1(a, "/x", "ann") as ann, v1(b, "/x", "bob") as bob:
+    async with v1(a, "/x", "ann") as ann:
         await welcomed(ann)
+        bob = await v1(b, "/x", "bob")
         await welcomed(bob)
+        await expect(ann, "join", name="bob")
         await subscribed(r, "/x", 2)
         await say(ann, "one")
         await say(bob, "two")
@@ -73,6 +75,7 @@ async def test_v1_messages_cross_nodes_with_one_id_sequence(chatd, redis):
         assert {m["name"] for m in got_ann} == {"ann", "bob"}
         assert all("history" not in m for m in got_ann)
         await wsclient.assert_nothing_received(bob)
+        await bob.close()
 
 
 async def test_joiner_on_another_node_gets_the_history_in_order(chatd, redis):
@@ -180,12 +183,20 @@ async def test_no_message_lost_or_doubled_while_joining_under_traffic(chatd, red
 async def test_raw_and_v1_clients_hear_each_other_across_nodes(chatd, redis):
     r = redis()
     a, b, c = node(chatd, r), node(chatd, r), node(chatd, r)
-    async with v1(a, "/m", "ann") as ann, v1(b, "/m", "bob") as bob:
+    async with v1(a, "/m", "ann") as ann:
         await welcomed(ann)
+        bob = await v1(b, "/m", "bob")
         await welcomed(bob)
+        await expect(ann, "join", name="bob")
         async with raw(a, "/m") as ra, raw(b, "/m") as rb, raw(c, "/m") as rc:
-            await expect(ann, "join")  # ra's; presence is per node: none for rb, rc
-            await expect(bob, "join")  # rb's
+            # ra's and rb's joins reach both nodes' v1 clients, in one order, with the
+            # cluster's count; rc, on a node where the room has raw clients alone, is
+            # not counted (docs/PROTOCOL.md).
+            seen_ann = [await expect(ann, "join") for _ in range(2)]
+            seen_bob = [await expect(bob, "join") for _ in range(2)]
+            assert seen_ann == seen_bob
+            assert [m["count"] for m in seen_ann] == [3, 4]
+            assert all(m["name"] == f"raw-{m['id']}" for m in seen_ann)
             await subscribed(r, "/m", 3)
             # A raw line on B, where the room has a v1 client: the raw clients of every
             # node get it as it was, the v1 clients of every node as a message under the
@@ -209,14 +220,17 @@ async def test_raw_and_v1_clients_hear_each_other_across_nodes(chatd, redis):
             assert await wsclient.recv(rb) == "from c"
             await wsclient.assert_nothing_received(ann)
             await wsclient.assert_nothing_received(bob)
+        await bob.close()
 
 
 async def test_redis_down_v1_senders_are_told_and_ids_keep_rising_after(chatd, redis):
     r = redis()
     a, b = node(chatd, r), node(chatd, r)
-    async with v1(a, "/d", "ann") as ann, v1(b, "/d", "bob") as bob:
+    async with v1(a, "/d", "ann") as ann:
         await welcomed(ann)
+        bob = await v1(b, "/d", "bob")
         await welcomed(bob)
+        await expect(ann, "join", name="bob")
         await subscribed(r, "/d", 2)
         await say(ann, "before")
         before = await expect(ann, "message", text="before")
@@ -242,6 +256,7 @@ async def test_redis_down_v1_senders_are_told_and_ids_keep_rising_after(chatd, r
         after = await expect(ann, "message", text="after")
         assert (await expect(bob, "message", text="after"))["id"] == after["id"]
         assert after["id"] > before["id"], "ids went back after Redis lost its data"
+        await bob.close()
 
 
 async def test_entries_not_ours_from_redis_are_dropped(chatd, redis):

@@ -1,0 +1,135 @@
+/*
+ * chatd.v1's presence across nodes (src/handler_v1_roster.h).
+ *
+ * While Redis answers, a room's joins and leaves are told by Redis alone, to every node
+ * at once, its own included, with the count of the whole cluster; the node does not tell
+ * its own clients beforehand. When Redis does not answer, the node tells its own clients
+ * as it does without --redis, with its own count. Raw clients are counted per node, not
+ * listed one by one to other nodes.
+ */
+#include "handler_v1_roster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler_v1.h"
+#include "handler_v1_log.h"
+#include "handler_v1_out.h"
+#include "json.h"
+
+/* Names a join may try in Redis: its own, its local alternatives, then one with its id. */
+#define V1_CANDIDATES 10
+
+/* The other nodes' people as the welcome writes them: objects with commas. */
+static bool keep_others(struct v1_person *p, const struct chatd_roster_person *o, size_t n)
+{
+	size_t cap = n * (sizeof "{\"id\":,\"name\":\"\"}," + 20 + V1_NAME_MAX), len = 0;
+	char *buf;
+
+	if (n == 0)
+		return true;
+	if ((buf = malloc(cap)) == NULL)
+		return false;
+	chatd_memory_charge(cap);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s{\"id\":%llu,\"name\":\"%.*s\"}",
+					i ? "," : "", (unsigned long long)o[i].rp_id,
+					(int)o[i].rp_name_len, o[i].rp_name);
+	p->vp_others = buf;
+	p->vp_others_len = len;
+	p->vp_others_cap = cap;
+	return true;
+}
+
+void v1_roster_clear(struct v1_person *p)
+{
+	if (p->vp_others == NULL)
+		return;
+	free(p->vp_others);
+	chatd_memory_release(p->vp_others_cap);
+	p->vp_others = NULL;
+	p->vp_others_len = p->vp_others_cap = 0;
+}
+
+/* The claim's answer: p's name in the cluster, who else is there, and the count. */
+static void claimed(void *arg, bool ok, const char *name, size_t count,
+		    const struct chatd_roster_person *others, size_t n)
+{
+	struct v1_person *p = arg;
+	struct v1_room *r = p->vp_room;
+
+	if (ok && p->vp_gone) { /* it left while claiming: the others heard it join */
+		chatd_roster_leave(r->vr_server, r->vr_name, p->vp_id, name);
+		v1_person_release(p);
+		return;
+	}
+	if (p->vp_gone) {
+		v1_person_release(p);
+		return;
+	}
+	if (ok) {
+		p->vp_rostered = true;
+		snprintf(p->vp_name, sizeof p->vp_name, "%s", name);
+		p->vp_count = count;
+		if (!keep_others(p, others, n))
+			p->vp_count = 0; /* the welcome falls back to what this node knows */
+	}
+	v1_log_read(p);
+}
+
+void v1_roster_join(struct v1_person *p)
+{
+	struct v1_room *r = p->vp_room;
+	char names[V1_CANDIDATES][V1_NAME_MAX + 1];
+	const char *list[V1_CANDIDATES];
+	size_t n;
+
+	/* Its own local name is no clash: off the list while the names are tried. */
+	v1_room_unlink(r, p);
+	n = v1_name_candidates(r, p->vp_requested, p->vp_id, names, V1_CANDIDATES);
+	v1_room_link(r, p);
+	for (size_t i = 0; i < n; i++)
+		list[i] = names[i];
+	if (n == 0 || chatd_roster_join(r->vr_server, r->vr_name, p->vp_id, list, n, claimed, p) < 0)
+		claimed(p, false, NULL, 0, NULL, 0);
+}
+
+bool v1_roster_leave(struct v1_person *p)
+{
+	struct v1_room *r = p->vp_room;
+
+	return p->vp_rostered &&
+	       chatd_roster_leave(r->vr_server, r->vr_name, p->vp_id, p->vp_name) == 0;
+}
+
+bool v1_roster_raw(struct v1_room *r, uint64_t id, long delta)
+{
+	return chatd_log_shared(r->vr_server) &&
+	       chatd_roster_raw(r->vr_server, r->vr_name, id, delta) == 0;
+}
+
+/* A join or leave as Redis's script writes it, checked: it came through Redis. */
+static bool event_valid(const char *e, size_t len)
+{
+	struct json_token t[V1_TOKENS];
+	int type, id, name, count;
+
+	if (len < 2 || json_parse(e, len, t, V1_TOKENS, V1_DEPTH) < 1 || t[0].jt_kind != JSON_OBJECT)
+		return false;
+	type = json_object_get(e, t, 0, "type");
+	id = json_object_get(e, t, 0, "id");
+	name = json_object_get(e, t, 0, "name");
+	count = json_object_get(e, t, 0, "count");
+	return type >= 0 &&
+	       (v1_token_is(e, &t[type], "join") || v1_token_is(e, &t[type], "leave")) &&
+	       id >= 0 && t[id].jt_kind == JSON_NUMBER && name >= 0 &&
+	       t[name].jt_kind == JSON_STRING && t[name].jt_count <= V1_NAME_MAX && count >= 0 &&
+	       t[count].jt_kind == JSON_NUMBER;
+}
+
+void v1_roster_event(struct v1_room *r, const char *e, size_t len)
+{
+	if (r->vr_v1 > 0 && event_valid(e, len))
+		chatd_broadcast_tag(r->vr_server, r->vr_name, NULL, V1_TAG_V1, CHATD_TEXT, e, len);
+}

@@ -355,3 +355,90 @@ async def test_a_crowd_joining_at_once_waits_its_turn_and_gets_its_history(chatd
 
         got = await asyncio.gather(*[join(k) for k in range(12)])
         assert all(h == [f"c{i}" for i in range(5)] for h in got), got
+
+
+# --- presence across nodes ---------------------------------------------------------------
+
+
+def online(welcome):
+    return sorted(p["name"] for p in welcome["online"])
+
+
+async def test_counts_and_online_lists_are_the_clusters(chatd, redis):
+    """Joins and leaves on three nodes: every welcome lists everyone, every node's v1
+    clients hear every join and leave with the same count, and ids do not clash."""
+    r = redis()
+    a, b, c = node(chatd, r), node(chatd, r), node(chatd, r)
+    async with v1(a, "/p", "ann") as ann:
+        w_ann, _ = await welcomed(ann, count=1)
+        assert online(w_ann) == ["ann"]
+        async with v1(b, "/p", "bob") as bob:
+            w_bob, _ = await welcomed(bob, count=2)
+            assert online(w_bob) == ["ann", "bob"]
+            assert (await expect(ann, "join", name="bob", count=2))["id"] == w_bob["id"]
+            async with v1(c, "/p", "cy") as cy:
+                w_cy, _ = await welcomed(cy, count=3)
+                assert online(w_cy) == ["ann", "bob", "cy"]
+                ids = {p["name"]: p["id"] for p in w_cy["online"]}
+                assert ids == {"ann": w_ann["id"], "bob": w_bob["id"], "cy": w_cy["id"]}
+                for ws in (ann, bob):
+                    await expect(ws, "join", name="cy", count=3, id=w_cy["id"])
+            for ws in (ann, bob):
+                await expect(ws, "leave", name="cy", count=2)
+            # A joiner on any node sees the same list and count.
+            for server in (a, c):
+                async with v1(server, "/p", "dora") as dora:
+                    w, _ = await welcomed(dora, count=3)
+                    assert online(w) == ["ann", "bob", "dora"]
+                for ws in (ann, bob):
+                    await expect(ws, "join", name="dora", count=3)
+                    await expect(ws, "leave", name="dora", count=2)
+        await expect(ann, "leave", name="bob", count=1)
+        await wsclient.assert_nothing_received(ann)
+
+
+async def test_a_name_taken_on_another_node_is_adjusted(chatd, redis):
+    r = redis()
+    a, b = node(chatd, r), node(chatd, r)
+    async with v1(a, "/n", "ann") as ann:
+        await welcomed(ann)
+        async with v1(b, "/n", "ANN") as other:
+            w, _ = await welcomed(other, name="ANN2", requested="ANN", count=2)
+            assert online(w) == ["ANN2", "ann"]
+            await expect(ann, "join", name="ANN2", count=2)
+            # By hello too, and a name freed on one node is free on the others.
+        await expect(ann, "leave", name="ANN2")
+        async with v1(b, "/n") as late:
+            await late.send(json.dumps({"type": "hello", "name": "ANN2"}))
+            await welcomed(late, name="ANN2", count=2)
+
+
+async def test_a_killed_nodes_people_leave_the_others_lists(chatd, chatd_bin, redis):
+    """SIGKILL a node: within its liveness (5 s) and a sweep (2 s), the other nodes' v1
+    clients hear its people leave, and joiners no longer see them."""
+    import conftest
+
+    r = redis()
+    a = node(chatd, r)
+    victim = conftest.Chatd(chatd_bin, ["--redis", r.url])
+    try:
+        victim.wait_for_log(r"redis: connected")
+        async with v1(a, "/k", "ann") as ann:
+            await welcomed(ann)
+            bob = await v1(victim, "/k", "bob")
+            await welcomed(bob, count=2)
+            await expect(ann, "join", name="bob", count=2)
+            victim.proc.kill()
+            victim.proc.wait()
+            start = time.monotonic()
+            left = json.loads(await wsclient.recv(ann, timeout=15))
+            assert left["type"] == "leave" and left["name"] == "bob", left
+            assert left["count"] == 1
+            assert time.monotonic() - start < 12
+            async with v1(a, "/k", "cy") as cy:
+                w, _ = await welcomed(cy, count=2)
+                assert online(w) == ["ann", "cy"]
+    finally:
+        if victim.proc.poll() is None:
+            victim.proc.kill()
+            victim.proc.wait()

@@ -245,7 +245,9 @@ int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read
  * where C counts the room's registered people and raw clients on every live node; it
  * reaches h_log on every node with clients in the room (this one too) as an entry of id 0.
  * The entries of a node that stops refreshing its own (it died, or lost Redis) go within
- * seconds, each with its leave. */
+ * seconds, each with its leave. Every two seconds, each node with people registered in a
+ * room publishes {"type":"v1"} there the same way, so that every node with clients in
+ * the room knows it has registered people somewhere. */
 
 /* A person of another node, as a join's answer lists it (borrowed for the call). */
 struct chatd_roster_person {

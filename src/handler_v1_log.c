@@ -65,8 +65,8 @@ void v1_log(struct chatd *s, const char *room, uint64_t id, const void *entry, s
 	int time, name, text;
 	(void)user;
 
-	if (r != NULL && id == 0) /* not a message: a join or leave (handler_v1_roster.h) */
-		return v1_roster_event(r, entry, len);
+	if (id == 0) /* not a message: presence (handler_v1_roster.h) */
+		return v1_roster_event(s, room, r, entry, len);
 	if (r == NULL || !log_entry_parse(entry, len, t, &time, &name, &text))
 		return;
 	if (id > r->vr_last_id)

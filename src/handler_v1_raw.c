@@ -123,7 +123,8 @@ static void raw_message(struct chatd_conn *c, enum chatd_type type, const void *
 	struct v1_person p;
 
 	if (type != CHATD_TEXT ||
-	    (r = v1_room_find(chatd_conn_server(c), chatd_conn_room(c))) == NULL)
+	    (r = v1_room_find(chatd_conn_server(c), chatd_conn_room(c))) == NULL ||
+	    (r = v1_roster_expire(r, false)) == NULL)
 		return chatd_broadcast_handler.h_message(c, type, data, len, user);
 	raw_person(&p, r, c);
 	v1_room_hold(r);
@@ -143,6 +144,8 @@ static void raw_close(struct chatd_conn *c, uint16_t code, void *user)
 	r->vr_raw--;
 	if (!v1_roster_raw(r, v1_conn_id(c), -1))
 		raw_presence(r, c, "leave");
+	if (r->vr_raw == 0 && r->vr_named == 0) /* nobody here to keep it for */
+		v1_roster_expire(r, true);
 	v1_room_release(r);
 }
 

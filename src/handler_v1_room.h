@@ -42,12 +42,16 @@ struct v1_held {
 struct v1_room {
 	struct v1_room *vr_next_in_bucket;
 	struct chatd *vr_server;
-	struct v1_person *vr_people;  /* the v1 clients with a name (doubly linked) */
-	size_t vr_named;              /* on vr_people */
-	size_t vr_v1;                 /* of them, those live traffic reaches (welcomed) */
-	size_t vr_raw;                /* raw clients, who have no person: see handler_v1.c */
-	size_t vr_members;            /* persons, named or pending, and holds: the room's life */
-	uint64_t vr_last_id;          /* the id of the latest message */
+	struct v1_person *vr_people; /* the v1 clients with a name (doubly linked) */
+	size_t vr_named;             /* on vr_people */
+	size_t vr_v1;                /* of them, those live traffic reaches (welcomed) */
+	size_t vr_raw;               /* raw clients, who have no person: see handler_v1.c */
+	size_t vr_members;           /* persons, named or pending, and holds: the room's life */
+	uint64_t vr_last_id;         /* the id of the latest message */
+	/* --redis: the room has v1 clients on some node (handler_v1_roster.c), which holds
+	 * it here until vr_remote_until (ms) unless told again. */
+	bool vr_remote;
+	uint64_t vr_remote_until;
 	size_t vr_joining;            /* --redis: v1 clients waiting for their history, */
 	struct v1_person *vr_joiners; /* listed here (by vp_next_joiner) */
 	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at

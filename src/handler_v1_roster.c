@@ -20,6 +20,9 @@
 
 /* Names a join may try in Redis: its own, its local alternatives, then one with its id. */
 #define V1_CANDIDATES 10
+/* How long the word that a room has v1 clients elsewhere holds: nodes say it every two
+ * seconds (roster.h), so it lapses two and a half of them after they stop. */
+#define V1_REMOTE_MS 5000
 
 /* The other nodes' people as the welcome writes them: objects with commas. */
 static bool keep_others(struct v1_person *p, const struct chatd_roster_person *o, size_t n)
@@ -91,7 +94,8 @@ void v1_roster_join(struct v1_person *p)
 	v1_room_link(r, p);
 	for (size_t i = 0; i < n; i++)
 		list[i] = names[i];
-	if (n == 0 || chatd_roster_join(r->vr_server, r->vr_name, p->vp_id, list, n, claimed, p) < 0)
+	if (n == 0 ||
+	    chatd_roster_join(r->vr_server, r->vr_name, p->vp_id, list, n, claimed, p) < 0)
 		claimed(p, false, NULL, 0, NULL, 0);
 }
 
@@ -109,27 +113,77 @@ bool v1_roster_raw(struct v1_room *r, uint64_t id, long delta)
 	       chatd_roster_raw(r->vr_server, r->vr_name, id, delta) == 0;
 }
 
-/* A join or leave as Redis's script writes it, checked: it came through Redis. */
-static bool event_valid(const char *e, size_t len)
+enum event_kind { EVENT_INVALID, EVENT_PRESENCE, EVENT_V1_JOIN, EVENT_V1_HERE };
+
+/* A join or leave as Redis's script writes it, or its word that the room has v1 clients;
+ * checked: it came through Redis. */
+static enum event_kind event_parse(const char *e, size_t len)
 {
 	struct json_token t[V1_TOKENS];
 	int type, id, name, count;
+	char who[V1_NAME_MAX];
 
-	if (len < 2 || json_parse(e, len, t, V1_TOKENS, V1_DEPTH) < 1 || t[0].jt_kind != JSON_OBJECT)
-		return false;
+	if (len < 2 || json_parse(e, len, t, V1_TOKENS, V1_DEPTH) < 1 ||
+	    t[0].jt_kind != JSON_OBJECT)
+		return EVENT_INVALID;
 	type = json_object_get(e, t, 0, "type");
+	if (type < 0)
+		return EVENT_INVALID;
+	if (v1_token_is(e, &t[type], "v1"))
+		return EVENT_V1_HERE;
 	id = json_object_get(e, t, 0, "id");
 	name = json_object_get(e, t, 0, "name");
 	count = json_object_get(e, t, 0, "count");
-	return type >= 0 &&
-	       (v1_token_is(e, &t[type], "join") || v1_token_is(e, &t[type], "leave")) &&
-	       id >= 0 && t[id].jt_kind == JSON_NUMBER && name >= 0 &&
-	       t[name].jt_kind == JSON_STRING && t[name].jt_count <= V1_NAME_MAX && count >= 0 &&
-	       t[count].jt_kind == JSON_NUMBER;
+	if (!(v1_token_is(e, &t[type], "join") || v1_token_is(e, &t[type], "leave")) || id < 0 ||
+	    t[id].jt_kind != JSON_NUMBER || name < 0 || t[name].jt_kind != JSON_STRING ||
+	    t[name].jt_count > V1_NAME_MAX || count < 0 || t[count].jt_kind != JSON_NUMBER)
+		return EVENT_INVALID;
+	json_string_decode(e, &t[name], who);
+	if (v1_token_is(e, &t[type], "join") &&
+	    (t[name].jt_count < 4 || memcmp(who, "raw-", 4) != 0))
+		return EVENT_V1_JOIN;
+	return EVENT_PRESENCE;
 }
 
-void v1_roster_event(struct v1_room *r, const char *e, size_t len)
+/* The room has v1 clients somewhere: kept here (made if need be), held a while. */
+static void remote_seen(struct chatd *s, const char *room, struct v1_room *r)
 {
-	if (r->vr_v1 > 0 && event_valid(e, len))
-		chatd_broadcast_tag(r->vr_server, r->vr_name, NULL, V1_TAG_V1, CHATD_TEXT, e, len);
+	if (r == NULL) {
+		if ((r = v1_room_get(s, room)) == NULL)
+			return;
+		v1_raw_count(r); /* counted in the cluster from now on */
+		if (r->vr_raw > 0)
+			v1_roster_raw(r, 0, (long)r->vr_raw);
+	}
+	r->vr_remote_until = v1_now_ms() + V1_REMOTE_MS;
+	if (!r->vr_remote) {
+		r->vr_remote = true;
+		v1_room_hold(r);
+	}
+}
+
+struct v1_room *v1_roster_expire(struct v1_room *r, bool force)
+{
+	if (!r->vr_remote || (!force && v1_now_ms() < r->vr_remote_until))
+		return r;
+	r->vr_remote = false;
+	if (r->vr_members > 1) {
+		v1_room_release(r);
+		return r;
+	}
+	v1_room_release(r);
+	return NULL;
+}
+
+void v1_roster_event(struct chatd *s, const char *room, struct v1_room *r, const char *e,
+		     size_t len)
+{
+	enum event_kind kind = event_parse(e, len);
+
+	if (kind == EVENT_INVALID)
+		return;
+	if (kind == EVENT_V1_HERE || kind == EVENT_V1_JOIN)
+		remote_seen(s, room, r);
+	if (kind != EVENT_V1_HERE && r != NULL && r->vr_v1 > 0)
+		chatd_broadcast_tag(s, room, NULL, V1_TAG_V1, CHATD_TEXT, e, len);
 }

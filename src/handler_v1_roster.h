@@ -22,8 +22,14 @@ bool v1_roster_leave(struct v1_person *p);
 /* A raw client of id came (delta 1) or went (-1) in r, or r's raw clients were counted
  * (id 0): true when Redis announces it, false when the caller must. */
 bool v1_roster_raw(struct v1_room *r, uint64_t id, long delta);
-/* A join or leave from Redis (a log entry of id 0), for r's v1 clients. */
-void v1_roster_event(struct v1_room *r, const char *e, size_t len);
+/* A join or leave from Redis (a log entry of id 0) for room's v1 clients here (r, NULL
+ * when it has none), or the word that it has v1 clients somewhere: the room is then
+ * kept here too, so that its raw clients' lines go through the log. */
+void v1_roster_event(struct chatd *s, const char *room, struct v1_room *r, const char *e,
+		     size_t len);
+/* r as its raw clients should see it now: NULL when it was held only for v1 clients
+ * elsewhere and that is stale (or, force, whatever its age), and it is freed. */
+struct v1_room *v1_roster_expire(struct v1_room *r, bool force);
 /* Frees what p keeps of the roster. */
 void v1_roster_clear(struct v1_person *p);
 

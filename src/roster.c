@@ -37,7 +37,10 @@
 /* ARGV: channel, alive prefix (the anchor without its hex), this node (hex), envelope
  * header (with id 0), op, id, alive ms, then per op: join: max listed, names...; leave:
  * name; raw: delta; sweep: nothing. join returns {name, count, id, name, ...} (others);
- * the others return how many entries this node keeps in the room. */
+ * the others return how many entries this node keeps in the room. A sweep by a node with
+ * people in the room publishes {"type":"v1"}: the room has people of chatd.v1's here,
+ * which tells nodes where the room has raw clients alone to send their lines through the
+ * log (chatd_roster_* in chatd.h). */
 static const char roster_script[] =
 	"local ch, pre, me, hdr, op, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
 	"local nodes = ch .. '#nodes'\n"
@@ -101,6 +104,8 @@ static const char roster_script[] =
 	"  if redis.call('HINCRBY', mine, 'raw', d) <= 0 then redis.call('HDEL', mine, 'raw') end\n"
 	"  if redis.call('HLEN', mine) > 0 then redis.call('SADD', nodes, me) end\n"
 	"  if id ~= '0' then event(d > 0 and 'join' or 'leave', id, 'raw-' .. id) end\n"
+	"elseif redis.call('HLEN', mine) > redis.call('HEXISTS', mine, 'raw') then\n"
+	"  redis.call('PUBLISH', ch, hdr .. '{\"type\":\"v1\"}')\n"
 	"end\n"
 	"local left = redis.call('HLEN', mine)\n"
 	"if left == 0 then redis.call('SREM', nodes, me) end\n"
@@ -304,8 +309,7 @@ static void on_swept(redisAsyncContext *ac, void *r, void *privdata)
 
 /* Sends the script for room: op, id, then extra[0..n). */
 static int run(struct roster *ro, const char *room, const char *op, uint64_t id,
-	       const char *const *extra, size_t n, redisCallbackFn *fn, void *privdata,
-	       size_t cost)
+	       const char *const *extra, size_t n, redisCallbackFn *fn, void *privdata, size_t cost)
 {
 	struct backplane *bp = ro->ro_bp;
 	char channel[BACKPLANE_CHANNEL_MAX], id_s[24];

@@ -213,13 +213,6 @@ async def test_raw_and_v1_clients_hear_each_other_across_nodes(chatd, redis):
             await expect(bob, "message", text="hi")
             for w in (ra, rb, rc):
                 assert await wsclient.recv(w) == "ann: hi"
-            # On C the room has raw clients alone: the plain broadcast, which raw clients
-            # everywhere hear and v1 clients do not (docs/PROTOCOL.md).
-            await rc.send("from c")
-            assert await wsclient.recv(ra) == "from c"
-            assert await wsclient.recv(rb) == "from c"
-            await wsclient.assert_nothing_received(ann)
-            await wsclient.assert_nothing_received(bob)
         await bob.close()
 
 
@@ -442,3 +435,38 @@ async def test_a_killed_nodes_people_leave_the_others_lists(chatd, chatd_bin, re
         if victim.proc.poll() is None:
             victim.proc.kill()
             victim.proc.wait()
+
+
+async def test_a_raw_line_from_a_node_without_v1_clients_reaches_v1_clients_elsewhere(
+    chatd, redis
+):
+    """With no v1 client anywhere a raw line is the plain broadcast (nothing logged); once a
+    node has one, a node where the room has raw clients alone learns it (from the join, or
+    within two seconds from the word nodes repeat) and sends its raw lines through the log."""
+    r = redis()
+    a, c = node(chatd, r), node(chatd, r)
+    async with raw(c, "/r") as rc, raw(a, "/r") as ra:
+        await subscribed(r, "/r", 2)
+        await rc.send("plain")
+        assert await wsclient.recv(ra) == "plain"
+        assert rediskit.command(r.port, "EXISTS", "chatd:/r#log") == 0
+        async with v1(a, "/r", "ann") as ann:
+            welcome, _ = await welcomed(ann, count=2)
+            deadline = time.monotonic() + 6
+            got = None
+            for i in range(100):
+                await rc.send(f"try{i}")
+                assert await wsclient.recv(ra) == f"try{i}"
+                try:
+                    got = json.loads(await wsclient.recv(ann, timeout=0.3))
+                    break
+                except AssertionError:
+                    assert time.monotonic() < deadline, "C never sent its raw lines to the log"
+            assert got["type"] == "message" and got["name"].startswith("raw-"), got
+            assert got["text"].startswith("try")
+            # The other way too, and the raw client on C is in the count now.
+            await say(ann, "hi")
+            await expect(ann, "message", text="hi")
+            assert await wsclient.recv(rc) == "ann: hi"
+            async with v1(a, "/r", "bob") as bob:
+                await welcomed(bob, count=4)

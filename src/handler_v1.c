@@ -190,6 +190,8 @@ static void person_free(struct v1_person *p)
 {
 	v1_hold_clear(p);
 	v1_roster_clear(p);
+	if (p->vp_room->vr_named == 0 && p->vp_room->vr_raw == 0)
+		v1_roster_expire(p->vp_room, true); /* nobody left here to keep it for */
 	v1_room_release(p->vp_room);
 	chatd_memory_release(sizeof *p);
 	free(p);

@@ -103,6 +103,7 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 	if (!p->vp_gone && p->vp_overflow) { /* never announced; its on_close follows */
 		v1_room_unlink(r, p);
 		p->vp_named = false;
+		v1_roster_leave(p); /* the other nodes heard its claim */
 		chatd_close(p->vp_conn, 1013, "too much traffic while joining: try again");
 		v1_hold_clear(p);
 		v1_person_release(p);

@@ -470,3 +470,32 @@ async def test_a_raw_line_from_a_node_without_v1_clients_reaches_v1_clients_else
             assert await wsclient.recv(rc) == "ann: hi"
             async with v1(a, "/r", "bob") as bob:
                 await welcomed(bob, count=4)
+
+
+async def test_presence_from_redis_is_checked(chatd, redis):
+    """What another program left in a room's presence keys, or publishes as presence:
+    only well-formed entries reach clients."""
+    r = redis()
+    alive = "chatd:@node:00000000000000aa#alive"
+    who = "chatd:/q#who@00000000000000aa"
+    rediskit.command(r.port, "SET", alive, "1", "PX", "60000")
+    rediskit.command(r.port, "SADD", "chatd:/q#nodes", "00000000000000aa")
+    for field, value in [("7", "zed"), ("x9", "bad-id"), ("8", 'q"uote'), ("9", "n" * 40),
+                         ("10", "")]:
+        rediskit.command(r.port, "HSET", who, field, value)
+    a = node(chatd, r)
+    async with v1(a, "/q", "zed") as ann:
+        welcome, _ = await welcomed(ann, name="zed2", requested="zed")
+        assert online(welcome) == ["zed", "zed2"], welcome["online"]
+        assert {"id": 7, "name": "zed"} in welcome["online"]
+        await subscribed(r, "/q", 1)
+        header = b"\xc1\x41" + b"\0" * 8 + b"\0" * 8  # a log entry of id 0: presence
+        for entry in [b"not json", b'{"type":"join","id":"1","name":"a","count":1}',
+                      b'{"type":"join","id":1,"name":"' + b"n" * 30 + b'","count":1}',
+                      b'{"type":"message","id":1,"name":"a","count":1}',
+                      b'{"type":"leave","id":1,"name":"a"}', b"\xff"]:
+            assert rediskit.command(r.port, "PUBLISH", "chatd:/q", header + entry) == 1
+        await wsclient.assert_nothing_received(ann)
+        rediskit.command(r.port, "PUBLISH", "chatd:/q",
+                         header + b'{"type":"leave","id":7,"name":"zed","count":1}')
+        await expect(ann, "leave", name="zed", count=1)

@@ -86,6 +86,10 @@ struct chatd_handler {
 	 * room, in id order. entry is borrowed for the call. */
 	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry, size_t len,
 		      void *user);
+	/* With --redis: a session with Redis is up (the first, or again after an outage):
+	 * what the handler keeps there (chatd_roster_*) may be missing, as Redis may have
+	 * lost it or the other nodes cleared it as the node's while it was cut off. */
+	void (*h_redis_up)(struct chatd *s, void *user);
 };
 
 /* The raw broadcast chat, chatd's own default handler, written against this header like
@@ -273,6 +277,11 @@ int chatd_roster_leave(struct chatd *s, const char *room, uint64_t id, const cha
 /* Adds delta to this node's raw clients in room; id nonzero: publishes the join (delta >
  * 0) or leave of the raw client of that id, named raw-<id>. 0 when sent, -1 when not. */
 int chatd_roster_raw(struct chatd *s, const char *room, uint64_t id, long delta);
+/* Registers again, after Redis came back (h_redis_up), this node's people in room (at
+ * most 500 a call) and its raw clients' count: a join is published for each one Redis
+ * had lost. 0 when sent, -1 when not. */
+int chatd_roster_restore(struct chatd *s, const char *room, size_t raw,
+			 const struct chatd_roster_person *people, size_t n);
 /* A number for this node (1 to 2^20 - 1, the same for its life) to make ids unique across
  * nodes with; 0 without --redis. */
 uint64_t chatd_node_tag(const struct chatd *s);

@@ -24,6 +24,8 @@ struct roster;
 
 /* Most people of other nodes a join's answer lists. */
 #define ROSTER_LIST_MAX 1000
+/* Most people one restore carries (a larger room takes several). */
+#define ROSTER_RESTORE_MAX 500
 
 /* Makes bp's roster; NULL when memory runs out. */
 struct roster *roster_new(struct backplane *bp);
@@ -34,6 +36,8 @@ int roster_join(struct roster *ro, const char *room, uint64_t id, const char *co
 		size_t n, chatd_roster_fn fn, void *arg);
 int roster_leave(struct roster *ro, const char *room, uint64_t id, const char *name);
 int roster_raw(struct roster *ro, const char *room, uint64_t id, long delta);
+int roster_restore(struct roster *ro, const char *room, size_t raw,
+		   const struct chatd_roster_person *people, size_t n);
 /* A small number for this node, the same for its life, that a handler can make its
  * clients' ids unique across nodes with (1 to 2^20 - 1). */
 uint64_t roster_node_tag(const struct roster *ro);

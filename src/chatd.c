@@ -213,6 +213,14 @@ int chatd_roster_raw(struct chatd *s, const char *room, uint64_t id, long delta)
 	return ro == NULL || room == NULL ? -1 : roster_raw(ro, room, id, delta);
 }
 
+int chatd_roster_restore(struct chatd *s, const char *room, size_t raw,
+			 const struct chatd_roster_person *people, size_t n)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro == NULL || room == NULL ? -1 : roster_restore(ro, room, raw, people, n);
+}
+
 uint64_t chatd_node_tag(const struct chatd *s)
 {
 	struct roster *ro = roster_of(s);

@@ -434,4 +434,5 @@ const struct chatd_handler chatd_v1_handler = {
 	.h_message = v1_message,
 	.h_close = v1_close,
 	.h_log = v1_log,
+	.h_redis_up = v1_roster_restore,
 };

@@ -125,6 +125,13 @@ void v1_room_free(struct v1_room *r)
 	free(r);
 }
 
+void v1_room_each(void (*fn)(struct v1_room *r, void *arg), void *arg)
+{
+	for (size_t i = 0; i < room_buckets; i++)
+		for (struct v1_room *r = rooms[i]; r != NULL; r = r->vr_next_in_bucket)
+			fn(r, arg);
+}
+
 void v1_room_hold(struct v1_room *r)
 {
 	r->vr_members++;

@@ -94,6 +94,8 @@ struct v1_room *v1_room_get(struct chatd *s, const char *name);
 /* The room of that name on server s, or NULL when it has no chatd.v1 client: at once,
  * without hashing, while no room has one. */
 struct v1_room *v1_room_find(struct chatd *s, const char *name);
+/* Calls fn for every room (which fn must not free). */
+void v1_room_each(void (*fn)(struct v1_room *r, void *arg), void *arg);
 /* Frees a room and its history; its last member has gone. */
 void v1_room_free(struct v1_room *r);
 /* A callback of a raw client's, which has no person to keep the room alive, holds it:

@@ -23,6 +23,8 @@
 /* How long the word that a room has v1 clients elsewhere holds: nodes say it every two
  * seconds (roster.h), so it lapses two and a half of them after they stop. */
 #define V1_REMOTE_MS 5000
+/* People one restore sends (chatd_roster_restore takes up to 500). */
+#define V1_RESTORE_CHUNK 64
 
 /* The other nodes' people as the welcome writes them: objects with commas. */
 static bool keep_others(struct v1_person *p, const struct chatd_roster_person *o, size_t n)
@@ -117,7 +119,7 @@ enum event_kind { EVENT_INVALID, EVENT_PRESENCE, EVENT_V1_JOIN, EVENT_V1_HERE };
 
 /* A join or leave as Redis's script writes it, or its word that the room has v1 clients;
  * checked: it came through Redis. */
-static enum event_kind event_parse(const char *e, size_t len)
+static enum event_kind event_parse(const char *e, size_t len, uint64_t *pid)
 {
 	struct json_token t[V1_TOKENS];
 	int type, id, name, count;
@@ -138,6 +140,10 @@ static enum event_kind event_parse(const char *e, size_t len)
 	    t[id].jt_kind != JSON_NUMBER || name < 0 || t[name].jt_kind != JSON_STRING ||
 	    t[name].jt_count > V1_NAME_MAX || count < 0 || t[count].jt_kind != JSON_NUMBER)
 		return EVENT_INVALID;
+	*pid = 0;
+	for (uint32_t i = 0; i < t[id].jt_len && *pid < UINT64_MAX / 10; i++)
+		if (e[t[id].jt_start + i] >= '0' && e[t[id].jt_start + i] <= '9')
+			*pid = *pid * 10 + (uint64_t)(e[t[id].jt_start + i] - '0');
 	json_string_decode(e, &t[name], who);
 	if (v1_token_is(e, &t[type], "join") &&
 	    (t[name].jt_count < 4 || memcmp(who, "raw-", 4) != 0))
@@ -175,15 +181,71 @@ struct v1_room *v1_roster_expire(struct v1_room *r, bool force)
 	return NULL;
 }
 
+/* A person of this node who heard live traffic already: not a joiner. */
+static bool live_here(const struct v1_room *r, uint64_t id)
+{
+	for (const struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next)
+		if (p->vp_id == id)
+			return !p->vp_joining;
+	return false;
+}
+
 void v1_roster_event(struct chatd *s, const char *room, struct v1_room *r, const char *e,
 		     size_t len)
 {
-	enum event_kind kind = event_parse(e, len);
+	uint64_t id = 0;
+	enum event_kind kind = event_parse(e, len, &id);
 
 	if (kind == EVENT_INVALID)
 		return;
 	if (kind == EVENT_V1_HERE || kind == EVENT_V1_JOIN)
 		remote_seen(s, room, r);
+	if (kind == EVENT_V1_JOIN && r != NULL && live_here(r, id))
+		return; /* registered again after an outage: its own node knew it */
 	if (kind != EVENT_V1_HERE && r != NULL && r->vr_v1 > 0)
 		chatd_broadcast_tag(s, room, NULL, V1_TAG_V1, CHATD_TEXT, e, len);
+}
+
+/* Sends a chunk of r's people (and its raw count); those sent are rostered from now on,
+ * so their leave goes to Redis. */
+static void restore_send(struct v1_room *r, struct v1_person **who,
+			 struct chatd_roster_person *people, size_t n)
+{
+	if (chatd_roster_restore(r->vr_server, r->vr_name, r->vr_raw, people, n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		who[i]->vp_rostered = true;
+}
+
+static void restore_room(struct v1_room *r, void *arg)
+{
+	struct chatd_roster_person people[V1_RESTORE_CHUNK];
+	struct v1_person *who[V1_RESTORE_CHUNK];
+	size_t n = 0;
+	bool sent = false;
+
+	if (r->vr_server != arg)
+		return;
+
+	for (struct v1_person *p = r->vr_people; p != NULL; p = p->vp_next) {
+		if (p->vp_joining && !p->vp_rostered)
+			continue; /* its claim is on its way */
+		who[n] = p;
+		people[n].rp_id = p->vp_id;
+		people[n].rp_name = p->vp_name;
+		people[n].rp_name_len = strlen(p->vp_name);
+		if (++n == V1_RESTORE_CHUNK) {
+			restore_send(r, who, people, n);
+			sent = true;
+			n = 0;
+		}
+	}
+	if (n > 0 || (!sent && r->vr_raw > 0))
+		restore_send(r, who, people, n);
+}
+
+void v1_roster_restore(struct chatd *s, void *user)
+{
+	(void)user;
+	v1_room_each(restore_room, s);
 }

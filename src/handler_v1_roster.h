@@ -30,6 +30,9 @@ void v1_roster_event(struct chatd *s, const char *room, struct v1_room *r, const
 /* r as its raw clients should see it now: NULL when it was held only for v1 clients
  * elsewhere and that is stale (or, force, whatever its age), and it is freed. */
 struct v1_room *v1_roster_expire(struct v1_room *r, bool force);
+/* h_redis_up: every room's people and raw clients registered again, in case Redis or
+ * the other nodes lost them. */
+void v1_roster_restore(struct chatd *s, void *user);
 /* Frees what p keeps of the roster. */
 void v1_roster_clear(struct v1_person *p);
 

@@ -102,6 +102,8 @@ struct roomlog {
 	char rl_read_sha[2 * SHA_DIGEST_LENGTH + 1];
 	struct rl_read *rl_head, *rl_tail; /* reads in flight, oldest first */
 	struct roster *rl_roster;          /* who is in the rooms (owned) */
+	void (*rl_on_up)(void *arg);       /* every session up, after the scripts */
+	void *rl_on_up_arg;
 	uint64_t rl_next_seq;
 	bool rl_error_logged;
 };
@@ -507,6 +509,14 @@ void roomlog_on_up(struct roomlog *rl)
 						      "cannot queue the command");
 		backplane_pending_add(bp, 0);
 	}
+	if (rl->rl_on_up != NULL)
+		rl->rl_on_up(rl->rl_on_up_arg);
+}
+
+void roomlog_set_on_up(struct roomlog *rl, void (*fn)(void *arg), void *arg)
+{
+	rl->rl_on_up = fn;
+	rl->rl_on_up_arg = arg;
 }
 
 /* Reads sent have heard already (hiredis answered them NULL as their link went); what

@@ -36,8 +36,9 @@
 
 /* ARGV: channel, alive prefix (the anchor without its hex), this node (hex), envelope
  * header (with id 0), op, id, alive ms, then per op: join: max listed, names...; leave:
- * name; raw: delta; sweep: nothing. join returns {name, count, id, name, ...} (others);
- * the others return how many entries this node keeps in the room. A sweep by a node with
+ * name; raw: delta; restore: the raw count, then id, name pairs (each one's join
+ * published unless Redis had it); sweep: nothing. join returns {name, count, id, name, ...}
+ * (others); the others return how many entries this node keeps in the room. A sweep by a node with
  * people in the room publishes {"type":"v1"}: the room has people of chatd.v1's here,
  * which tells nodes where the room has raw clients alone to send their lines through the
  * log (chatd_roster_* in chatd.h). */
@@ -104,6 +105,15 @@ static const char roster_script[] =
 	"  if redis.call('HINCRBY', mine, 'raw', d) <= 0 then redis.call('HDEL', mine, 'raw') end\n"
 	"  if redis.call('HLEN', mine) > 0 then redis.call('SADD', nodes, me) end\n"
 	"  if id ~= '0' then event(d > 0 and 'join' or 'leave', id, 'raw-' .. id) end\n"
+	"elseif op == 'restore' then\n"
+	"  if tonumber(ARGV[8]) > 0 then redis.call('HSET', mine, 'raw', ARGV[8])\n"
+	"  else redis.call('HDEL', mine, 'raw') end\n"
+	"  for i = 9, #ARGV - 1, 2 do\n"
+	"    if redis.call('HSET', mine, ARGV[i], ARGV[i + 1]) == 1 then\n"
+	"      event('join', ARGV[i], ARGV[i + 1])\n"
+	"    end\n"
+	"  end\n"
+	"  if redis.call('HLEN', mine) > 0 then redis.call('SADD', nodes, me) end\n"
 	"elseif redis.call('HLEN', mine) > redis.call('HEXISTS', mine, 'raw') then\n"
 	"  redis.call('PUBLISH', ch, hdr .. '{\"type\":\"v1\"}')\n"
 	"end\n"
@@ -313,13 +323,16 @@ static int run(struct roster *ro, const char *room, const char *op, uint64_t id,
 {
 	struct backplane *bp = ro->ro_bp;
 	char channel[BACKPLANE_CHANNEL_MAX], id_s[24];
-	const char *argv[9 + 1 + ROSTER_NAMES_MAX];
-	size_t argl[9 + 1 + ROSTER_NAMES_MAX], room_len = strlen(room);
+	size_t room_len = strlen(room), size = (10 + n) * (sizeof(char *) + sizeof(size_t));
+	const char **argv;
+	size_t *argl;
+	int status;
 
 	if (!bp->bp_up || bp->bp_pub.bl_context == NULL || room_len == 0 ||
-	    room_len > HUB_ROOM_NAME_MAX || n > 1 + ROSTER_NAMES_MAX ||
-	    bp->bp_pending_bytes + cost > bp->bp_max_pending)
+	    room_len > HUB_ROOM_NAME_MAX || bp->bp_pending_bytes + cost > bp->bp_max_pending ||
+	    (argv = malloc(size)) == NULL)
 		return -1;
+	argl = (size_t *)(argv + 10 + n);
 	snprintf(id_s, sizeof id_s, "%" PRIu64, id);
 	argv[0] = "EVALSHA";
 	argv[1] = ro->ro_sha;
@@ -339,8 +352,11 @@ static int run(struct roster *ro, const char *room, const char *op, uint64_t id,
 		argv[10 + i] = extra[i];
 		argl[10 + i] = strlen(extra[i]);
 	}
-	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, fn, privdata, (int)(10 + n), argv, argl) !=
-	    REDIS_OK)
+	/* hiredis copies the arguments: the arrays are ours to free at once. */
+	status = redisAsyncCommandArgv(bp->bp_pub.bl_context, fn, privdata, (int)(10 + n), argv,
+				       argl);
+	free(argv);
+	if (status != REDIS_OK)
 		return -1;
 	backplane_pending_add(bp, cost);
 	if (room_set_add(&ro->ro_rooms, room, room_len) < 0)
@@ -399,6 +415,39 @@ int roster_raw(struct roster *ro, const char *room, uint64_t id, long delta)
 	snprintf(d, sizeof d, "%ld", delta);
 	// NOLINTNEXTLINE(performance-no-int-to-ptr)
 	return run(ro, room, "raw", id, &extra, 1, on_changed, (void *)(uintptr_t)cost, cost);
+}
+
+int roster_restore(struct roster *ro, const char *room, size_t raw,
+		   const struct chatd_roster_person *people, size_t n)
+{
+	char raw_s[24], (*ids)[24];
+	const char **extra;
+	size_t cost = request_cost(n * (24 + ROSTER_NAME_MAX + 16)) + membudget_block(32);
+	int status = -1;
+
+	if (n > ROSTER_RESTORE_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (people[i].rp_name_len != strlen(people[i].rp_name) ||
+		    !name_ok(people[i].rp_name, people[i].rp_name_len))
+			return -1;
+	extra = malloc((1 + 2 * n) * sizeof *extra);
+	ids = malloc((n ? n : 1) * sizeof *ids);
+	if (extra != NULL && ids != NULL) {
+		snprintf(raw_s, sizeof raw_s, "%zu", raw);
+		extra[0] = raw_s;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(ids[i], sizeof ids[i], "%" PRIu64, people[i].rp_id);
+			extra[1 + 2 * i] = ids[i];
+			extra[2 + 2 * i] = people[i].rp_name;
+		}
+		// NOLINTNEXTLINE(performance-no-int-to-ptr)
+		status = run(ro, room, "restore", 0, extra, 1 + 2 * n, on_changed,
+			     (void *)(uintptr_t)cost, cost);
+	}
+	free(extra);
+	free(ids);
+	return status;
 }
 
 static void on_loaded(redisAsyncContext *ac, void *r, void *privdata)

@@ -114,6 +114,7 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 					 &text);
 	if (!p->vp_gone)
 		v1_send_welcome(p, p->vp_requested, valid);
+	v1_roster_clear(p); /* the welcome had the other nodes' people */
 	for (size_t i = 0; i < count && !p->vp_gone; i++) {
 		const struct chatd_log_entry *e = &entries[i];
 		if (!log_entry_parse(e->le_data, e->le_len, t, &time, &name, &text))

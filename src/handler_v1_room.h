@@ -79,8 +79,8 @@ struct v1_person { /* a v1 client's data (chatd_conn_set_data), freed after on_c
 	char vp_requested[V1_NAME_MAX + 1]; /* the name it asked for, for its welcome */
 	/* --redis: registered in Redis's roster of the room (chatd_roster_join), which then
 	 * announces its join and leave to every node. Its welcome lists vp_others, the people
-	 * of other nodes as JSON objects with commas (owned, charged; NULL for none), and
-	 * says vp_count. */
+	 * of other nodes as JSON objects with commas (owned, charged; NULL for none, and once
+	 * the welcome is sent), and says vp_count. */
 	bool vp_rostered;
 	size_t vp_count;
 	char *vp_others;

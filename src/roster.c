@@ -442,8 +442,8 @@ int roster_restore(struct roster *ro, const char *room, size_t raw,
 			extra[2 + 2 * i] = people[i].rp_name;
 		}
 		// NOLINTNEXTLINE(performance-no-int-to-ptr)
-		status = run(ro, room, "restore", 0, extra, 1 + 2 * n, on_changed,
-			     (void *)(uintptr_t)cost, cost);
+		void *cost_p = (void *)(uintptr_t)cost;
+		status = run(ro, room, "restore", 0, extra, 1 + 2 * n, on_changed, cost_p, cost);
 	}
 	free(extra);
 	free(ids);

@@ -2,6 +2,7 @@
 # (`-include bench/bench.mk`) and usable alone (`make -f bench/bench.mk build/chatbench`).
 #
 #   make build/chatbench   the load generator (C17, libc and OpenSSL only)
+#   make build/tls_memory  OpenSSL's bytes per server connection, by allocation site
 #   make bench             bench/run.sh: chatd against Node's ws, one table (minutes)
 #   make bench-smoke       2 s of fan-out against a fresh chatd; fails if any delivery is
 #                          missing or none arrived (part of `make test`)
@@ -24,6 +25,11 @@ BENCH_HDRS    := $(wildcard bench/*.h)
 build/chatbench: $(BENCH_SRCS) $(BENCH_HDRS) bench/bench.mk
 	@mkdir -p build
 	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_CRYPTO_CFLAGS) -o $@ $(BENCH_SRCS) $(BENCH_CRYPTO_LIBS)
+
+# Where OpenSSL's bytes go for one idle server connection (docs/BENCHMARKS.md, TLS).
+build/tls_memory: bench/tlsmem/tls_memory.c bench/bench.mk
+	@mkdir -p build
+	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_CRYPTO_CFLAGS) -o $@ $< $(BENCH_CRYPTO_LIBS)
 
 # The latency profiler (bench/latprof/latprof.c): LD_PRELOAD into a server under chatbench.
 build/latprof.so: bench/latprof/latprof.c bench/hist.c bench/payload.c bench/hist.h bench/payload.h

@@ -108,20 +108,8 @@ pin_setup() {
 
 # --- servers ---------------------------------------------------------------------------
 
-# The TCP port pid listens on, from /proc alone (no ss or netstat needed): the inodes of
-# the process's sockets, matched against LISTEN (state 0A) rows of /proc/net/tcp{,6}.
-listening_port() {
-	local pid=$1 inodes="" f link hex
-	for f in /proc/"$pid"/fd/*; do
-		link=$(readlink "$f" 2>/dev/null) || continue
-		case $link in socket:\[*\]) inodes="$inodes ${link//[^0-9]/} " ;; esac
-	done
-	[ -n "$inodes" ] || return 1
-	hex=$(awk -v inodes="$inodes" '$4 == "0A" && index(inodes, " " $10 " ") {
-		split($2, a, ":"); print a[2]; exit }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
-	[ -n "$hex" ] || return 1
-	printf '%d\n' "0x$hex"
-}
+# listening_port PID: the TCP port a process listens on (bench/port.sh).
+. bench/port.sh
 
 # Every client of a run comes from 127.0.0.1 and connects at once: the per-address and
 # handshake limits are lifted (their defaults are 64 and 1024), and the admin listener is

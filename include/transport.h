@@ -26,9 +26,11 @@ struct transport_ops {
 	 * 0 for TCP. */
 	uint32_t (*to_wants)(const struct transport *t);
 	/* Bytes of memory the transport holds for this connection now (0 for TCP). For TLS:
-	 * OpenSSL's state from the handshake on (about 14 KB, fixed for the connection's
-	 * life), plus 16 KiB and some for each buffer OpenSSL holds at the moment, plus a
-	 * record kept aside while the socket is full. Nothing is charged to membudget. */
+	 * while OpenSSL carries the connection (the handshake; TLS 1.2 to the end) its state
+	 * (16 KiB, an estimate) and 16 KiB and some for each buffer it holds at the moment;
+	 * after a TLS 1.3 handshake, the keys (under 300 bytes) and a record's buffer while
+	 * one arrives in pieces or waits for the socket. The TLS transport charges the same
+	 * figure to membudget itself. */
 	size_t (*to_memory)(const struct transport *t);
 	void (*to_shutdown_write)(struct transport *t); /* no more bytes will be written */
 	void (*to_close)(struct transport *t);          /* releases the descriptor */

@@ -18,7 +18,7 @@ FUZZ_CFLAGS   := -std=c17 -g -O1 -Iinclude -D_GNU_SOURCE \
                  -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 FUZZ_CRYPTO   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 FUZZ_RUNFLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_NAMES    := wsreader http utf8 envelope redis_guard json
+FUZZ_NAMES    := wsreader http utf8 envelope redis_guard json tls
 FUZZ_BINS     := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # What each harness links, and the longest input worth trying.
@@ -30,6 +30,11 @@ FUZZ_SRCS_redis_guard := src/redis_guard.c
 FUZZ_LIBS_redis_guard := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
 FUZZ_SRCS_json     := src/json.c src/utf8.c src/percent.c
 FUZZ_LIBS_http     := $(FUZZ_CRYPTO)
+# The TLS transport as chatd runs it, over a socket pair (fuzz_tls.c).
+FUZZ_SRCS_tls      := src/transport_tls.c src/transport_tls_context.c src/transport_tls13.c \
+                      src/tls_record.c src/membudget.c src/log.c
+FUZZ_LIBS_tls      := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+FUZZ_MAXLEN_tls    := 20000
 FUZZ_MAXLEN_wsreader := 65536
 FUZZ_MAXLEN_http     := 16384
 FUZZ_MAXLEN_utf8     := 4096
@@ -43,7 +48,7 @@ fuzz-build: $(FUZZ_BINS)
 # change how the including Makefile's own rules are read).
 define fuzz_build_rule
 build/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) \
-		$$(wildcard include/*.h tests/fuzz/*.h)
+		$$(wildcard include/*.h tests/fuzz/*.h tests/unit/tls_peer.h)
 	@mkdir -p build/fuzz
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ $$< $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
 endef
@@ -61,6 +66,7 @@ define fuzz_run
 		wsreader) max_len=$(FUZZ_MAXLEN_wsreader);; \
 		http) max_len=$(FUZZ_MAXLEN_http);; \
 		json) max_len=$(FUZZ_MAXLEN_json);; \
+		tls) max_len=$(FUZZ_MAXLEN_tls);; \
 		*) max_len=$(FUZZ_MAXLEN_utf8);; \
 		esac; \
 		echo "== fuzz_$$name for $(1) s"; \

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static redisCallback waiting; /* only its address matters */
 	redisAsyncContext ac;
-	struct redis_guard guard;
+	struct redis_guard guard = {0}; /* no cap of its own: the default 16 */
 	redisReader *reader;
 	void *reply;
 

@@ -9,8 +9,12 @@ wsreader: the 4-byte prefix fuzz_wsreader.c reads (max_message, split pattern, s
 utf8:     strings around every boundary of RFC 3629, valid and not.
 json:     chatd.v1 frames as clients send them, every escape, and the hostile shapes
           (deep nesting, lone surrogates, bad UTF-8 inside strings).
+tls:      fuzz_tls.c's two bytes (mode and client, piece sizes), then real ClientHellos
+          (made here by Python's ssl module, so their random parts change with each run),
+          or the operations a client performs after a real handshake.
 """
 import os
+import ssl
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -309,6 +313,8 @@ REDIS_GUARD = {
     "nested": b"\x01*2\r\n*1\r\n:1\r\n$1\r\nx\r\n",
     "error-unasked": b"\x00-ERR no\r\n",
     "two-replies": b"\x03+OK\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n",
+}
+
 # --- json --------------------------------------------------------------------------------
 
 JSON = {
@@ -325,6 +331,69 @@ JSON = {
     "control-in-string": b'"a\tb"',
     "trailing": b'{"type":"hello"} {}',
 }
+
+
+# --- tls ---------------------------------------------------------------------------------
+
+
+def client_hello(maximum=None, alpn=True):
+    """The first flight of a client, as Python's ssl module (OpenSSL) writes it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(["http/1.1"])
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        conn.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def ops(*items):
+    """fuzz_tls.c's operations after a handshake: (op, data) pairs."""
+    return b"".join(bytes([op]) + struct.pack(">H", len(d)) + d for op, d in items)
+
+
+APP, ANY, KEY_UPDATE, RAW, SERVER_WRITE = 0, 1, 2, 3, 4
+
+
+def tls_seeds():
+    hello = client_hello()
+    hello12 = client_hello(ssl.TLSVersion.TLSv1_2)
+    seeds = {
+        "hello13": b"\x00\x00" + hello,
+        "hello13-pieces": b"\x00\x07" + hello,
+        "hello12": b"\x00\x00" + hello12,
+        "hello-no-alpn": b"\x00\x00" + client_hello(alpn=False),
+        "hello-truncated": b"\x00\x00" + hello[: len(hello) // 2],
+        "hello-then-garbage": b"\x00\x00" + hello + b"\x17\x03\x03\x00\x20" + b"\xa5" * 32,
+        "plain-http": b"\x00\x00GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "not-tls": b"\x00\x00\x00\x01\x02\x03",
+    }
+    session = ops(
+        (APP, b"GET /chat HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        (KEY_UPDATE | 1 << 3, b""),
+        (APP | 5 << 3, b"after a requested update"),
+        (SERVER_WRITE, b"an answer from the server"),
+        (KEY_UPDATE, b""),
+        (APP, b"x" * 20000),
+        (ANY, bytes([21, 1, 90])),  # user_canceled: ignored
+        (ANY, bytes([23]) + b"typed as application data"),
+        (ANY, bytes([22, 4, 0, 0, 0])),  # a NewSessionTicket from a client
+        (ANY, bytes([21, 1, 0])),  # close_notify
+    )
+    for which, name in enumerate(["aes128", "aes256", "chacha", "tls12"]):
+        seeds["session-" + name] = bytes([1 | which << 1, 0]) + session
+        seeds["session-" + name + "-pieces"] = bytes([1 | which << 1, 3]) + session
+    seeds["session-bad-update"] = b"\x01\x00" + ops((KEY_UPDATE | 2 << 3, b""), (APP, b"late"))
+    seeds["session-raw"] = b"\x01\x00" + ops((RAW, b"\x17\x03\x03\x40\x00"), (APP, b"x"))
+    seeds["session-no-type"] = b"\x01\x00" + ops((ANY | 3 << 3, b"\x00\x00\x00"))
+    return seeds
 
 
 def write(name, files):
@@ -344,6 +413,7 @@ def main():
     write("envelope", ENVELOPE)
     write("redis_guard", REDIS_GUARD)
     write("json", JSON)
+    write("tls", tls_seeds())
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ if "$@" install PREFIX="$tmpprefix" >"$log" 2>&1 &&
 	${CC:-cc} -std=c17 -Wall -Wextra -Werror -o "$tmpprefix/mychat" examples/mychat.c \
 		$flags >>"$log" 2>&1; then
 	pass "examples/mychat.c builds with pkg-config --cflags --libs chatd"
-	"$tmpprefix/mychat" --port 0 --bind 127.0.0.1 2>"$tmpprefix/err" &
+	"$tmpprefix/mychat" --port 0 --bind 127.0.0.1 --admin-listen off 2>"$tmpprefix/err" &
 	pid=$!
 	port=""
 	for _ in $(seq 50); do

@@ -106,7 +106,7 @@ void v1_send_welcome(struct v1_person *p, const char *requested, size_t history)
 	v1_out_text(",\"online\":[");
 	for (const struct v1_person *o = r->vr_people; o != NULL && listed < V1_ONLINE_MAX;
 	     o = o->vp_next) {
-		if (o->vp_joining)
+		if (o->vp_joining && !o->vp_rostered)
 			continue; /* --redis: not announced yet; its join comes */
 		v1_out_text(listed++ ? ",{\"id\":" : "{\"id\":");
 		v1_out_number(o->vp_id);

@@ -124,6 +124,7 @@ static void log_joined(void *arg, const struct chatd_log_entry *entries, size_t 
 		if (last > r->vr_last_id)
 			r->vr_last_id = last;
 	}
+	/* Presence held is marked with the largest id: it always follows. */
 	for (const struct v1_held *h = p->vp_held; h != NULL && !p->vp_gone; h = h->vh_next)
 		if (h->vh_id > last)
 			chatd_send(p->vp_conn, CHATD_TEXT, h->vh_data, h->vh_len);

@@ -200,10 +200,15 @@ void v1_roster_event(struct chatd *s, const char *room, struct v1_room *r, const
 		return;
 	if (kind == EVENT_V1_HERE || kind == EVENT_V1_JOIN)
 		remote_seen(s, room, r);
-	if (kind == EVENT_V1_JOIN && r != NULL && live_here(r, id))
-		return; /* registered again after an outage: its own node knew it */
-	if (kind != EVENT_V1_HERE && r != NULL && r->vr_v1 > 0)
+	if (kind == EVENT_V1_HERE || r == NULL || (kind == EVENT_V1_JOIN && live_here(r, id)))
+		return; /* a join registered again after an outage: its own node knew it */
+	if (r->vr_v1 > 0)
 		chatd_broadcast_tag(s, room, NULL, V1_TAG_V1, CHATD_TEXT, e, len);
+	/* Joiners hear it after their welcome (it may repeat what their list says), but
+	 * for their own join. */
+	for (struct v1_person *p = r->vr_joiners; p != NULL; p = p->vp_next_joiner)
+		if (p->vp_id != id)
+			v1_hold(p, UINT64_MAX, e, len);
 }
 
 /* Sends a chunk of r's people (and its raw count); those sent are rostered from now on,

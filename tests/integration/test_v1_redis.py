@@ -534,3 +534,37 @@ async def test_presence_is_registered_again_when_redis_comes_back_empty(chatd, r
                 await expect(ann, "join", name="ann2", count=3)
             await expect(ann, "leave", name="ann2", count=2)
             await wsclient.assert_nothing_received(ann)
+
+
+async def test_joiners_at_once_on_two_nodes_all_end_up_knowing_each_other(chatd, redis):
+    """Sixteen clients joining at once on two nodes: what each one's welcome lists, then the
+    joins and leaves it hears (those that came while it joined are held for it), add up
+    to everyone."""
+    r = redis()
+    a, b = node(chatd, r), node(chatd, r)
+    async with v1(a, "/crowd", "ann") as ann, raw(b, "/crowd") as rb:
+        await welcomed(ann)
+        names = {"ann"} | {f"j{k}" for k in range(16)}
+        clients = await asyncio.gather(
+            *[v1(b if k % 2 else a, "/crowd", f"j{k}") for k in range(16)]
+        )
+
+        async def view(ws):
+            welcome, _ = await welcomed(ws)
+            seen = {p["name"] for p in welcome["online"] if not p.get("raw")}
+            while seen != names:
+                try:
+                    m = await frame(ws)
+                except AssertionError:
+                    raise AssertionError((welcome["name"], sorted(seen), welcome))
+                if m["name"].startswith("raw-"):
+                    continue
+                (seen.add if m["type"] == "join" else seen.discard)(m["name"])
+            return seen
+
+        views = await asyncio.gather(*[view(ws) for ws in clients])
+        assert all(seen == names for seen in views)
+        heard = {(await expect(ann, "join"))["name"] for _ in range(16)}
+        assert heard == names - {"ann"}
+        for ws in clients:
+            await ws.close()

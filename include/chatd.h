@@ -86,6 +86,10 @@ struct chatd_handler {
 	 * room, in id order. entry is borrowed for the call. */
 	void (*h_log)(struct chatd *s, const char *room, uint64_t id, const void *entry, size_t len,
 		      void *user);
+	/* With --redis: a session with Redis is up (the first, or again after an outage):
+	 * what the handler keeps there (chatd_roster_*) may be missing, as Redis may have
+	 * lost it or the other nodes cleared it as the node's while it was cut off. */
+	void (*h_redis_up)(struct chatd *s, void *user);
 };
 
 /* The raw broadcast chat, chatd's own default handler, written against this header like
@@ -97,7 +101,7 @@ extern const struct chatd_handler chatd_broadcast_handler;
  * frames, names, presence, history), and chatd_v1_raw_handler, a default handler, serves
  * those that ask for none as chatd_broadcast_handler does, at no cost per client, with
  * their messages and presence shown to the v1 clients of their room as raw-<id> and v1
- * messages reaching them as "name: text" lines (src/handler_v1.c). It counts every
+ * messages reaching them as "name: text" lines (src/handler_v1*.c). It counts every
  * client left at tag 0 in a room as raw, and expects them to stay in their room. */
 extern const struct chatd_handler chatd_v1_handler;
 extern const struct chatd_handler chatd_v1_raw_handler;
@@ -237,6 +241,50 @@ int chatd_log_append(struct chatd *s, const char *room, uint64_t after, const vo
 /* Reads room's newest entries (at most max): fn(arg, ...) follows, once, unless this
  * returns -1 (Redis is down). */
 int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read_fn fn, void *arg);
+
+/* --- who is in a room on every node (--redis) ---
+ *
+ * The people a handler registers in a room, kept in Redis per node (src/roster.c). Each
+ * change publishes an event, a JSON frame {"type":"join"|"leave","id":N,"name":S,"count":C}
+ * where C counts the room's registered people and raw clients on every live node; it
+ * reaches h_log on every node with clients in the room (this one too) as an entry of id 0.
+ * The entries of a node that stops refreshing its own (it died, or lost Redis) go within
+ * seconds, each with its leave. Every two seconds, each node with people registered in a
+ * room publishes {"type":"v1"} there the same way, so that every node with clients in
+ * the room knows it has registered people somewhere. */
+
+/* A person of another node, as a join's answer lists it (borrowed for the call). */
+struct chatd_roster_person {
+	uint64_t rp_id;
+	const char *rp_name;
+	size_t rp_name_len;
+};
+
+/* The answer to chatd_roster_join, called once. ok: name is the first of the names asked
+ * that nobody in the room has on any node (compared without case; the last when all are
+ * taken), count the room's count after the join, others the people of other nodes (at
+ * most 1000). Not ok: Redis went away or refused; nothing is known. */
+typedef void (*chatd_roster_fn)(void *arg, bool ok, const char *name, size_t count,
+				const struct chatd_roster_person *others, size_t n_others);
+
+/* Registers id in room under the first free of names[0..n) (each 1 to 24 bytes of
+ * A-Z a-z 0-9 _ - .), publishing its join. fn follows, once, unless this returns -1
+ * (Redis is down or behind: nothing was registered). */
+int chatd_roster_join(struct chatd *s, const char *room, uint64_t id, const char *const *names,
+		      size_t n, chatd_roster_fn fn, void *arg);
+/* Unregisters id, publishing its leave under name. 0 when sent, -1 when Redis is down. */
+int chatd_roster_leave(struct chatd *s, const char *room, uint64_t id, const char *name);
+/* Adds delta to this node's raw clients in room; id nonzero: publishes the join (delta >
+ * 0) or leave of the raw client of that id, named raw-<id>. 0 when sent, -1 when not. */
+int chatd_roster_raw(struct chatd *s, const char *room, uint64_t id, long delta);
+/* Registers again, after Redis came back (h_redis_up), this node's people in room (at
+ * most 500 a call) and its raw clients' count: a join is published for each one Redis
+ * had lost. 0 when sent, -1 when not. */
+int chatd_roster_restore(struct chatd *s, const char *room, size_t raw,
+			 const struct chatd_roster_person *people, size_t n);
+/* A number for this node (1 to 2^20 - 1, the same for its life) to make ids unique across
+ * nodes with; 0 without --redis. */
+uint64_t chatd_node_tag(const struct chatd *s);
 
 /* --- memory the program keeps for its clients --- */
 

@@ -39,6 +39,11 @@ int roomlog_append(struct roomlog *rl, const char *room, uint64_t after, const v
 		   size_t head_len, const void *tail, size_t tail_len);
 int roomlog_read(struct roomlog *rl, const char *room, size_t max, chatd_log_read_fn fn, void *arg);
 
+/* Who is in the rooms (roster.h), which the log owns and drives. */
+struct roster *roomlog_roster(const struct roomlog *rl);
+/* fn(arg) runs each time a session with Redis is up, once its scripts are loaded. */
+void roomlog_set_on_up(struct roomlog *rl, void (*fn)(void *arg), void *arg);
+
 /* For the backplane (src/backplane.c), which owns the log. */
 void roomlog_free(struct roomlog *rl);
 void roomlog_on_up(struct roomlog *rl);   /* a session is up: scripts are loaded */

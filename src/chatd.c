@@ -18,6 +18,7 @@
 #include "log.h"
 #include "membudget.h"
 #include "roomlog.h"
+#include "roster.h"
 #include "server.h"
 
 /* Strings given to chatd_configure and chatd_set, kept for the config that points at
@@ -181,6 +182,50 @@ int chatd_log_read(struct chatd *s, const char *room, size_t max, chatd_log_read
 	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
 
 	return rl == NULL || room == NULL ? -1 : roomlog_read(rl, room, max, fn, arg);
+}
+
+static struct roster *roster_of(const struct chatd *s)
+{
+	struct roomlog *rl = s->ch_running != NULL ? server_env(s->ch_running)->ce_roomlog : NULL;
+
+	return rl != NULL ? roomlog_roster(rl) : NULL;
+}
+
+int chatd_roster_join(struct chatd *s, const char *room, uint64_t id, const char *const *names,
+		      size_t n, chatd_roster_fn fn, void *arg)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro == NULL || room == NULL ? -1 : roster_join(ro, room, id, names, n, fn, arg);
+}
+
+int chatd_roster_leave(struct chatd *s, const char *room, uint64_t id, const char *name)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro == NULL || room == NULL || name == NULL ? -1 : roster_leave(ro, room, id, name);
+}
+
+int chatd_roster_raw(struct chatd *s, const char *room, uint64_t id, long delta)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro == NULL || room == NULL ? -1 : roster_raw(ro, room, id, delta);
+}
+
+int chatd_roster_restore(struct chatd *s, const char *room, size_t raw,
+			 const struct chatd_roster_person *people, size_t n)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro == NULL || room == NULL ? -1 : roster_restore(ro, room, raw, people, n);
+}
+
+uint64_t chatd_node_tag(const struct chatd *s)
+{
+	struct roster *ro = roster_of(s);
+
+	return ro != NULL ? roster_node_tag(ro) : 0;
 }
 
 void chatd_memory_charge(size_t bytes)

@@ -113,6 +113,9 @@ void v1_room_free(struct v1_room *r)
 		p = &(*p)->vr_next_in_bucket;
 	*p = r->vr_next_in_bucket;
 	room_count--;
+	/* --redis: its raw clients were counted in the cluster while it had v1 clients. */
+	if (r->vr_raw > 0 && chatd_log_shared(r->vr_server))
+		chatd_roster_raw(r->vr_server, r->vr_name, 0, -(long)r->vr_raw);
 	while (r->vr_hist_len > 0)
 		history_drop_oldest(r);
 	if (r->vr_hist != NULL)
@@ -120,6 +123,29 @@ void v1_room_free(struct v1_room *r)
 	free(r->vr_hist);
 	chatd_memory_release(sizeof *r);
 	free(r);
+}
+
+void v1_room_each(void (*fn)(struct v1_room *r, void *arg), void *arg)
+{
+	for (size_t i = 0; i < room_buckets; i++)
+		for (struct v1_room *r = rooms[i]; r != NULL; r = r->vr_next_in_bucket)
+			fn(r, arg);
+}
+
+void v1_room_hold(struct v1_room *r)
+{
+	r->vr_members++;
+}
+
+void v1_room_release(struct v1_room *r)
+{
+	if (--r->vr_members == 0)
+		v1_room_free(r);
+}
+
+size_t v1_room_count(const struct v1_room *r)
+{
+	return r->vr_named - r->vr_joining + r->vr_raw; /* joiners: not announced yet */
 }
 
 /* The i-th oldest message kept. */
@@ -191,21 +217,37 @@ static bool name_taken(const struct v1_room *r, const char *name)
 	return false;
 }
 
-/* Writes into out the first free name of: want, want2 ... want9, then want followed by
- * the connection's id and up, the stem cut short to fit V1_NAME_MAX. */
-void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out)
+/* The names to try for want: want, want2 ... want9, then want followed by the
+ * connection's id and up, the stem cut short to fit V1_NAME_MAX. The first max free in r
+ * go into out. */
+size_t v1_name_candidates(const struct v1_room *r, const char *want, uint64_t id,
+			  char (*out)[V1_NAME_MAX + 1], size_t max)
 {
 	char suffix[24];
+	size_t found = 0;
 
-	snprintf(out, V1_NAME_MAX + 1, "%s", want);
-	for (uint64_t k = 2; name_taken(r, out); k++) {
+	snprintf(out[0], V1_NAME_MAX + 1, "%s", want);
+	for (uint64_t k = 2; found < max; k++) {
+		if (!name_taken(r, out[found]))
+			found++;
+		if (found == max)
+			break;
 		uint64_t n = k < 10 ? k : id + (k - 10);
 		int sl = snprintf(suffix, sizeof suffix, "%llu", (unsigned long long)n);
 		size_t stem = strlen(want);
 		if (stem + (size_t)sl > V1_NAME_MAX)
 			stem = V1_NAME_MAX - (size_t)sl;
-		snprintf(out, V1_NAME_MAX + 1, "%.*s%s", (int)stem, want, suffix);
+		snprintf(out[found], V1_NAME_MAX + 1, "%.*s%s", (int)stem, want, suffix);
 	}
+	return found;
+}
+
+void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out)
+{
+	char name[1][V1_NAME_MAX + 1];
+
+	v1_name_candidates(r, want, id, name, 1);
+	memcpy(out, name[0], V1_NAME_MAX + 1);
 }
 
 void v1_room_link(struct v1_room *r, struct v1_person *p)

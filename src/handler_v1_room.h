@@ -48,7 +48,11 @@ struct v1_room {
 	size_t vr_raw;               /* raw clients, who have no person: see handler_v1.c */
 	size_t vr_members;           /* persons, named or pending, and holds: the room's life */
 	uint64_t vr_last_id;         /* the id of the latest message */
-	size_t vr_joining;           /* --redis: v1 clients waiting for their history, */
+	/* --redis: the room has v1 clients on some node (handler_v1_roster.c), which holds
+	 * it here until vr_remote_until (ms) unless told again. */
+	bool vr_remote;
+	uint64_t vr_remote_until;
+	size_t vr_joining;            /* --redis: v1 clients waiting for their history, */
 	struct v1_person *vr_joiners; /* listed here (by vp_next_joiner) */
 	/* History: a ring of vr_hist_cap entries (owned, as is each entry), the oldest at
 	 * vr_hist_head; vr_hist_bytes is what the entries take, bounded per room. */
@@ -73,6 +77,14 @@ struct v1_person { /* a v1 client's data (chatd_conn_set_data), freed after on_c
 	struct v1_held *vp_held, *vp_held_last;
 	size_t vp_held_bytes;
 	char vp_requested[V1_NAME_MAX + 1]; /* the name it asked for, for its welcome */
+	/* --redis: registered in Redis's roster of the room (chatd_roster_join), which then
+	 * announces its join and leave to every node. Its welcome lists vp_others, the people
+	 * of other nodes as JSON objects with commas (owned, charged; NULL for none, and once
+	 * the welcome is sent), and says vp_count. */
+	bool vp_rostered;
+	size_t vp_count;
+	char *vp_others;
+	size_t vp_others_len, vp_others_cap;
 	char vp_name[V1_NAME_MAX + 1];
 };
 
@@ -82,8 +94,16 @@ struct v1_room *v1_room_get(struct chatd *s, const char *name);
 /* The room of that name on server s, or NULL when it has no chatd.v1 client: at once,
  * without hashing, while no room has one. */
 struct v1_room *v1_room_find(struct chatd *s, const char *name);
+/* Calls fn for every room (which fn must not free). */
+void v1_room_each(void (*fn)(struct v1_room *r, void *arg), void *arg);
 /* Frees a room and its history; its last member has gone. */
 void v1_room_free(struct v1_room *r);
+/* A callback of a raw client's, which has no person to keep the room alive, holds it:
+ * what it sends can cut off v1 clients, and the last of them would free the room. */
+void v1_room_hold(struct v1_room *r);
+void v1_room_release(struct v1_room *r); /* frees it after its last member */
+/* The room's count, exact: its named v1 clients and its raw ones. */
+size_t v1_room_count(const struct v1_room *r);
 
 /* Puts p on, or takes it off, the room's list of named people. */
 void v1_room_link(struct v1_room *r, struct v1_person *p);
@@ -112,5 +132,8 @@ bool v1_name_valid(const char *s, size_t len);
  * want9, then want and a number from id up; the stem is cut short to fit. Names compare
  * without case, so "Ann" cannot pass for "ann". */
 void v1_name_pick(const struct v1_room *r, const char *want, uint64_t id, char *out);
+/* The first max names of that sequence free in r, into out; returns how many (max). */
+size_t v1_name_candidates(const struct v1_room *r, const char *want, uint64_t id,
+			  char (*out)[V1_NAME_MAX + 1], size_t max);
 
 #endif

@@ -1,5 +1,5 @@
 /* chatd: a WebSocket chat server. main reads the command line and runs the library with
- * chatd.v1's two handlers (src/handler_v1.c): JSON chat for clients that ask for the
+ * chatd.v1's two handlers (src/handler_v1*.c): JSON chat for clients that ask for the
  * subprotocol, and for those that ask for none the raw chat, which shares v1's rooms and
  * keeps nothing per connection. */
 #include <stdio.h>

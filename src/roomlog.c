@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "log.h"
 #include "membudget.h"
+#include "roster.h"
 
 #define ROOMLOG_TTL_S "86400"
 /* A reply's framing per entry ("$12345\r\n", "\r\n") and the array's own, generously. */
@@ -100,6 +101,9 @@ struct roomlog {
 	char rl_append_sha[2 * SHA_DIGEST_LENGTH + 1];
 	char rl_read_sha[2 * SHA_DIGEST_LENGTH + 1];
 	struct rl_read *rl_head, *rl_tail; /* reads in flight, oldest first */
+	struct roster *rl_roster;          /* who is in the rooms (owned) */
+	void (*rl_on_up)(void *arg);       /* every session up, after the scripts */
+	void *rl_on_up_arg;
 	uint64_t rl_next_seq;
 	bool rl_error_logged;
 };
@@ -126,13 +130,18 @@ struct roomlog *roomlog_new(struct backplane *bp, size_t max_entries, size_t max
 	rl->rl_max_entry = max_entry;
 	rl->rl_deliver = fn;
 	rl->rl_deliver_arg = arg;
+	if ((rl->rl_roster = roster_new(bp)) == NULL) {
+		free(rl);
+		return NULL;
+	}
 	sha_hex(append_script, rl->rl_append_sha);
 	sha_hex(read_script, rl->rl_read_sha);
 	/* A read's reply is a list: let it through the publish link's bounds. */
 	bp->bp_pub_max_reply = max_bytes + max_entries * ROOMLOG_REPLY_PER_ENTRY + 4096;
 	if (bp->bp_pub.bl_event.re_max_reply < bp->bp_pub_max_reply)
 		bp->bp_pub.bl_event.re_max_reply = bp->bp_pub_max_reply;
-	bp->bp_pub.bl_guard.rg_max_elements = max_entries > 16 ? max_entries : 16;
+	if (bp->bp_pub.bl_guard.rg_max_elements < max_entries)
+		bp->bp_pub.bl_guard.rg_max_elements = max_entries;
 	bp->bp_log = rl;
 	return rl;
 }
@@ -357,6 +366,8 @@ void roomlog_on_tick(struct roomlog *rl)
 	struct backplane *bp = rl->rl_bp;
 	bool stuck = false;
 
+	roster_on_tick(rl->rl_roster);
+
 	for (struct rl_read *rr = rl->rl_head, *next; rr != NULL; rr = next) {
 		next = rr->rr_next;
 		if (rr->rr_sent && !rr->rr_answered)
@@ -487,6 +498,8 @@ void roomlog_on_up(struct roomlog *rl)
 	struct backplane *bp = rl->rl_bp;
 	const char *scripts[] = {append_script, read_script};
 
+	roster_on_up(rl->rl_roster);
+
 	for (size_t i = 0; i < 2 && bp->bp_pub.bl_context != NULL; i++) {
 		const char *argv[] = {"SCRIPT", "LOAD", scripts[i]};
 		size_t argl[] = {6, 4, strlen(scripts[i])};
@@ -496,6 +509,14 @@ void roomlog_on_up(struct roomlog *rl)
 						      "cannot queue the command");
 		backplane_pending_add(bp, 0);
 	}
+	if (rl->rl_on_up != NULL)
+		rl->rl_on_up(rl->rl_on_up_arg);
+}
+
+void roomlog_set_on_up(struct roomlog *rl, void (*fn)(void *arg), void *arg)
+{
+	rl->rl_on_up = fn;
+	rl->rl_on_up_arg = arg;
 }
 
 /* Reads sent have heard already (hiredis answered them NULL as their link went); what
@@ -520,6 +541,12 @@ void roomlog_free(struct roomlog *rl)
 	if (rl == NULL)
 		return;
 	roomlog_on_down(rl);
+	roster_free(rl->rl_roster);
 	rl->rl_bp->bp_log = NULL;
 	free(rl);
+}
+
+struct roster *roomlog_roster(const struct roomlog *rl)
+{
+	return rl->rl_roster;
 }

@@ -220,6 +220,17 @@ static void log_deliver(void *arg, const char *room, uint64_t id, const void *en
 						  app->sa_handlers[i].h_user);
 }
 
+/* A session with Redis is up: every handler that keeps something there hears it. */
+static void log_redis_up(void *arg)
+{
+	const struct server *sv = arg;
+	const struct server_app *app = sv->sv_app;
+
+	for (size_t i = 0; i < app->sa_count; i++)
+		if (app->sa_handlers[i].h_redis_up != NULL)
+			app->sa_handlers[i].h_redis_up(app->sa_api, app->sa_handlers[i].h_user);
+}
+
 static int start_backplane(struct server *sv, const struct config *cf)
 {
 	char err[600];
@@ -246,6 +257,7 @@ static int start_backplane(struct server *sv, const struct config *cf)
 		fprintf(stderr, "chatd: cannot start: out of memory\n");
 		return -1;
 	}
+	roomlog_set_on_up(sv->sv_env.ce_roomlog, log_redis_up, sv);
 	return 0;
 }
 

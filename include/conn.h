@@ -11,11 +11,11 @@
  * unread input never turns our close into a reset that could destroy the close frame.
  *
  * Output is corked: frames are queued and the connection is marked dirty; conn_flush_dirty,
- * run once per loop pass, writes each dirty connection's queue with one writev, oldest
- * dirty first. At light load a long round of writes is cut into slices, and the loop reads
- * what arrived meanwhile between two slices (a message that comes during another's fan-out
- * joins the writes not yet made instead of waiting for the round to end); under load the
- * round is written whole, so each write carries all that was queued.
+ * run once per loop pass, writes each dirty connection's queue with one writev. At light
+ * load a long round of writes is cut into slices, and the loop reads what arrived
+ * meanwhile between two slices (a message that comes during another's fan-out joins the
+ * writes not yet made instead of waiting for the round to end); under load the round is
+ * written whole, so each write carries all that was queued.
  *
  * The resource model (conn_limits.c): every connection's memory is counted at what it
  * costs (conn_memory) and charged to the process budget; one connection's input causes a
@@ -105,11 +105,13 @@ struct conn_env {
 	size_t ce_read_cap;
 
 	struct conn *ce_all; /* every live connection (doubly linked) */
-	/* Connections with output to flush, oldest first (a FIFO): a round that a pass does
-	 * not finish goes on in the next one, and a connection dirtied meanwhile goes last. */
-	struct conn *ce_dirty, *ce_dirty_tail;
+	/* Connections with output to flush. Those dirtied this pass are a stack (the most
+	 * recently written to first: their queues are still in the cache), and
+	 * ce_dirty_bottom the first pushed. What a cut round left (conn_flush_dirty) waits
+	 * on ce_carry, oldest first, and goes before anything dirtied since. */
+	struct conn *ce_dirty, *ce_dirty_bottom;
+	struct conn *ce_carry, *ce_carry_tail;
 	unsigned long ce_round_from; /* ce_deliveries when the current flush round began */
-	bool ce_round_open;          /* a round is under way: it began in an earlier pass */
 	bool ce_round_sliced;        /* it may be cut: it began after the loop was idle */
 	struct conn *ce_dead; /* released connections, freed at the end of the pass (or of the
 			       * round, for one still on the dirty list) */

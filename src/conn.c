@@ -480,10 +480,12 @@ void conn_env_free(struct conn_env *env)
 {
 	while (env->ce_all != NULL)
 		conn_destroy(env->ce_all, "server stopped");
-	while (env->ce_dirty != NULL) { /* every connection is dead: nothing to write */
-		env->ce_dirty->c_dirty = false;
-		env->ce_dirty = env->ce_dirty->c_next_dirty;
-	}
+	/* Every connection is dead: nothing to write. */
+	for (struct conn *c = env->ce_carry; c != NULL; c = c->c_next_dirty)
+		c->c_dirty = false;
+	for (struct conn *c = env->ce_dirty; c != NULL; c = c->c_next_dirty)
+		c->c_dirty = false;
+	env->ce_carry = env->ce_dirty = NULL;
 	env->ce_ready = NULL;
 	conn_flush_dirty(env);
 	if (env->ce_page_head != NULL)

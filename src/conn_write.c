@@ -1,6 +1,6 @@
 /*
  * A connection's output: frames queued (corked) as they are delivered, and written with one
- * sendmsg per connection and round, oldest dirty connection first.
+ * sendmsg per connection and round.
  *
  * Why a light round is cut into slices (conn_flush_dirty), as measured with bench/latprof
  * (docs/BENCHMARKS.md, "Tail latency"): at 100 clients a round is some 99 writes of 4-5 us
@@ -31,12 +31,10 @@ static void mark_dirty(struct conn *c)
 	if (c->c_dirty)
 		return;
 	c->c_dirty = true;
-	c->c_next_dirty = NULL;
 	if (c->c_env->ce_dirty == NULL)
-		c->c_env->ce_dirty = c;
-	else
-		c->c_env->ce_dirty_tail->c_next_dirty = c;
-	c->c_env->ce_dirty_tail = c;
+		c->c_env->ce_dirty_bottom = c;
+	c->c_next_dirty = c->c_env->ce_dirty;
+	c->c_env->ce_dirty = c;
 }
 
 /* Queues b (borrowed: the queue takes its own reference or a copy). NULL means a failed
@@ -139,7 +137,26 @@ static uint64_t clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Writes the dirty connections' queues, oldest dirty first. A round (one write for each
+/* Ends this pass's part of a round: the stack of connections not yet written goes behind
+ * the round's older remainder, so that whatever the next pass dirties (pushed on a fresh
+ * stack) is written after both. */
+static void cut_round(struct conn_env *env)
+{
+	env->ce_metrics.mt_rounds_split++;
+	if (env->ce_dirty == NULL)
+		return;
+	if (env->ce_carry == NULL)
+		env->ce_carry = env->ce_dirty;
+	else
+		env->ce_carry_tail->c_next_dirty = env->ce_dirty;
+	env->ce_carry_tail = env->ce_dirty_bottom;
+	env->ce_dirty = NULL;
+}
+
+/* Writes the dirty connections' queues: what a cut round left first, then those dirtied
+ * since, the most recently written to first (a stack: their queues are still in the cache;
+ * in the order they were dirtied, fan-out at 1,000 clients fell from 7 to 4 million
+ * deliveries/s). A round (one write for each
  * dirty connection) of a light load is cut into slices of FLUSH_SLICE_NS, and between two
  * slices the loop reads what arrived meanwhile: a message that comes in during another's
  * fan-out is read at once and rides in the same write to every recipient not yet reached,
@@ -160,31 +177,36 @@ bool conn_flush_dirty(struct conn_env *env)
 
 	/* A round is cut only if it began when the loop was idle (its wait slept): a busy
 	 * loop, whose waits find events ready, writes whole rounds and keeps its batches. */
-	if (!env->ce_round_open && env->ce_dirty != NULL) {
-		env->ce_round_open = true;
+	if (env->ce_carry == NULL && env->ce_dirty != NULL)
 		env->ce_round_sliced = loop_was_idle(env->ce_loop);
-	}
 	sliced = env->ce_round_sliced &&
 		 env->ce_deliveries - env->ce_round_from <= FLUSH_SLICED_DELIVERIES;
-	start = sliced && env->ce_dirty != NULL ? clock_ns() : 0;
+	start = sliced ? clock_ns() : 0;
 
-	while (env->ce_dirty != NULL) {
-		struct conn *c = env->ce_dirty;
-		env->ce_dirty = c->c_next_dirty;
+	for (;;) {
+		struct conn *c;
+		if (env->ce_carry != NULL) { /* what a cut round left goes first: it is older */
+			c = env->ce_carry;
+			env->ce_carry = c->c_next_dirty;
+		} else if (env->ce_dirty != NULL) {
+			c = env->ce_dirty;
+			env->ce_dirty = c->c_next_dirty;
+		} else {
+			break;
+		}
 		c->c_dirty = false;
 		if (c->c_state != CONN_DEAD)
 			conn_flush(c);
-		if (sliced && ++flushed % FLUSH_SLICE_CHECK == 0 && env->ce_dirty != NULL &&
+		if (sliced && ++flushed % FLUSH_SLICE_CHECK == 0 &&
+		    (env->ce_carry != NULL || env->ce_dirty != NULL) &&
 		    clock_ns() - start >= FLUSH_SLICE_NS) {
-			env->ce_metrics.mt_rounds_split++;
+			cut_round(env);
 			more = true;
 			break;
 		}
 	}
-	if (env->ce_dirty == NULL) {
-		env->ce_round_open = false;
+	if (env->ce_carry == NULL && env->ce_dirty == NULL)
 		env->ce_round_from = env->ce_deliveries;
-	}
 	conn_enforce_budget(env);
 	conn_free_dead(env);
 	if (membudget_should_return(loop_now(env->ce_loop))) {

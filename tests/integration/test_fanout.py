@@ -30,9 +30,10 @@ async def test_split_rounds_deliver_every_message_once_in_order(chatd):
     try:
         senders, recipients = everyone[:SENDERS], everyone[SENDERS:]
         before = metrics(server)["chatd_write_rounds_split_total"]
-        # The last to join are the last of a round: they vanish while the round that is
-        # writing to them is unfinished, their writes still to come.
-        vanishing, staying = recipients[-VANISHING:], recipients[:-VANISHING]
+        # The first to join are the last of a round (written most recently delivered to
+        # first): they vanish while the round that is writing to them is unfinished,
+        # their writes still to come.
+        vanishing, staying = recipients[:VANISHING], recipients[VANISHING:]
 
         async def burst(i, ws):
             for k in range(PER_SENDER):
@@ -49,11 +50,12 @@ async def test_split_rounds_deliver_every_message_once_in_order(chatd):
         expected = (SENDERS - 1) * PER_SENDER
         results = await asyncio.gather(
             *(burst(i, ws) for i, ws in enumerate(senders)),
-            watch_and_vanish(staying[0]),
-            *(receive_all(ws, SENDERS * PER_SENDER) for ws in staying[1:]),
+            watch_and_vanish(staying[-1]),  # the last to join, written to first
+            *(receive_all(ws, SENDERS * PER_SENDER) for ws in staying[:-1]),
             *(receive_all(ws, expected) for ws in senders),
         )
-        heard = results[SENDERS:]
+        heard = [*results[SENDERS + 1 : SENDERS + len(staying)], results[SENDERS]]
+        heard += results[SENDERS + len(staying) :]
         for who, messages in enumerate(heard):
             by_sender = {}
             for m in messages:

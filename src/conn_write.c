@@ -23,9 +23,8 @@
  * FLUSH_SLICE_CHECK writes) to read what arrived meanwhile, until the round has admitted
  * FLUSH_SLICED_DELIVERIES deliveries (conn_flush_dirty). Each cut costs a pass of the loop
  * (an epoll_wait and its bookkeeping): cut every 50 us, a 1,000-client round (some 5 ms)
- *  took about 10% longer at the p99 (14 runs each); every 200 us there are a quarter as
- * many cuts, and a
- * message arriving during a round still waits at most that long to be read. */
+ * took about 10% longer at the p99 (14 runs each); every 200 us there are a quarter as
+ * many cuts, and a message arriving during a round still waits at most that long. */
 #define FLUSH_SLICE_NS          ((uint64_t)200 * 1000)
 #define FLUSH_SLICE_CHECK       8
 #define FLUSH_SLICED_DELIVERIES CONN_PASS_DELIVERIES

@@ -537,6 +537,19 @@ test('an error frame from the server is shown, and the page stays connected', { 
   assert.equal(await page.locator('#status').textContent(), 'online');
 });
 
+test('a message the server cannot pass on (Redis down: unavailable) is marked not sent', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Nothing listens on port 1: with --redis a v1 message has no id to get, and its sender
+  // is told so; the page must not leave it waiting for a copy that never comes.
+  const chatd = await chatdFor(t, 0, '--redis', 'redis://127.0.0.1:1');
+  const page = await pageFor(t, `http://127.0.0.1:${chatd.port}/down?name=ann`);
+  await waitOnline(page, STEP_MS);
+  await page.locator('#message').fill('anyone?');
+  await page.locator('#message').press('Enter');
+  const failed = page.locator('#messages .msg.failed');
+  await failed.waitFor({ timeout: STEP_MS });
+  assert.match(await failed.textContent(), /not sent: .*Redis/);
+});
+
 test('while the reader is scrolled up, new messages are counted in a marker, not scrolled to',
   { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const chatd = await chatdFor(t, 0, '--rate-limit', 'off');

@@ -528,6 +528,12 @@ async def test_presence_is_registered_again_when_redis_comes_back_empty(chatd, r
             r.start()
             a.wait_for_log(r"redis: connected again")
             b.wait_for_log(r"redis: connected again")
+            # Connected is not yet registered: a's people are written by a script that
+            # follows the connection; until then a name is free to claim (PROTOCOL.md).
+            deadline = time.monotonic() + 5
+            while rediskit.command(r.port, "SCARD", "chatd:/back#nodes") < 1:
+                assert time.monotonic() < deadline, "node a did not register its people again"
+                await asyncio.sleep(0.02)
             async with v1(b, "/back", "ann") as other:
                 w, _ = await welcomed(other, name="ann2", requested="ann", count=3)
                 assert online(w) == ["ann", "ann2"]

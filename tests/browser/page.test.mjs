@@ -464,6 +464,8 @@ test(`join and leave: the exact count on every page within ${PRESENCE_WITHIN_MS}
       return Date.now();
     });
     lags.push(['ann sees bob leave', await countAt(ann, '1 online', closed, 'ann')]);
+    // The list is redrawn in its own frame, after the count: wait for it, then check it.
+    await ann.locator('#online li', { hasText: 'bob' }).waitFor({ state: 'detached', timeout: STEP_MS });
     assert.deepEqual(await names(ann), ['ann (you)']);
     // Never a wrong count on the way.
     assert.deepEqual((await ann.evaluate(() => window.countLog)).map((e) => e.text),

@@ -687,3 +687,17 @@ size_t backplane_channel(const struct backplane *bp, char *out, const char *room
 {
 	return channel_name(bp, out, room, len);
 }
+
+/* A SCRIPT LOAD answered: one command less pending; a refusal fails the session. */
+void backplane_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+	const redisReply *reply = r;
+	(void)privdata;
+
+	if (ac->data == NULL || reply == NULL)
+		return;
+	struct backplane *bp = ((struct bp_link *)ac->data)->bl_bp;
+	backplane_pending_done(bp, 0);
+	if (reply->type == REDIS_REPLY_ERROR)
+		backplane_session_fail(bp, "SCRIPT LOAD", reply->str);
+}

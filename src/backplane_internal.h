@@ -77,6 +77,9 @@ void backplane_pending_add(struct backplane *bp, size_t bytes);
 void backplane_pending_done(struct backplane *bp, size_t bytes);
 /* Ends the session; safe from any callback. */
 void backplane_session_fail(struct backplane *bp, const char *what, const char *detail);
+
+/* The reply callback of a SCRIPT LOAD on the publish link (roomlog's, roster's). */
+void backplane_script_loaded(redisAsyncContext *ac, void *r, void *privdata);
 /* Writes prefix and room into out (BACKPLANE_CHANNEL_MAX bytes); returns the length. */
 size_t backplane_channel(const struct backplane *bp, char *out, const char *room, size_t len);
 

@@ -479,19 +479,6 @@ int roomlog_append(struct roomlog *rl, const char *room, uint64_t after, const v
 
 /* ---- sessions ---- */
 
-static void on_loaded(redisAsyncContext *ac, void *r, void *privdata)
-{
-	const redisReply *reply = r;
-	(void)privdata;
-
-	if (ac->data == NULL || reply == NULL)
-		return;
-	struct backplane *bp = ((struct bp_link *)ac->data)->bl_bp;
-	backplane_pending_done(bp, 0);
-	if (reply->type == REDIS_REPLY_ERROR)
-		backplane_session_fail(bp, "SCRIPT LOAD", reply->str);
-}
-
 /* The scripts go first on the publish link: every EVALSHA after them finds them. */
 void roomlog_on_up(struct roomlog *rl)
 {
@@ -503,8 +490,8 @@ void roomlog_on_up(struct roomlog *rl)
 	for (size_t i = 0; i < 2 && bp->bp_pub.bl_context != NULL; i++) {
 		const char *argv[] = {"SCRIPT", "LOAD", scripts[i]};
 		size_t argl[] = {6, 4, strlen(scripts[i])};
-		if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_loaded, NULL, 3, argv, argl) !=
-		    REDIS_OK)
+		if (redisAsyncCommandArgv(bp->bp_pub.bl_context, backplane_script_loaded, NULL, 3,
+					  argv, argl) != REDIS_OK)
 			return backplane_session_fail(bp, "SCRIPT LOAD",
 						      "cannot queue the command");
 		backplane_pending_add(bp, 0);

@@ -450,19 +450,6 @@ int roster_restore(struct roster *ro, const char *room, size_t raw,
 	return status;
 }
 
-static void on_loaded(redisAsyncContext *ac, void *r, void *privdata)
-{
-	const redisReply *reply = r;
-	(void)privdata;
-
-	if (ac->data == NULL || reply == NULL)
-		return;
-	struct backplane *bp = ((struct bp_link *)ac->data)->bl_bp;
-	backplane_pending_done(bp, 0);
-	if (reply->type == REDIS_REPLY_ERROR)
-		backplane_session_fail(bp, "SCRIPT LOAD", reply->str);
-}
-
 void roster_on_up(struct roster *ro)
 {
 	struct backplane *bp = ro->ro_bp;
@@ -471,8 +458,8 @@ void roster_on_up(struct roster *ro)
 
 	if (bp->bp_pub.bl_context == NULL)
 		return;
-	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, on_loaded, NULL, 3, argv, argl) !=
-	    REDIS_OK)
+	if (redisAsyncCommandArgv(bp->bp_pub.bl_context, backplane_script_loaded, NULL, 3, argv,
+				  argl) != REDIS_OK)
 		return backplane_session_fail(bp, "SCRIPT LOAD", "cannot queue the command");
 	backplane_pending_add(bp, 0);
 }
